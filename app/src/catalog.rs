@@ -1,0 +1,84 @@
+//! Product data as the pages see it, and the server functions that load it.
+//!
+//! The server functions ask a [`ssr::CatalogSource`] that the server binary provides as context,
+//! so all SQL and Redis access stays in the `server` crate.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// A product with its live price and stock, as shown on a card.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductSummary {
+    /// The product's uuid.
+    pub product_id: String,
+    /// URL-safe unique name.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// A sentence or two about it.
+    pub description: String,
+    /// Path of its image on this site.
+    pub image_url: String,
+    /// List price, cents.
+    pub msrp_cents: i64,
+    /// Live price, cents.
+    pub price_current_cents: i64,
+    /// Units available to buy (stock minus reservations).
+    pub stock_level: i64,
+    /// Communal mass.
+    pub mass: f32,
+}
+
+/// Every live product, for the Gravity Well.
+#[server(prefix = "/sfn", endpoint = "catalog")]
+pub async fn get_catalog() -> Result<Vec<ProductSummary>, ServerFnError> {
+    ssr::source()?
+        .list_products()
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// One product by slug; `None` when there is no such product.
+#[server(prefix = "/sfn", endpoint = "product")]
+pub async fn get_product(slug: String) -> Result<Option<ProductSummary>, ServerFnError> {
+    ssr::source()?
+        .product_by_slug(&slug)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// Server-only plumbing for the server functions above.
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use std::sync::Arc;
+
+    use leptos::prelude::*;
+
+    use super::ProductSummary;
+
+    /// Where the catalog comes from; the server binary implements it over PostgreSQL and Redis.
+    #[async_trait::async_trait]
+    pub trait CatalogSource: Send + Sync + 'static {
+        /// Every live product, in catalog order.
+        async fn list_products(&self) -> Result<Vec<ProductSummary>, String>;
+        /// One live product, or `None`.
+        async fn product_by_slug(&self, slug: &str) -> Result<Option<ProductSummary>, String>;
+    }
+
+    /// The shared handle the server puts into Leptos context.
+    pub type SharedCatalog = Arc<dyn CatalogSource>;
+
+    /// The catalog source from context, or a clear error if the server forgot to provide it.
+    pub fn source() -> Result<SharedCatalog, ServerFnError> {
+        use_context::<SharedCatalog>()
+            .ok_or_else(|| ServerFnError::new("catalog source missing from server context"))
+    }
+
+    /// Sets the HTTP status of the page being rendered.
+    pub fn set_status(status: http::StatusCode) {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(status);
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! SwiftCart's user interface: the same components render on the server and hydrate in the browser.
+
+/// Product data as the pages see it, and the server functions that load it.
+pub mod catalog;
+/// Formatting of money, which is always integer cents.
+pub mod money;
+/// One component per page.
+pub mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path, SsrMode,
+};
+
+/// The HTML document around the app, rendered by the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body class="bg-slate-950 text-slate-100 antialiased">
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The application: header and routes. Pages render fully on the server (`SsrMode::Async`) so
+/// that they work without JavaScript and answer with the right status code.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/swiftcart.css"/>
+        <Link rel="icon" type_="image/svg+xml" href="/favicon.svg"/>
+        <Meta name="description" content="SwiftCart: a storefront where products orbit in a live Gravity Well."/>
+        <Title formatter=|page: String| if page.is_empty() { "SwiftCart".to_string() } else { format!("{page} · SwiftCart") }/>
+        <Router>
+            <header class="site-header">
+                <a href="/" class="brand">"SwiftCart"</a>
+                <span class="tagline">"Gravity Well commerce"</span>
+            </header>
+            <main class="site-main">
+                <Routes fallback=pages::NotFound>
+                    <Route path=path!("/") view=pages::GravityWell ssr=SsrMode::Async/>
+                    <Route path=path!("/p/:slug") view=pages::ProductPage ssr=SsrMode::Async/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}

@@ -1,0 +1,136 @@
+//! One component per page.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+use crate::catalog::{get_catalog, get_product, ProductSummary};
+use crate::money::format_cents;
+
+/// `/`: the Gravity Well. For now every product is a card in a list that works without
+/// JavaScript; the orbiting manifold takes it over once hydrated.
+#[component]
+pub fn GravityWell() -> impl IntoView {
+    let catalog = Resource::new(|| (), |_| get_catalog());
+    view! {
+        <Title text=""/>
+        <section class="gravity-well" aria-label="Products in the Gravity Well">
+            <Suspense fallback=|| view! { <p data-testid="syncing" class="syncing">"Syncing orbits…"</p> }>
+                {move || Suspend::new(async move {
+                    match catalog.await {
+                        Ok(products) => view! {
+                            <p class="well-count">{format!("{} products in orbit", products.len())}</p>
+                            <ul class="product-grid">
+                                {products.into_iter().map(|p| view! { <ProductCard product=p/> }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(e) => view! { <LoadError message=e.to_string()/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+/// One product card: image, name, live price and stock, with the contract's DOM hooks.
+#[component]
+fn ProductCard(product: ProductSummary) -> impl IntoView {
+    let href = format!("/p/{}", product.slug);
+    let label = format!(
+        "{}, {}",
+        product.name,
+        format_cents(product.price_current_cents)
+    );
+    view! {
+        <li class="product-card" data-product-id=product.product_id.clone()
+            data-price-cents=product.price_current_cents>
+            <a href=href aria-label=label>
+                <img src=product.image_url.clone() alt="" width="160" height="160" loading="lazy"/>
+                <h2 class="product-name">{product.name.clone()}</h2>
+                <p class="product-price">{format_cents(product.price_current_cents)}</p>
+                <StockLine stock=product.stock_level/>
+            </a>
+        </li>
+    }
+}
+
+/// "12 in stock", "Only 2 left" or "Sold out".
+#[component]
+fn StockLine(stock: i64) -> impl IntoView {
+    let (text, class) = match stock {
+        s if s <= 0 => ("Sold out".to_string(), "stock stock-out"),
+        s if s <= 5 => (format!("Only {s} left"), "stock stock-low"),
+        s => (format!("{s} in stock"), "stock"),
+    };
+    view! { <p class=class>{text}</p> }
+}
+
+/// `/p/{slug}`: one product.
+#[component]
+pub fn ProductPage() -> impl IntoView {
+    let params = use_params_map();
+    let slug = move || params.read().get("slug").unwrap_or_default();
+    let product = Resource::new(slug, get_product);
+    view! {
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match product.await {
+                    Ok(Some(p)) => view! { <ProductDetail product=p/> }.into_any(),
+                    Ok(None) => view! { <NotFound/> }.into_any(),
+                    Err(e) => view! { <LoadError message=e.to_string()/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn ProductDetail(product: ProductSummary) -> impl IntoView {
+    view! {
+        <Title text=product.name.clone()/>
+        <article class="product-detail" data-product-id=product.product_id.clone()
+            data-price-cents=product.price_current_cents>
+            <img src=product.image_url.clone() alt=product.name.clone() width="320" height="320"/>
+            <div>
+                <h1>{product.name.clone()}</h1>
+                <p class="product-price">{format_cents(product.price_current_cents)}
+                    {(product.price_current_cents < product.msrp_cents).then(|| view! {
+                        <s class="msrp">{format_cents(product.msrp_cents)}</s>
+                    })}
+                </p>
+                <StockLine stock=product.stock_level/>
+                <p class="description">{product.description.clone()}</p>
+                <a href="/" class="back">"← Back to the Gravity Well"</a>
+            </div>
+        </article>
+    }
+}
+
+/// The 404 page; answers with status 404 when rendered on the server.
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::catalog::ssr::set_status(http::StatusCode::NOT_FOUND);
+    view! {
+        <Title text="Lost in space"/>
+        <section class="not-found">
+            <h1>"404: lost in space"</h1>
+            <p>"Nothing orbits at this address."</p>
+            <a href="/">"Back to the Gravity Well"</a>
+        </section>
+    }
+}
+
+/// Shown when the catalog cannot be loaded (for example while PostgreSQL is down).
+#[component]
+fn LoadError(message: String) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::catalog::ssr::set_status(http::StatusCode::SERVICE_UNAVAILABLE);
+    view! {
+        <section class="load-error" role="alert">
+            <h1>"The Gravity Well is out of reach"</h1>
+            <p>"We could not load the catalog. Please try again in a moment."</p>
+            <details><summary>"Details"</summary><code>{message}</code></details>
+        </section>
+    }
+}

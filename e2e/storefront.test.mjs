@@ -1,0 +1,54 @@
+// The storefront renders on the server, hydrates without errors, and links to product pages.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { BASE_URL, launch, collectErrors } from './browser.mjs';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+test('the Gravity Well shows at least 60 products and hydrates without console errors', async () => {
+  const page = await browser.newPage();
+  const errors = collectErrors(page);
+  const response = await page.goto(BASE_URL + '/', { waitUntil: 'networkidle' });
+  assert.equal(response.status(), 200);
+
+  const cards = page.locator('[data-product-id]');
+  assert.ok(await cards.count() >= 60, `only ${await cards.count()} products`);
+  const first = cards.first();
+  assert.match(await first.getAttribute('data-price-cents'), /^\d+$/);
+  assert.match(await first.locator('.product-price').innerText(), /^\$[\d,]+\.\d\d$/);
+  assert.match(await first.locator('.stock').innerText(), /in stock|left|Sold out/);
+
+  // Hydration has run when the wasm bundle has loaded and the document is interactive: wait for
+  // the hydrate module to have fetched its wasm, then give any late error a moment to surface.
+  await page.waitForFunction(() => performance.getEntriesByType('resource').some((r) => r.name.endsWith('.wasm')));
+  await page.waitForTimeout(500);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('the page works without JavaScript', async () => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto(BASE_URL + '/');
+  assert.ok(await page.locator('[data-product-id]').count() >= 60);
+  await context.close();
+});
+
+test('a product page opens from its card, and an unknown page is a 404', async () => {
+  const page = await browser.newPage();
+  const errors = collectErrors(page);
+  await page.goto(BASE_URL + '/', { waitUntil: 'networkidle' });
+  const card = page.locator('[data-product-id]').nth(3);
+  const name = await card.locator('.product-name').innerText();
+  await card.locator('a').click();
+  await page.waitForURL(/\/p\/[a-z0-9-]+$/);
+  assert.equal(await page.locator('h1').innerText(), name);
+
+  const missing = await page.goto(BASE_URL + '/p/no-such-thing');
+  assert.equal(missing.status(), 404);
+  assert.match(await page.locator('h1').innerText(), /404/);
+  assert.deepEqual(errors.filter((e) => !e.includes('404')), []);
+  await page.close();
+});

@@ -1,0 +1,10 @@
+//! The hydrate entry point, called by the script that `HydrationScripts` puts into every page.
+
+use wasm_bindgen::prelude::wasm_bindgen;
+
+/// Hydrates the server-rendered document with the same `App` the server rendered.
+#[wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

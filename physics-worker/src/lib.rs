@@ -1,0 +1,14 @@
+//! The code that must behave identically on the server and in the browser.
+//!
+//! Nothing here touches a clock, a socket, tokio or web-sys: callers pass time in and get state
+//! out, so the server engine, the Web Worker and the tests all run the very same functions.
+
+/// The gravity well: bodies, the fixed-step integrator, impulses and the initial layout.
+pub mod physics;
+/// The live price of a product as a pure function of its situation.
+pub mod price;
+/// The real-time frames exchanged over `/ws`, and their one MessagePack encode/decode path.
+pub mod wire;
+/// The Web Worker that will own the WebSocket and the lag-compensating manifold in the browser.
+#[cfg(feature = "worker")]
+pub mod worker;

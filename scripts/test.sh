@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Passes every test: prepares the machine like scripts/run.sh plus Chromium, then runs
+#   1. formatting and clippy,
+#   2. all Rust tests against the real PostgreSQL and Redis (each test has its own database and
+#      Redis key prefix, so nothing touches the developer's data),
+#   3. the wasm tests in headless Chromium (wasm-pack test --headless --chrome),
+#   4. the browser end-to-end tests (playwright-core + Chromium) against a freshly built site
+#      served from its own database.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/prepare.sh"
+cd "$REPO_ROOT"
+
+prepare_machine --with-browser
+started=$(date +%s)
+
+say "checking formatting and lints"
+cargo fmt --all -- --check
+cargo clippy -q --workspace --all-targets -- -D warnings
+
+say "Rust tests (native)"
+cargo test -q --workspace
+
+say "wasm tests in headless Chromium"
+wasm-pack --quiet test --headless --chrome --mode no-install physics-worker
+
+say "building the site for the end-to-end tests"
+build_worker dev
+cargo leptos build
+
+e2e_db="swiftcart_e2e_$$"
+e2e_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+server_pid=
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  redis-cli -h 127.0.0.1 --scan --pattern "$e2e_db:*" | xargs -r redis-cli -h 127.0.0.1 del >/dev/null
+  psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS \"$e2e_db\" WITH (FORCE)" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+ensure_database "$e2e_db"
+export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$e2e_db" SWIFTCART_REDIS_PREFIX="$e2e_db:"
+export LEPTOS_SITE_ADDR="127.0.0.1:$e2e_port" LEPTOS_SITE_ROOT=target/site
+target/debug/server seed
+target/debug/server serve >"target/e2e-server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 60); do curl -sf "http://$LEPTOS_SITE_ADDR/healthz" >/dev/null && break; sleep 0.5; done
+curl -sf "http://$LEPTOS_SITE_ADDR/healthz" >/dev/null || { cat target/e2e-server.log; exit 1; }
+
+say "browser end-to-end tests against http://$LEPTOS_SITE_ADDR"
+BASE_URL="http://$LEPTOS_SITE_ADDR" npm run -s e2e
+
+say "all tests passed in $(( $(date +%s) - started )) s (after preparation)"

@@ -1,0 +1,15 @@
+//! REST routes (CONTRACT.md, "REST"): one router per area, merged in [`api_router`].
+
+/// The one error type of the REST API and its JSON body.
+pub mod error;
+/// `/api/products…`: the public catalog.
+pub mod products;
+
+use axum::Router;
+
+use crate::startup::AppState;
+
+/// Every REST route.
+pub fn api_router() -> Router<AppState> {
+    Router::new().merge(products::router())
+}

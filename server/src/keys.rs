@@ -1,0 +1,58 @@
+//! Every Redis key name, in one place (naming from the design: `sc:<domain>:<subdomain>:<id>`).
+//!
+//! A prefix (empty in production) lets tests and several developers share one Redis safely.
+
+use uuid::Uuid;
+
+/// Builds key names under one prefix.
+#[derive(Clone, Debug, Default)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    /// Keys under `prefix` (usually empty).
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Self {
+            prefix: prefix.into(),
+        }
+    }
+
+    /// `sc:prod:state:{uuid}`: a product's physics and price hash.
+    pub fn product_state(&self, product: Uuid) -> String {
+        format!("{}sc:prod:state:{}", self.prefix, product)
+    }
+
+    /// `sc:user:cart:{sub}`: a shopper's cart orbit.
+    pub fn user_cart(&self, sub: &str) -> String {
+        format!("{}sc:user:cart:{}", self.prefix, sub)
+    }
+}
+
+/// The fields of a `sc:prod:state:{uuid}` hash (CONTRACT.md).
+pub const PRODUCT_STATE_FIELDS: [&str; 9] = [
+    "p_x",
+    "p_y",
+    "p_z",
+    "v_x",
+    "v_y",
+    "v_z",
+    "m",
+    "g",
+    "price_current",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_follow_the_contract_and_carry_the_prefix() {
+        let id = Uuid::nil();
+        assert_eq!(
+            Keys::default().product_state(id),
+            format!("sc:prod:state:{id}")
+        );
+        assert_eq!(Keys::new("t1:").user_cart("abc"), "t1:sc:user:cart:abc");
+    }
+}

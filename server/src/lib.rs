@@ -1,0 +1,27 @@
+//! The SwiftCart server, as a library so that integration tests can build and run it on port 0.
+//!
+//! Reading order: [`config`], [`db`], [`keys`], [`seed`], [`product_state`], [`catalog`],
+//! [`health`], [`http`], [`startup`].
+
+/// The catalog read model: live products from PostgreSQL with their live state from Redis.
+pub mod catalog;
+/// Configuration from the environment, parsed once at start.
+pub mod config;
+/// PostgreSQL: the pool and the migrations.
+pub mod db;
+/// `/healthz`: is each backing service reachable.
+pub mod health;
+/// REST routes and the one error type they answer with.
+pub mod http;
+/// Every Redis key name, in one place.
+pub mod keys;
+/// Product physics state in Redis: cold boot and the watcher that restores lost state.
+pub mod product_state;
+/// Redis: the connection pool.
+pub mod redis_pool;
+/// The catalog seed: at least 60 products, loaded idempotently.
+pub mod seed;
+/// Building the application and running it until shutdown.
+pub mod startup;
+/// Logging.
+pub mod telemetry;

@@ -1,0 +1,163 @@
+//! Building the application and running it until shutdown.
+//!
+//! [`Application::build`] connects, migrates, cold-boots Redis and binds the listener (port 0
+//! works, for tests); [`Application::run_until`] serves until the given future resolves, then
+//! drains in-flight requests.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use app::catalog::ssr::SharedCatalog;
+use app::{shell, App};
+use axum::extract::FromRef;
+use axum::routing::get;
+use axum::Router;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+
+use crate::catalog::Catalog;
+use crate::config::{Config, Environment};
+use crate::keys::Keys;
+use crate::redis_pool::{create_pool, RedisPool};
+use crate::{db, health, http, product_state};
+
+/// Shared state of every handler.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    /// Leptos' own settings (site root, bundle names).
+    pub leptos_options: LeptosOptions,
+    /// PostgreSQL.
+    pub pool: PgPool,
+    /// Redis.
+    pub redis: RedisPool,
+    /// Redis key names.
+    pub keys: Keys,
+    /// The catalog read model.
+    pub catalog: Catalog,
+    /// The parsed configuration.
+    pub config: Arc<Config>,
+}
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects to PostgreSQL and Redis, applies migrations, writes missing product state to
+    /// Redis and binds the listener.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let pool = db::connect_lazy(&config.database_url)?;
+        db::migrate(&pool)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot migrate PostgreSQL at DATABASE_URL: {e}"))?;
+        let redis = create_pool(&config.redis_url)?;
+        let keys = Keys::new(config.redis_key_prefix.clone());
+        if let Err(e) = product_state::cold_boot(&pool, &redis, &keys).await {
+            // Not fatal: the watcher rebuilds the state as soon as Redis answers.
+            tracing::warn!(error = %e, "cold boot deferred: Redis unavailable");
+        }
+        let listener = TcpListener::bind(config.site_addr).await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot listen on LEPTOS_SITE_ADDR {}: {e}",
+                config.site_addr
+            )
+        })?;
+        let leptos_options = leptos_options(&config, listener.local_addr()?);
+        let catalog = Catalog::new(pool.clone(), redis.clone(), keys.clone());
+        let state = AppState {
+            leptos_options,
+            pool,
+            redis,
+            keys,
+            catalog,
+            config: Arc::new(config),
+        };
+        Ok(Self { listener, state })
+    }
+
+    /// The port actually bound (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_default()
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests and stops the
+    /// background tasks.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let watcher = tokio::spawn(product_state::watch(
+            self.state.pool.clone(),
+            self.state.redis.clone(),
+            self.state.keys.clone(),
+        ));
+        tracing::info!(
+            "SwiftCart listening on http://{}",
+            self.listener.local_addr()?
+        );
+        let result = axum::serve(self.listener, router(self.state))
+            .with_graceful_shutdown(shutdown)
+            .await;
+        watcher.abort();
+        tracing::info!("SwiftCart stopped");
+        Ok(result?)
+    }
+}
+
+/// Leptos settings derived from our configuration, so the binary runs the same with or without
+/// cargo-leptos around it.
+fn leptos_options(config: &Config, bound: std::net::SocketAddr) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("swiftcart")
+        .site_root(config.site_root.as_str())
+        .site_pkg_dir("pkg")
+        .site_addr(bound)
+        .reload_port(
+            std::env::var("LEPTOS_RELOAD_PORT")
+                .ok()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(3001),
+        )
+        .env(match config.environment {
+            Environment::Development if std::env::var("LEPTOS_WATCH").is_ok() => {
+                leptos::config::Env::DEV
+            }
+            _ => leptos::config::Env::PROD,
+        })
+        .build()
+}
+
+/// Every route: health, REST, server functions, pages and the static site.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let catalog: SharedCatalog = Arc::new(state.catalog.clone());
+    let provide = {
+        let catalog = catalog.clone();
+        move || provide_context(catalog.clone())
+    };
+    let server_fns = {
+        let provide = provide.clone();
+        move |request: axum::extract::Request| {
+            let provide = provide.clone();
+            async move { handle_server_fns_with_context(provide, request).await }
+        }
+    };
+    let shell_options = state.leptos_options.clone();
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .merge(http::api_router())
+        .route("/sfn/{*fn_name}", get(server_fns.clone()).post(server_fns))
+        .leptos_routes_with_context(&state, routes, provide, move || {
+            shell(shell_options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}

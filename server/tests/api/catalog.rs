@@ -1,0 +1,151 @@
+use deadpool_redis::redis;
+use serde_json::Value;
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn cold_boot_writes_every_contract_field_for_every_product() {
+    let app = spawn_app().await;
+    let ids = app.product_ids().await;
+    let mut conn = app.redis.get().await.unwrap();
+    for id in &ids {
+        let fields: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
+            .arg(app.keys.product_state(*id))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        for f in ["p_x", "p_y", "p_z", "v_x", "v_y", "v_z", "m", "g"] {
+            let v: f32 = fields[f]
+                .parse()
+                .unwrap_or_else(|_| panic!("{f} is not a number"));
+            assert!(v.is_finite());
+        }
+        assert!(fields["price_current"].parse::<i64>().unwrap() > 0);
+    }
+    drop(conn);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_product_list_has_the_contract_shape_and_live_prices() {
+    let app = spawn_app().await;
+    let body: Value = app.get("/api/products").await.json().await.unwrap();
+    let products = body["products"].as_array().unwrap();
+    assert!(products.len() >= 60);
+    let first = &products[0];
+    for key in [
+        "productId",
+        "slug",
+        "name",
+        "description",
+        "imageUrl",
+        "msrpCents",
+        "priceCurrentCents",
+        "stockLevel",
+        "mass",
+    ] {
+        assert!(!first[key].is_null(), "missing {key}");
+    }
+
+    // The live price comes from Redis: change it there and the API follows.
+    let id: uuid::Uuid = first["productId"].as_str().unwrap().parse().unwrap();
+    let mut conn = app.redis.get().await.unwrap();
+    let _: () = redis::cmd("HSET")
+        .arg(app.keys.product_state(id))
+        .arg("price_current")
+        .arg(4321)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let slug = first["slug"].as_str().unwrap();
+    let one: Value = app
+        .get(&format!("/api/products/{slug}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["priceCurrentCents"], 4321);
+    drop(conn);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn stock_level_is_stock_minus_reservations() {
+    let app = spawn_app().await;
+    let body: Value = app.get("/api/products").await.json().await.unwrap();
+    let slug = body["products"][0]["slug"].as_str().unwrap().to_string();
+    sqlx::query("UPDATE inventory SET stock_count = 10, reserved_count = 3 WHERE product_id = (SELECT id FROM products WHERE slug = $1)")
+        .bind(&slug)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let one: Value = app
+        .get(&format!("/api/products/{slug}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["stockLevel"], 7);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn unknown_products_and_bad_limits_get_clear_errors() {
+    let app = spawn_app().await;
+    let missing = app.get("/api/products/no-such-thing").await;
+    assert_eq!(missing.status(), 404);
+    let body: Value = missing.json().await.unwrap();
+    assert_eq!(body["error"], "ERR_NOT_FOUND");
+    assert!(body["message"].as_str().unwrap().len() > 3);
+
+    let list: Value = app.get("/api/products").await.json().await.unwrap();
+    let slug = list["products"][0]["slug"].as_str().unwrap().to_string();
+    for bad in ["0", "-1", "abc", "100000"] {
+        let r = app
+            .get(&format!("/api/products/{slug}/price-history?limit={bad}"))
+            .await;
+        assert_eq!(r.status(), 422, "limit={bad}");
+    }
+    assert_eq!(
+        app.get("/api/products/no-such-thing/price-history")
+            .await
+            .status(),
+        404
+    );
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn price_history_returns_the_newest_points_oldest_first() {
+    let app = spawn_app().await;
+    let list: Value = app.get("/api/products").await.json().await.unwrap();
+    let slug = list["products"][0]["slug"].as_str().unwrap().to_string();
+    let id: uuid::Uuid = list["products"][0]["productId"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    for (minutes_ago, price) in [(30, 1000), (20, 990), (10, 980)] {
+        sqlx::query("INSERT INTO price_history (product_id, price_cents, recorded_at) VALUES ($1, $2, now() - make_interval(mins => $3))")
+            .bind(id)
+            .bind(price as i64)
+            .bind(minutes_ago)
+            .execute(&app.pool)
+            .await
+            .unwrap();
+    }
+    let body: Value = app
+        .get(&format!("/api/products/{slug}/price-history?limit=2"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let prices: Vec<i64> = body["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["priceCents"].as_i64().unwrap())
+        .collect();
+    assert_eq!(prices, vec![990, 980]);
+    app.cleanup().await;
+}

@@ -1,0 +1,326 @@
+//! `spawn_app()`: a real server on port 0 with its own database and Redis key prefix.
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use deadpool_redis::redis;
+use sqlx::{Connection, Executor, PgConnection, PgPool};
+use swiftcart::config::Config;
+use swiftcart::keys::Keys;
+use swiftcart::redis_pool::{create_pool, RedisPool};
+use swiftcart::startup::Application;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+/// The server used by tests to create and drop their databases.
+pub fn admin_url() -> String {
+    std::env::var("TEST_PG_ADMIN_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// The shared Redis of the machine (tests isolate themselves by key prefix).
+pub fn shared_redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// Where the PostgreSQL server itself listens, for the proxy.
+pub fn postgres_addr() -> SocketAddr {
+    "127.0.0.1:5432".parse().unwrap()
+}
+
+/// A running test server.
+pub struct TestApp {
+    pub address: String,
+    pub pool: PgPool,
+    pub redis: RedisPool,
+    pub keys: Keys,
+    pub prefix: String,
+    pub db_name: String,
+    pub http: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Options of [`spawn_app_with`].
+#[derive(Default)]
+pub struct Options {
+    /// Use this Redis instead of the shared one.
+    pub redis_url: Option<String>,
+    /// Reach PostgreSQL through this address (a proxy) instead of directly.
+    pub postgres_via: Option<SocketAddr>,
+}
+
+/// Creates a fresh database, migrates and seeds it, and starts the server on port 0.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+/// [`spawn_app`] with options.
+pub async fn spawn_app_with(options: Options) -> TestApp {
+    if std::env::var_os("TEST_LOG").is_some() {
+        swiftcart::telemetry::init();
+    }
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let db_name = format!("swiftcart_test_{id}");
+    let prefix = format!("test:{id}:");
+    let mut admin = PgConnection::connect(&admin_url())
+        .await
+        .expect("PostgreSQL reachable for tests");
+    admin
+        .execute(format!(r#"CREATE DATABASE "{db_name}""#).as_str())
+        .await
+        .unwrap();
+
+    let pg_host = options.postgres_via.unwrap_or_else(postgres_addr);
+    let database_url = format!("postgres://postgres@{pg_host}/{db_name}");
+    let redis_url = options.redis_url.unwrap_or_else(shared_redis_url);
+    let vars = [
+        ("DATABASE_URL", database_url.clone()),
+        ("REDIS_URL", redis_url.clone()),
+        ("SWIFTCART_REDIS_PREFIX", prefix.clone()),
+        ("LEPTOS_SITE_ADDR", "127.0.0.1:0".to_string()),
+        (
+            "LEPTOS_SITE_ROOT",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site").to_string(),
+        ),
+    ];
+    let config = Config::from_lookup(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    })
+    .unwrap();
+
+    let pool = swiftcart::db::connect_lazy(&database_url).unwrap();
+    swiftcart::db::migrate(&pool).await.unwrap();
+    swiftcart::seed::run(&pool).await.unwrap();
+
+    let app = Application::build(config)
+        .await
+        .expect("application builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = rx.await;
+    }));
+    TestApp {
+        address,
+        pool,
+        redis: create_pool(&redis_url).unwrap(),
+        keys: Keys::new(prefix.clone()),
+        prefix,
+        db_name,
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap(),
+        shutdown: Some(tx),
+        server: Some(server),
+    }
+}
+
+impl TestApp {
+    /// GETs a path of the app.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// The ids of every product in the test database, in catalog order.
+    pub async fn product_ids(&self) -> Vec<uuid::Uuid> {
+        sqlx::query_scalar("SELECT id FROM products ORDER BY sort_order, slug")
+            .fetch_all(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    /// The number of this test's product hashes present in Redis.
+    pub async fn product_hashes_present(&self) -> usize {
+        let ids = self.product_ids().await;
+        let mut cmd = redis::cmd("EXISTS");
+        for id in &ids {
+            cmd.arg(self.keys.product_state(*id));
+        }
+        let mut conn = self.redis.get().await.unwrap();
+        cmd.query_async(&mut conn).await.unwrap()
+    }
+
+    /// Stops the server gracefully, deletes the test's Redis keys and drops its database.
+    pub async fn cleanup(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+        }
+        if let Ok(mut conn) = self.redis.get().await {
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(format!("{}*", self.prefix))
+                .query_async(&mut conn)
+                .await
+                .unwrap_or_default();
+            if !keys.is_empty() {
+                let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
+            }
+        }
+        self.pool.close().await;
+        if let Ok(mut admin) = PgConnection::connect(&admin_url()).await {
+            let _ = admin
+                .execute(
+                    format!(r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#, self.db_name).as_str(),
+                )
+                .await;
+        }
+    }
+}
+
+/// Polls `check` every 50 ms until it holds or `limit` passes; returns the time it took.
+pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> Option<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if check().await {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+/// A private redis-server on a free port, for tests that stop and restart Redis.
+pub struct PrivateRedis {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl PrivateRedis {
+    /// Starts one and waits until it answers.
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut redis = Self { port, child: None };
+        redis.restart().await;
+        redis
+    }
+
+    /// The URL of this server.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server (its data is gone, as after a crash of a Redis that keeps nothing).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port, empty.
+    pub async fn restart(&mut self) {
+        self.kill();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server on PATH");
+        self.child = Some(child);
+        let up = eventually(Duration::from_secs(5), || async {
+            TcpStream::connect(("127.0.0.1", self.port)).await.is_ok()
+        })
+        .await;
+        assert!(up.is_some(), "private redis-server did not start");
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A TCP proxy in front of PostgreSQL that a test can cut and restore, as if the database went
+/// away and came back.
+pub struct ToggleProxy {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<ProxyState>>,
+    accept: JoinHandle<()>,
+}
+
+struct ProxyState {
+    open: bool,
+    links: Vec<JoinHandle<()>>,
+}
+
+impl ToggleProxy {
+    /// Starts a proxy to `target`, open.
+    pub async fn start(target: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(ProxyState {
+            open: true,
+            links: Vec::new(),
+        }));
+        let shared = state.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let mut guard = shared.lock().unwrap();
+                if !guard.open {
+                    continue; // dropping `inbound` refuses the connection
+                }
+                guard.links.push(tokio::spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                }));
+            }
+        });
+        Self {
+            addr,
+            state,
+            accept,
+        }
+    }
+
+    /// Cuts every open connection and refuses new ones.
+    pub fn cut(&self) {
+        let mut guard = self.state.lock().unwrap();
+        guard.open = false;
+        for link in guard.links.drain(..) {
+            link.abort();
+        }
+    }
+
+    /// Accepts connections again.
+    pub fn restore(&self) {
+        self.state.lock().unwrap().open = true;
+    }
+}
+
+impl Drop for ToggleProxy {
+    fn drop(&mut self) {
+        self.cut();
+        self.accept.abort();
+    }
+}

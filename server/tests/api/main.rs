@@ -1,0 +1,8 @@
+//! Integration tests against the real PostgreSQL and Redis. Each test gets its own database and
+//! Redis key prefix (see `helpers`), so they run in parallel and never touch a developer's data.
+
+mod catalog;
+mod health;
+mod helpers;
+mod pages;
+mod seed;

@@ -1,0 +1,35 @@
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn the_home_page_renders_every_product_on_the_server() {
+    let app = spawn_app().await;
+    let response = app.get("/").await;
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    let cards = html.matches("data-product-id=").count();
+    assert!(cards >= 60, "only {cards} product cards in the SSR html");
+    assert!(html.contains("data-price-cents="));
+    assert!(html.contains("Aurora Merino Throw") && html.contains("$129.00"));
+    assert!(html.contains("40 in stock"));
+    assert!(
+        html.contains("/pkg/swiftcart.js"),
+        "the hydrate script is referenced"
+    );
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_product_page_renders_and_an_unknown_one_is_404() {
+    let app = spawn_app().await;
+    let response = app.get("/p/gravity-cast-iron-skillet").await;
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Gravity Cast-Iron Skillet") && html.contains("$72.00"));
+
+    let missing = app.get("/p/no-such-thing").await;
+    assert_eq!(missing.status(), 404);
+    assert!(missing.text().await.unwrap().contains("lost in space"));
+    let nowhere = app.get("/nowhere/at/all").await;
+    assert_eq!(nowhere.status(), 404);
+    app.cleanup().await;
+}
