@@ -21,7 +21,7 @@ say "Rust tests (native)"
 cargo test -q --workspace
 
 say "wasm tests in headless Chromium"
-wasm-pack --quiet test --headless --chrome --mode no-install physics-worker
+wasm-pack test --headless --chrome --mode no-install physics-worker
 
 say "building the site for the end-to-end tests"
 build_worker dev

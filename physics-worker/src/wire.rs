@@ -176,18 +176,23 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, WireError> {
 mod tests {
     use super::*;
 
+    /// A state frame with realistic content: bodies laid out and stepped by the real integrator.
     fn state_frame(products: u32) -> ServerFrame {
+        use crate::physics::{initial_body, step, StepScratch, WellParams};
+        let params = WellParams::default();
+        let count = products as usize;
+        let mut bodies: Vec<_> = (0..count).map(|i| initial_body(i, count, 1.0 + (i % 5) as f32, &params)).collect();
+        let mut scratch = StepScratch::default();
+        for _ in 0..20 {
+            step(&mut bodies, &params, &mut scratch);
+        }
         ServerFrame::State {
             t: 1_764_000_000_123.5,
             n: 42,
-            s: (0..products)
-                .map(|i| BodyState {
-                    i,
-                    p: [0.1 * i as f32, -0.25, 0.01],
-                    v: [0.05, 0.125 * i as f32, 0.0],
-                    m: 1.5 + i as f32,
-                    c: 12_999 + i as i64,
-                })
+            s: bodies
+                .iter()
+                .enumerate()
+                .map(|(i, b)| BodyState { i: i as u32, p: b.p, v: b.v, m: b.m, c: 4_999 + 37 * i as i64 })
                 .collect(),
         }
     }
