@@ -20,10 +20,9 @@ test('the Gravity Well shows at least 60 products and hydrates without console e
   assert.match(await first.locator('.product-price').innerText(), /^\$[\d,]+\.\d\d$/);
   assert.match(await first.locator('.stock').innerText(), /in stock|left|Sold out/);
 
-  // Hydration has run when the wasm bundle has loaded and the document is interactive: wait for
-  // the hydrate module to have fetched its wasm, then give any late error a moment to surface.
-  await page.waitForFunction(() => performance.getEntriesByType('resource').some((r) => r.name.endsWith('.wasm')));
-  await page.waitForTimeout(500);
+  // The app marks <body data-hydrated> from an effect, which only runs once hydrated.
+  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 15000 });
+  await page.waitForTimeout(300); // let any late error surface
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -38,6 +38,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // Effects only run in the browser: this marks the document once hydration has happened,
+    // which the end-to-end tests (and anyone debugging) can observe.
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
     view! {
         <Stylesheet id="leptos" href="/pkg/swiftcart.css"/>
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg"/>

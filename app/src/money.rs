@@ -7,7 +7,7 @@ pub fn format_cents(cents: i64) -> String {
     let dollars = (cents / 100).to_string();
     let mut grouped = String::with_capacity(dollars.len() + dollars.len() / 3);
     for (n, ch) in dollars.chars().enumerate() {
-        if n > 0 && (dollars.len() - n) % 3 == 0 {
+        if n > 0 && (dollars.len() - n).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(ch);

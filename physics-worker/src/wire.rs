@@ -181,7 +181,9 @@ mod tests {
         use crate::physics::{initial_body, step, StepScratch, WellParams};
         let params = WellParams::default();
         let count = products as usize;
-        let mut bodies: Vec<_> = (0..count).map(|i| initial_body(i, count, 1.0 + (i % 5) as f32, &params)).collect();
+        let mut bodies: Vec<_> = (0..count)
+            .map(|i| initial_body(i, count, 1.0 + (i % 5) as f32, &params))
+            .collect();
         let mut scratch = StepScratch::default();
         for _ in 0..20 {
             step(&mut bodies, &params, &mut scratch);
@@ -192,7 +194,13 @@ mod tests {
             s: bodies
                 .iter()
                 .enumerate()
-                .map(|(i, b)| BodyState { i: i as u32, p: b.p, v: b.v, m: b.m, c: 4_999 + 37 * i as i64 })
+                .map(|(i, b)| BodyState {
+                    i: i as u32,
+                    p: b.p,
+                    v: b.v,
+                    m: b.m,
+                    c: 4_999 + 37 * i as i64,
+                })
                 .collect(),
         }
     }

@@ -12,7 +12,11 @@ fn native_build_matches_the_committed_golden_vectors() {
         std::fs::write(path, render_golden(hash, &prices)).unwrap();
         return;
     }
-    assert_eq!(common::golden(), (hash, prices), "physics or price changed: regenerate with UPDATE_GOLDEN=1");
+    assert_eq!(
+        common::golden(),
+        (hash, prices),
+        "physics or price changed: regenerate with UPDATE_GOLDEN=1"
+    );
 }
 
 #[test]

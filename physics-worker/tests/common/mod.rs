@@ -10,7 +10,9 @@ pub const STEPS: usize = 600;
 /// Runs the scenario and returns the final state.
 pub fn run_scenario() -> Vec<Body> {
     let params = WellParams::default();
-    let mut bodies: Vec<Body> = (0..BODIES).map(|i| initial_body(i, BODIES, 1.0 + (i % 9) as f32 * 0.75, &params)).collect();
+    let mut bodies: Vec<Body> = (0..BODIES)
+        .map(|i| initial_body(i, BODIES, 1.0 + (i % 9) as f32 * 0.75, &params))
+        .collect();
     let mut scratch = StepScratch::default();
     for n in 0..STEPS {
         if n % 7 == 0 {
@@ -27,7 +29,11 @@ pub fn run_scenario() -> Vec<Body> {
 pub fn state_hash(bodies: &[Body]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for b in bodies {
-        for x in b.p.iter().chain(b.v.iter()).chain([b.m, b.base_mass].iter()) {
+        for x in
+            b.p.iter()
+                .chain(b.v.iter())
+                .chain([b.m, b.base_mass].iter())
+        {
             for byte in x.to_bits().to_le_bytes() {
                 hash ^= byte as u64;
                 hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
@@ -45,7 +51,14 @@ pub fn price_samples() -> Vec<i64> {
         for mass in [1.0, 1.7, 9.3, 60.0] {
             for stock in [0, 1, 4, 50, 5_000] {
                 out.push(price_cents(
-                    &PriceInputs { msrp_cents: 12_999, floor_cents: 8_449, idle_secs: idle, mass, base_mass: 1.0, stock_left: stock },
+                    &PriceInputs {
+                        msrp_cents: 12_999,
+                        floor_cents: 8_449,
+                        idle_secs: idle,
+                        mass,
+                        base_mass: 1.0,
+                        stock_left: stock,
+                    },
                     &params,
                 ));
             }
@@ -60,7 +73,10 @@ pub const GOLDEN: &str = include_str!("../vectors/golden.txt");
 /// Parses the vectors file: the state hash, then the prices, one per line.
 pub fn golden() -> (u64, Vec<i64>) {
     let mut lines = GOLDEN.lines().filter(|l| !l.starts_with('#'));
-    let hash = u64::from_str_radix(lines.next().expect("hash line").trim_start_matches("0x"), 16).unwrap();
+    let hash = u64::from_str_radix(
+        lines.next().expect("hash line").trim_start_matches("0x"),
+        16,
+    )
+    .unwrap();
     (hash, lines.map(|l| l.parse().unwrap()).collect())
 }
-
