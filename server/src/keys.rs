@@ -23,6 +23,31 @@ impl Keys {
         format!("{}sc:prod:state:{}", self.prefix, product)
     }
 
+    /// `sc:engine:lease`: who steps the engine, as `{node}:{fencing token}`, with a TTL.
+    pub fn engine_lease(&self) -> String {
+        format!("{}sc:engine:lease", self.prefix)
+    }
+
+    /// `sc:engine:fence`: the last fencing token handed out.
+    pub fn engine_fence(&self) -> String {
+        format!("{}sc:engine:fence", self.prefix)
+    }
+
+    /// `sc:engine:tick`: the last tick written, so a new leader knows whose state is newer.
+    pub fn engine_tick(&self) -> String {
+        format!("{}sc:engine:tick", self.prefix)
+    }
+
+    /// `sc:engine:gestures`: the queue of gestures waiting for the engine (any node pushes).
+    pub fn engine_gestures(&self) -> String {
+        format!("{}sc:engine:gestures", self.prefix)
+    }
+
+    /// `sc:engine:state`: the pub/sub channel with one message per tick.
+    pub fn engine_channel(&self) -> String {
+        format!("{}sc:engine:state", self.prefix)
+    }
+
     /// `sc:user:cart:{sub}`: a shopper's cart orbit.
     pub fn user_cart(&self, sub: &str) -> String {
         format!("{}sc:user:cart:{}", self.prefix, sub)

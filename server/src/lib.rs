@@ -1,7 +1,7 @@
 //! The SwiftCart server, as a library so that integration tests can build and run it on port 0.
 //!
-//! Reading order: [`config`], [`db`], [`keys`], [`seed`], [`product_state`], [`catalog`],
-//! [`health`], [`http`], [`startup`].
+//! Reading order: [`config`], [`db`], [`keys`], [`seed`], [`product_state`], [`engine`],
+//! [`catalog`], [`health`], [`http`], [`startup`].
 
 /// The catalog read model: live products from PostgreSQL with their live state from Redis.
 pub mod catalog;
@@ -9,6 +9,8 @@ pub mod catalog;
 pub mod config;
 /// PostgreSQL: the pool and the migrations.
 pub mod db;
+/// The Redis-first decay engine: lease, tick loop, fenced writes, price history.
+pub mod engine;
 /// `/healthz`: is each backing service reachable.
 pub mod health;
 /// REST routes and the one error type they answer with.

@@ -1,11 +1,10 @@
 //! Product physics state in Redis (`sc:prod:state:{uuid}`).
 //!
-//! PostgreSQL is the system of record; Redis holds the volatile state. At start, and whenever
-//! the watcher sees hashes missing (a flush, a restart), every missing hash is rebuilt from
-//! PostgreSQL: msrp as the price, reset vectors, base mass.
+//! PostgreSQL is the system of record; Redis holds the volatile state. At start (cold boot) every
+//! missing hash is written from PostgreSQL: msrp as the price, reset vectors, base mass. Once
+//! running, the engine rewrites every hash each tick and heals lost state (see `engine`).
 
 use std::sync::LazyLock;
-use std::time::Duration;
 
 use deadpool_redis::redis::{self, Script};
 use physics_worker::physics::{initial_body, Body, WellParams};
@@ -14,9 +13,6 @@ use uuid::Uuid;
 
 use crate::keys::{Keys, PRODUCT_STATE_FIELDS};
 use crate::redis_pool::RedisPool;
-
-/// How often the watcher checks that every product's state is still in Redis.
-pub const WATCH_INTERVAL: Duration = Duration::from_millis(250);
 
 /// What cold boot needs to know of a product.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -107,72 +103,6 @@ pub async fn cold_boot(pool: &PgPool, redis: &RedisPool, keys: &Keys) -> anyhow:
         "cold boot: product state in Redis"
     );
     Ok(written)
-}
-
-/// How many of these products have a state hash in Redis.
-pub async fn count_present(
-    redis: &RedisPool,
-    keys: &Keys,
-    products: &[BootProduct],
-) -> anyhow::Result<usize> {
-    if products.is_empty() {
-        return Ok(0);
-    }
-    let mut cmd = redis::cmd("EXISTS");
-    for p in products {
-        cmd.arg(keys.product_state(p.id));
-    }
-    let mut conn = redis.get().await?;
-    Ok(cmd.query_async(&mut conn).await?)
-}
-
-/// One pass of the watcher: if any product's hash is missing, rebuild the missing ones.
-/// Returns the number of hashes restored.
-pub async fn restore_if_lost(
-    pool: &PgPool,
-    redis: &RedisPool,
-    keys: &Keys,
-    products: &[BootProduct],
-) -> anyhow::Result<usize> {
-    let present = count_present(redis, keys, products).await?;
-    if present == products.len() {
-        return Ok(0);
-    }
-    tracing::warn!(
-        missing = products.len() - present,
-        "product state lost from Redis; rebuilding from PostgreSQL"
-    );
-    cold_boot(pool, redis, keys).await
-}
-
-/// Runs the watcher until the task is dropped: every [`WATCH_INTERVAL`], restores lost state.
-/// Failures (Redis or PostgreSQL down) are logged once per outage and retried.
-pub async fn watch(pool: PgPool, redis: RedisPool, keys: Keys) {
-    let mut products: Vec<BootProduct> = Vec::new();
-    let mut failing = false;
-    let mut ticker = tokio::time::interval(WATCH_INTERVAL);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    for pass in 0u64.. {
-        ticker.tick().await;
-        // The product list changes rarely (admin edits); refresh it every few seconds.
-        if products.is_empty() || pass % 20 == 0 {
-            if let Ok(fresh) = boot_products(&pool).await {
-                products = fresh;
-            }
-        }
-        match restore_if_lost(&pool, &redis, &keys, &products).await {
-            Ok(_) if failing => {
-                failing = false;
-                tracing::info!("product state watcher: Redis reachable again");
-            }
-            Ok(_) => {}
-            Err(e) if !failing => {
-                failing = true;
-                tracing::warn!(error = %e, "product state watcher: cannot check Redis; retrying");
-            }
-            Err(_) => {}
-        }
-    }
 }
 
 /// The live part of a product's state that pages show.

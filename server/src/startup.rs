@@ -19,6 +19,8 @@ use tokio::net::TcpListener;
 
 use crate::catalog::Catalog;
 use crate::config::{Config, Environment};
+use crate::engine::metrics::EngineMetrics;
+use crate::engine::{self, EngineContext};
 use crate::keys::Keys;
 use crate::redis_pool::{create_pool, RedisPool};
 use crate::{db, health, http, product_state};
@@ -38,6 +40,10 @@ pub struct AppState {
     pub catalog: Catalog,
     /// The parsed configuration.
     pub config: Arc<Config>,
+    /// This node's name (in the engine lease and on queued gestures).
+    pub node: String,
+    /// Engine counters for `/metrics`.
+    pub metrics: Arc<EngineMetrics>,
 }
 
 /// A built, bound, not yet running server.
@@ -68,6 +74,7 @@ impl Application {
         })?;
         let leptos_options = leptos_options(&config, listener.local_addr()?);
         let catalog = Catalog::new(pool.clone(), redis.clone(), keys.clone());
+        let node = format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         let state = AppState {
             leptos_options,
             pool,
@@ -75,8 +82,15 @@ impl Application {
             keys,
             catalog,
             config: Arc::new(config),
+            node,
+            metrics: Arc::default(),
         };
         Ok(Self { listener, state })
+    }
+
+    /// The shared state (tests use its handles).
+    pub fn state(&self) -> &AppState {
+        &self.state
     }
 
     /// The port actually bound (useful with port 0).
@@ -93,11 +107,14 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let watcher = tokio::spawn(product_state::watch(
-            self.state.pool.clone(),
-            self.state.redis.clone(),
-            self.state.keys.clone(),
-        ));
+        let engine = tokio::spawn(engine::run(EngineContext {
+            pool: self.state.pool.clone(),
+            redis: self.state.redis.clone(),
+            keys: self.state.keys.clone(),
+            node: self.state.node.clone(),
+            tick: self.state.config.tick,
+            metrics: self.state.metrics.clone(),
+        }));
         tracing::info!(
             "SwiftCart listening on http://{}",
             self.listener.local_addr()?
@@ -105,7 +122,7 @@ impl Application {
         let result = axum::serve(self.listener, router(self.state))
             .with_graceful_shutdown(shutdown)
             .await;
-        watcher.abort();
+        engine.abort();
         tracing::info!("SwiftCart stopped");
         Ok(result?)
     }
@@ -152,6 +169,7 @@ pub fn router(state: AppState) -> Router {
     let shell_options = state.leptos_options.clone();
     Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/metrics", get(metrics))
         .merge(http::api_router())
         .route("/sfn/{*fn_name}", get(server_fns.clone()).post(server_fns))
         .leptos_routes_with_context(&state, routes, provide, move || {
@@ -160,4 +178,17 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// `GET /metrics`: Prometheus text.
+async fn metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        state.metrics.render(),
+    )
 }

@@ -47,24 +47,52 @@ async fn the_product_list_has_the_contract_shape_and_live_prices() {
         assert!(!first[key].is_null(), "missing {key}");
     }
 
-    // The live price comes from Redis: change it there and the API follows.
+    // The live price is the engine's, from Redis: once it has decayed below msrp, the API's
+    // price sits between two Redis readings taken around it (prices only fall while idle).
     let id: uuid::Uuid = first["productId"].as_str().unwrap().parse().unwrap();
+    let msrp = first["msrpCents"].as_i64().unwrap();
+    let slug = first["slug"].as_str().unwrap().to_string();
     let mut conn = app.redis.get().await.unwrap();
-    let _: () = redis::cmd("HSET")
-        .arg(app.keys.product_state(id))
+    let key = app.keys.product_state(id);
+    let decayed = crate::helpers::eventually(std::time::Duration::from_secs(3), || {
+        let key = key.clone();
+        let redis = app.redis.clone();
+        async move {
+            let mut c = redis.get().await.unwrap();
+            let p: i64 = redis::cmd("HGET")
+                .arg(&key)
+                .arg("price_current")
+                .query_async(&mut c)
+                .await
+                .unwrap();
+            p < msrp
+        }
+    })
+    .await;
+    assert!(decayed.is_some(), "the engine never moved the price");
+    let before: i64 = redis::cmd("HGET")
+        .arg(&key)
         .arg("price_current")
-        .arg(4321)
         .query_async(&mut conn)
         .await
         .unwrap();
-    let slug = first["slug"].as_str().unwrap();
     let one: Value = app
         .get(&format!("/api/products/{slug}"))
         .await
         .json()
         .await
         .unwrap();
-    assert_eq!(one["priceCurrentCents"], 4321);
+    let after: i64 = redis::cmd("HGET")
+        .arg(&key)
+        .arg("price_current")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let api = one["priceCurrentCents"].as_i64().unwrap();
+    assert!(
+        after <= api && api <= before,
+        "API price {api} not between Redis readings {before} and {after}"
+    );
     drop(conn);
     app.cleanup().await;
 }
@@ -125,11 +153,12 @@ async fn price_history_returns_the_newest_points_oldest_first() {
         .unwrap()
         .parse()
         .unwrap();
-    for (minutes_ago, price) in [(30, 1000), (20, 990), (10, 980)] {
-        sqlx::query("INSERT INTO price_history (product_id, price_cents, recorded_at) VALUES ($1, $2, now() - make_interval(mins => $3))")
+    // Dated in the future so they are the newest, whatever the running engine logs meanwhile.
+    for (minutes_ahead, price) in [(10, 1000), (20, 990), (30, 980)] {
+        sqlx::query("INSERT INTO price_history (product_id, price_cents, recorded_at) VALUES ($1, $2, now() + make_interval(mins => $3))")
             .bind(id)
             .bind(price as i64)
-            .bind(minutes_ago)
+            .bind(minutes_ahead)
             .execute(&app.pool)
             .await
             .unwrap();

@@ -38,6 +38,9 @@ pub struct TestApp {
     pub keys: Keys,
     pub prefix: String,
     pub db_name: String,
+    pub redis_url: String,
+    pub metrics: std::sync::Arc<swiftcart::engine::metrics::EngineMetrics>,
+    owns_data: bool,
     pub http: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
@@ -50,6 +53,8 @@ pub struct Options {
     pub redis_url: Option<String>,
     /// Reach PostgreSQL through this address (a proxy) instead of directly.
     pub postgres_via: Option<SocketAddr>,
+    /// Join another test app's database and key prefix (a second node of the same deployment).
+    pub join: Option<(String, String)>,
 }
 
 /// Creates a fresh database, migrates and seeds it, and starts the server on port 0.
@@ -63,15 +68,20 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         swiftcart::telemetry::init();
     }
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let db_name = format!("swiftcart_test_{id}");
-    let prefix = format!("test:{id}:");
-    let mut admin = PgConnection::connect(&admin_url())
-        .await
-        .expect("PostgreSQL reachable for tests");
-    admin
-        .execute(format!(r#"CREATE DATABASE "{db_name}""#).as_str())
-        .await
-        .unwrap();
+    let owns_data = options.join.is_none();
+    let (db_name, prefix) = options
+        .join
+        .clone()
+        .unwrap_or_else(|| (format!("swiftcart_test_{id}"), format!("test:{id}:")));
+    if owns_data {
+        let mut admin = PgConnection::connect(&admin_url())
+            .await
+            .expect("PostgreSQL reachable for tests");
+        admin
+            .execute(format!(r#"CREATE DATABASE "{db_name}""#).as_str())
+            .await
+            .unwrap();
+    }
 
     let pg_host = options.postgres_via.unwrap_or_else(postgres_addr);
     let database_url = format!("postgres://postgres@{pg_host}/{db_name}");
@@ -100,6 +110,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let app = Application::build(config)
         .await
         .expect("application builds");
+    let metrics = app.state().metrics.clone();
     let address = format!("http://127.0.0.1:{}", app.port());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async {
@@ -112,6 +123,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         keys: Keys::new(prefix.clone()),
         prefix,
         db_name,
+        redis_url,
+        metrics,
+        owns_data,
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
@@ -150,13 +164,31 @@ impl TestApp {
         cmd.query_async(&mut conn).await.unwrap()
     }
 
-    /// Stops the server gracefully, deletes the test's Redis keys and drops its database.
-    pub async fn cleanup(mut self) {
+    /// Options that start another node of this deployment (same database, same key prefix).
+    pub fn second_node(&self) -> Options {
+        Options {
+            redis_url: Some(self.redis_url.clone()),
+            join: Some((self.db_name.clone(), self.prefix.clone())),
+            ..Options::default()
+        }
+    }
+
+    /// Stops the server (its engine stops renewing the lease), keeping its data.
+    pub async fn stop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         if let Some(server) = self.server.take() {
             let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+        }
+    }
+
+    /// Stops the server gracefully and, unless it joined another app's data, deletes the
+    /// test's Redis keys and drops its database.
+    pub async fn cleanup(mut self) {
+        self.stop().await;
+        if !self.owns_data {
+            return;
         }
         if let Ok(mut conn) = self.redis.get().await {
             let keys: Vec<String> = redis::cmd("KEYS")

@@ -2,6 +2,7 @@
 //! Redis key prefix (see `helpers`), so they run in parallel and never touch a developer's data.
 
 mod catalog;
+mod engine;
 mod health;
 mod helpers;
 mod pages;

@@ -1,0 +1,200 @@
+//! The Redis-first decay engine: exactly one node at a time steps every product.
+//!
+//! Each node runs [`run`]: it tries to take the lease every [`ACQUIRE_INTERVAL`]; while it holds
+//! it, it ticks: read queued gestures, [`core::Engine::tick`], then one fenced Lua round trip that
+//! writes every product hash and publishes the tick. A write refused by the fence means another
+//! node leads (or Redis lost the lease): this node steps down and competes again.
+
+/// The pure tick: gestures, physics, prices, price-history decisions.
+pub mod core;
+/// Price history: batched appends to PostgreSQL off the tick's path.
+pub mod history;
+/// Counters exported on `/metrics`.
+pub mod metrics;
+/// Redis: lease, fencing, loading, the per-tick write.
+pub mod store;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use physics_worker::wire::BodyState;
+use sqlx::PgPool;
+
+use self::core::Engine;
+use self::metrics::EngineMetrics;
+use self::store::{Lease, TickBroadcast, TickWrite};
+use crate::keys::Keys;
+use crate::redis_pool::RedisPool;
+
+/// How often a follower tries to take the lease.
+pub const ACQUIRE_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Most gestures applied in one tick; the rest wait for the next.
+pub const MAX_GESTURES_PER_TICK: usize = 2_000;
+
+/// Everything the engine loop needs.
+#[derive(Clone)]
+pub struct EngineContext {
+    /// PostgreSQL (catalog, price history).
+    pub pool: PgPool,
+    /// Redis.
+    pub redis: RedisPool,
+    /// Key names.
+    pub keys: Keys,
+    /// This node's name in the lease.
+    pub node: String,
+    /// The fixed tick.
+    pub tick: Duration,
+    /// Counters.
+    pub metrics: Arc<EngineMetrics>,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() * 1_000.0)
+        .unwrap_or(0.0)
+}
+
+/// The state a leader holds.
+struct Leadership {
+    lease: Lease,
+    engine: Engine,
+    /// Reason to send with the first broadcast (clients' state was reset).
+    paradox: Option<String>,
+}
+
+/// Runs the engine loop on this node until the task is dropped.
+pub async fn run(ctx: EngineContext) {
+    let history = history::spawn_writer(ctx.pool.clone());
+    // The last engine this node ran; reused if it takes the lease back and its state is newest.
+    let mut kept: Option<Engine> = None;
+    loop {
+        let Some(mut leading) = become_leader(&ctx, &mut kept).await else {
+            tokio::time::sleep(ACQUIRE_INTERVAL).await;
+            continue;
+        };
+        ctx.metrics.set_leader(true, leading.engine.products.len());
+        tracing::info!(node = %ctx.node, token = leading.lease.token, tick = leading.engine.n, "engine: leading");
+        let mut ticker = tokio::time::interval(ctx.tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            ticker.tick().await;
+            let started = Instant::now();
+            match lead_one_tick(&ctx, &mut leading, &history).await {
+                Ok(true) => ctx.metrics.record_tick(started.elapsed(), ctx.tick),
+                Ok(false) => {
+                    tracing::warn!(node = %ctx.node, "engine: lease lost; stepping down");
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(node = %ctx.node, error = %e, "engine: tick failed; stepping down");
+                    break;
+                }
+            }
+        }
+        ctx.metrics.set_leader(false, 0);
+        kept = Some(leading.engine);
+    }
+}
+
+/// Takes the lease if free and prepares the state to lead with.
+async fn become_leader(ctx: &EngineContext, kept: &mut Option<Engine>) -> Option<Leadership> {
+    let lease = match store::try_acquire(&ctx.redis, &ctx.keys, &ctx.node, now_ms() as u64).await {
+        Ok(Some(lease)) => lease,
+        Ok(None) => return None,
+        Err(e) => {
+            tracing::debug!(error = %e, "engine: cannot reach Redis for the lease");
+            return None;
+        }
+    };
+    // Our own memory is the newest state when nobody ticked past it (for instance after
+    // Redis was flushed or restarted while we led): keep it, and clients lose nothing.
+    let written = store::last_written_tick(&ctx.redis, &ctx.keys)
+        .await
+        .ok()
+        .flatten();
+    if let Some(engine) = kept.take() {
+        if written.is_none_or(|n| n <= engine.n) {
+            return Some(Leadership {
+                lease,
+                engine,
+                paradox: None,
+            });
+        }
+    }
+    match store::load_state(&ctx.pool, &ctx.redis, &ctx.keys).await {
+        Ok(loaded) => {
+            let paradox = (loaded.reset > 0).then(|| {
+                tracing::warn!(
+                    reset = loaded.reset,
+                    "engine: product state lost; reset from PostgreSQL"
+                );
+                "state_lost".to_string()
+            });
+            let engine = Engine::new(loaded.products, loaded.bodies, loaded.n, now_ms());
+            Some(Leadership {
+                lease,
+                engine,
+                paradox,
+            })
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "engine: cannot load state; will retry");
+            None
+        }
+    }
+}
+
+/// One tick as leader: `Ok(false)` when the fence refused the write.
+async fn lead_one_tick(
+    ctx: &EngineContext,
+    leading: &mut Leadership,
+    history: &history::HistorySender,
+) -> anyhow::Result<bool> {
+    let (gestures, consumed) =
+        store::queued_gestures(&ctx.redis, &ctx.keys, MAX_GESTURES_PER_TICK).await?;
+    let now = now_ms();
+    let outcome = leading.engine.tick(now, &gestures);
+    ctx.metrics.add_gestures(gestures.len());
+    history.offer(outcome.history);
+
+    let engine = &leading.engine;
+    let broadcast = TickBroadcast {
+        n: outcome.n,
+        t: now,
+        s: engine
+            .bodies
+            .iter()
+            .zip(&engine.prices)
+            .enumerate()
+            .map(|(i, (b, &c))| BodyState {
+                i: i as u32,
+                p: b.p,
+                v: b.v,
+                m: b.m,
+                c,
+            })
+            .collect(),
+        gestures: outcome.gestures,
+        paradox: leading.paradox.take(),
+    };
+    let payload = rmp_serde::to_vec_named(&broadcast)?;
+    let ids: Vec<uuid::Uuid> = engine.products.iter().map(|p| p.id).collect();
+    store::write_tick(
+        &ctx.redis,
+        &ctx.keys,
+        engine.params(),
+        TickWrite {
+            lease: &leading.lease,
+            consumed,
+            n: outcome.n,
+            ids: &ids,
+            bodies: &engine.bodies,
+            prices: &engine.prices,
+            payload: &payload,
+        },
+    )
+    .await
+}
