@@ -200,11 +200,22 @@ pub struct StepScratch {
     cell_of: Vec<u32>,
     cell_start: Vec<u32>,
     cell_items: Vec<u32>,
+    cell_fill: Vec<u32>,
     push: Vec<[f32; 2]>,
 }
 
 /// Half-width of the square that the separation grid covers; bodies beyond it share edge cells.
 const GRID_HALF_WIDTH: f32 = 1.5;
+
+/// A crowded well cannot keep every pair `separation_radius` apart: the radius shrinks to about
+/// this many well units divided by √n, which keeps the work per body constant (a dozen
+/// neighbours) whatever the catalog size. Catalogs up to ~220 products use the full radius.
+const SEPARATION_DENSITY: f32 = 1.2;
+
+/// The separation radius actually used for `n` bodies.
+pub fn effective_separation_radius(params: &WellParams, n: usize) -> f32 {
+    params.separation_radius.min(SEPARATION_DENSITY / (n.max(1) as f32).sqrt())
+}
 
 /// Advances every body by one fixed step `params.dt` (semi-implicit Euler).
 pub fn step(bodies: &mut [Body], params: &WellParams, scratch: &mut StepScratch) {
@@ -240,7 +251,7 @@ pub fn step(bodies: &mut [Body], params: &WellParams, scratch: &mut StepScratch)
 /// cost is linear in the number of bodies. Neighbours are visited in a fixed order.
 fn separation(bodies: &[Body], params: &WellParams, scratch: &mut StepScratch) {
     let n = bodies.len();
-    let radius = params.separation_radius;
+    let radius = effective_separation_radius(params, n);
     let cells_per_axis = ((2.0 * GRID_HALF_WIDTH / radius) as usize).max(1);
     let cell_count = cells_per_axis * cells_per_axis;
     let cell_coord = |c: f32| -> usize {
@@ -262,9 +273,10 @@ fn separation(bodies: &[Body], params: &WellParams, scratch: &mut StepScratch) {
     }
     scratch.cell_items.clear();
     scratch.cell_items.resize(n, 0);
-    let mut fill = scratch.cell_start.clone();
+    scratch.cell_fill.clear();
+    scratch.cell_fill.extend_from_slice(&scratch.cell_start);
     for (i, &cell) in scratch.cell_of.iter().enumerate() {
-        let slot = &mut fill[cell as usize];
+        let slot = &mut scratch.cell_fill[cell as usize];
         scratch.cell_items[*slot as usize] = i as u32;
         *slot += 1;
     }

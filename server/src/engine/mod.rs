@@ -148,19 +148,37 @@ async fn become_leader(ctx: &EngineContext, kept: &mut Option<Engine>) -> Option
 }
 
 /// One tick as leader: `Ok(false)` when the fence refused the write.
-async fn lead_one_tick(
-    ctx: &EngineContext,
-    leading: &mut Leadership,
-    history: &history::HistorySender,
-) -> anyhow::Result<bool> {
-    let (gestures, consumed) =
-        store::queued_gestures(&ctx.redis, &ctx.keys, MAX_GESTURES_PER_TICK).await?;
-    let now = now_ms();
-    let outcome = leading.engine.tick(now, &gestures);
-    ctx.metrics.add_gestures(gestures.len());
-    history.offer(outcome.history);
+async fn lead_one_tick(ctx: &EngineContext, leading: &mut Leadership, history: &history::HistorySender) -> anyhow::Result<bool> {
+    let report = tick_once(&ctx.redis, &ctx.keys, &leading.lease, &mut leading.engine, leading.paradox.take()).await?;
+    ctx.metrics.add_gestures(report.gestures);
+    history.offer(report.history);
+    Ok(report.written)
+}
 
-    let engine = &leading.engine;
+/// What [`tick_once`] did.
+#[derive(Debug)]
+pub struct TickReport {
+    /// `false` when the fence refused the write (the lease is not ours any more).
+    pub written: bool,
+    /// Gestures handed to the engine.
+    pub gestures: usize,
+    /// Price points to log.
+    pub history: Vec<(uuid::Uuid, i64)>,
+}
+
+/// A full engine tick with its Redis round trips: read the queued gestures, step, encode the
+/// broadcast once, and write every hash plus the broadcast in one fenced Lua call. The loop and
+/// the benchmark both run exactly this.
+pub async fn tick_once(
+    redis: &RedisPool,
+    keys: &Keys,
+    lease: &Lease,
+    engine: &mut Engine,
+    paradox: Option<String>,
+) -> anyhow::Result<TickReport> {
+    let (gestures, consumed) = store::queued_gestures(redis, keys, MAX_GESTURES_PER_TICK).await?;
+    let now = now_ms();
+    let outcome = engine.tick(now, &gestures);
     let broadcast = TickBroadcast {
         n: outcome.n,
         t: now,
@@ -169,25 +187,19 @@ async fn lead_one_tick(
             .iter()
             .zip(&engine.prices)
             .enumerate()
-            .map(|(i, (b, &c))| BodyState {
-                i: i as u32,
-                p: b.p,
-                v: b.v,
-                m: b.m,
-                c,
-            })
+            .map(|(i, (b, &c))| BodyState { i: i as u32, p: b.p, v: b.v, m: b.m, c })
             .collect(),
         gestures: outcome.gestures,
-        paradox: leading.paradox.take(),
+        paradox,
     };
     let payload = rmp_serde::to_vec_named(&broadcast)?;
     let ids: Vec<uuid::Uuid> = engine.products.iter().map(|p| p.id).collect();
-    store::write_tick(
-        &ctx.redis,
-        &ctx.keys,
+    let written = store::write_tick(
+        redis,
+        keys,
         engine.params(),
         TickWrite {
-            lease: &leading.lease,
+            lease,
             consumed,
             n: outcome.n,
             ids: &ids,
@@ -196,5 +208,6 @@ async fn lead_one_tick(
             payload: &payload,
         },
     )
-    .await
+    .await?;
+    Ok(TickReport { written, gestures: gestures.len(), history: outcome.history })
 }
