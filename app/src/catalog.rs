@@ -33,19 +33,13 @@ pub struct ProductSummary {
 /// Every live product, for the Gravity Well.
 #[server(prefix = "/sfn", endpoint = "catalog")]
 pub async fn get_catalog() -> Result<Vec<ProductSummary>, ServerFnError> {
-    ssr::source()?
-        .list_products()
-        .await
-        .map_err(ServerFnError::new)
+    ssr::source()?.list_products().await.map_err(ServerFnError::new)
 }
 
 /// One product by slug; `None` when there is no such product.
 #[server(prefix = "/sfn", endpoint = "product")]
 pub async fn get_product(slug: String) -> Result<Option<ProductSummary>, ServerFnError> {
-    ssr::source()?
-        .product_by_slug(&slug)
-        .await
-        .map_err(ServerFnError::new)
+    ssr::source()?.product_by_slug(&slug).await.map_err(ServerFnError::new)
 }
 
 /// Server-only plumbing for the server functions above.
@@ -71,8 +65,7 @@ pub mod ssr {
 
     /// The catalog source from context, or a clear error if the server forgot to provide it.
     pub fn source() -> Result<SharedCatalog, ServerFnError> {
-        use_context::<SharedCatalog>()
-            .ok_or_else(|| ServerFnError::new("catalog source missing from server context"))
+        use_context::<SharedCatalog>().ok_or_else(|| ServerFnError::new("catalog source missing from server context"))
     }
 
     /// Sets the HTTP status of the page being rendered.

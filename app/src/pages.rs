@@ -36,11 +36,7 @@ pub fn GravityWell() -> impl IntoView {
 #[component]
 fn ProductCard(product: ProductSummary) -> impl IntoView {
     let href = format!("/p/{}", product.slug);
-    let label = format!(
-        "{}, {}",
-        product.name,
-        format_cents(product.price_current_cents)
-    );
+    let label = format!("{}, {}", product.name, format_cents(product.price_current_cents));
     view! {
         <li class="product-card" data-product-id=product.product_id.clone()
             data-price-cents=product.price_current_cents>

@@ -13,7 +13,11 @@ fn integrator(c: &mut Criterion) {
     let bodies: Vec<_> = (0..PRODUCTS).map(|i| initial_body(i, PRODUCTS, 1.0 + (i % 13) as f32, &params)).collect();
     let mut scratch = StepScratch::default();
     c.bench_function("step 10k products", |b| {
-        b.iter_batched_ref(|| bodies.clone(), |bodies| step(black_box(bodies), &params, &mut scratch), BatchSize::LargeInput)
+        b.iter_batched_ref(
+            || bodies.clone(),
+            |bodies| step(black_box(bodies), &params, &mut scratch),
+            BatchSize::LargeInput,
+        )
     });
 }
 

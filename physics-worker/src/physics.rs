@@ -132,12 +132,7 @@ pub fn initial_body(index: usize, count: usize, base_mass: f32, params: &WellPar
     let spread = 0.85 + 0.3 * ((i + 0.5) / count);
     let r = ring * spread;
     let speed = params.orbital_speed(base_mass);
-    Body {
-        p: [r * cos, r * sin, 0.0],
-        v: [-sin * speed, cos * speed, 0.0],
-        m: base_mass,
-        base_mass,
-    }
+    Body { p: [r * cos, r * sin, 0.0], v: [-sin * speed, cos * speed, 0.0], m: base_mass, base_mass }
 }
 
 /// A point on the unit circle for a fraction of a turn, from a rational approximation so the
@@ -161,11 +156,7 @@ fn tan_half(frac: f32) -> f32 {
 /// Adds a flick impulse to a body and makes it heavier (communal interest).
 ///
 /// The impulse is clamped to `max_impulse`; a non-finite one changes nothing.
-pub fn apply_impulse(
-    body: &mut Body,
-    impulse: Vec3,
-    params: &WellParams,
-) -> Result<(), ImpulseError> {
+pub fn apply_impulse(body: &mut Body, impulse: Vec3, params: &WellParams) -> Result<(), ImpulseError> {
     if impulse.iter().any(|c| !c.is_finite()) {
         return Err(ImpulseError::NotFinite);
     }
@@ -231,8 +222,7 @@ pub fn step(bodies: &mut [Body], params: &WellParams, scratch: &mut StepScratch)
         let v_tangent = body.v[0] * tx + body.v[1] * ty;
 
         let g = params.gravity(body.m);
-        let a_radial =
-            -params.spring * g * (r - params.ring_radius(body.m)) - params.damping * v_radial;
+        let a_radial = -params.spring * g * (r - params.ring_radius(body.m)) - params.damping * v_radial;
         let a_tangent = params.drive * (params.orbital_speed(body.m) - v_tangent);
         let a_depth = -params.z_spring * z - params.damping * body.v[2];
 
@@ -323,16 +313,8 @@ fn separation(bodies: &[Body], params: &WellParams, scratch: &mut StepScratch) {
 pub fn interpolate(a: &Body, b: &Body, alpha: f32) -> Body {
     let lerp = |x: f32, y: f32| x + (y - x) * alpha;
     Body {
-        p: [
-            lerp(a.p[0], b.p[0]),
-            lerp(a.p[1], b.p[1]),
-            lerp(a.p[2], b.p[2]),
-        ],
-        v: [
-            lerp(a.v[0], b.v[0]),
-            lerp(a.v[1], b.v[1]),
-            lerp(a.v[2], b.v[2]),
-        ],
+        p: [lerp(a.p[0], b.p[0]), lerp(a.p[1], b.p[1]), lerp(a.p[2], b.p[2])],
+        v: [lerp(a.v[0], b.v[0]), lerp(a.v[1], b.v[1]), lerp(a.v[2], b.v[2])],
         m: lerp(a.m, b.m),
         base_mass: b.base_mass,
     }
@@ -340,10 +322,7 @@ pub fn interpolate(a: &Body, b: &Body, alpha: f32) -> Body {
 
 /// Total kinetic energy per unit mass; a bounded quantity the tests watch.
 pub fn kinetic_energy(bodies: &[Body]) -> f32 {
-    bodies
-        .iter()
-        .map(|b| 0.5 * (b.v[0] * b.v[0] + b.v[1] * b.v[1] + b.v[2] * b.v[2]))
-        .sum()
+    bodies.iter().map(|b| 0.5 * (b.v[0] * b.v[0] + b.v[1] * b.v[1] + b.v[2] * b.v[2])).sum()
 }
 
 #[cfg(test)]
@@ -352,9 +331,7 @@ mod tests {
 
     fn catalog(count: usize) -> Vec<Body> {
         let params = WellParams::default();
-        (0..count)
-            .map(|i| initial_body(i, count, 1.0 + (i % 7) as f32, &params))
-            .collect()
+        (0..count).map(|i| initial_body(i, count, 1.0 + (i % 7) as f32, &params)).collect()
     }
 
     #[test]
@@ -399,10 +376,7 @@ mod tests {
         let params = WellParams::default();
         let mut body = initial_body(0, 1, 1.0, &params);
         let before = body;
-        assert_eq!(
-            apply_impulse(&mut body, [f32::NAN, 0.0, 0.0], &params),
-            Err(ImpulseError::NotFinite)
-        );
+        assert_eq!(apply_impulse(&mut body, [f32::NAN, 0.0, 0.0], &params), Err(ImpulseError::NotFinite));
         assert_eq!(body, before);
         apply_impulse(&mut body, [0.3, 0.0, 0.0], &params).unwrap();
         assert!(body.v[0] > before.v[0]);

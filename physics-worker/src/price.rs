@@ -31,12 +31,7 @@ pub struct PriceParams {
 
 impl Default for PriceParams {
     fn default() -> Self {
-        Self {
-            half_life_secs: 600.0,
-            interest_half: 10.0,
-            scarcity_half: 5.0,
-            scarcity_weight: 0.6,
-        }
+        Self { half_life_secs: 600.0, interest_half: 10.0, scarcity_half: 5.0, scarcity_weight: 0.6 }
     }
 }
 
@@ -59,18 +54,10 @@ pub struct PriceInputs {
 
 /// The price level in [0, 1] (0 = floor, 1 = msrp). Bad inputs (NaN) fall back to msrp.
 pub fn price_level(inputs: &PriceInputs, params: &PriceParams) -> f64 {
-    let idle = if inputs.idle_secs.is_finite() {
-        inputs.idle_secs.max(0.0)
-    } else {
-        0.0
-    };
+    let idle = if inputs.idle_secs.is_finite() { inputs.idle_secs.max(0.0) } else { 0.0 };
     let decay = 1.0 / (1.0 + idle / params.half_life_secs);
     let excess = inputs.mass - inputs.base_mass;
-    let excess = if excess.is_finite() {
-        excess.max(0.0)
-    } else {
-        0.0
-    };
+    let excess = if excess.is_finite() { excess.max(0.0) } else { 0.0 };
     let interest = excess / (excess + params.interest_half);
     let stock = inputs.stock_left.max(0) as f64;
     let scarcity = 1.0 / (1.0 + stock / params.scarcity_half);
@@ -110,62 +97,28 @@ mod tests {
     #[test]
     fn an_ignored_plentiful_product_decays_toward_its_floor() {
         let p = PriceParams::default();
-        let hour = price_cents(
-            &PriceInputs {
-                idle_secs: 3_600.0,
-                ..inputs()
-            },
-            &p,
-        );
-        let week = price_cents(
-            &PriceInputs {
-                idle_secs: 604_800.0,
-                ..inputs()
-            },
-            &p,
-        );
-        assert!(
-            hour < 10_000 && week < hour && week >= 6_000,
-            "{hour} {week}"
-        );
+        let hour = price_cents(&PriceInputs { idle_secs: 3_600.0, ..inputs() }, &p);
+        let week = price_cents(&PriceInputs { idle_secs: 604_800.0, ..inputs() }, &p);
+        assert!(hour < 10_000 && week < hour && week >= 6_000, "{hour} {week}");
         assert!(week < 6_100);
     }
 
     #[test]
     fn mass_and_scarcity_hold_the_price_up() {
         let p = PriceParams::default();
-        let idle = PriceInputs {
-            idle_secs: 3_600.0,
-            ..inputs()
-        };
+        let idle = PriceInputs { idle_secs: 3_600.0, ..inputs() };
         let base = price_cents(&idle, &p);
         assert!(price_cents(&PriceInputs { mass: 20.0, ..idle }, &p) > base);
-        assert!(
-            price_cents(
-                &PriceInputs {
-                    stock_left: 1,
-                    ..idle
-                },
-                &p
-            ) > base
-        );
+        assert!(price_cents(&PriceInputs { stock_left: 1, ..idle }, &p) > base);
     }
 
     #[test]
     fn nonsense_inputs_stay_in_the_band() {
         let p = PriceParams::default();
-        let weird = PriceInputs {
-            idle_secs: f64::NAN,
-            mass: f64::INFINITY,
-            stock_left: -5,
-            ..inputs()
-        };
+        let weird = PriceInputs { idle_secs: f64::NAN, mass: f64::INFINITY, stock_left: -5, ..inputs() };
         let c = price_cents(&weird, &p);
         assert!((6_000..=10_000).contains(&c));
-        let inverted = PriceInputs {
-            floor_cents: 20_000,
-            ..inputs()
-        };
+        let inverted = PriceInputs { floor_cents: 20_000, ..inputs() };
         assert_eq!(price_cents(&inverted, &p), 10_000);
     }
 }

@@ -181,9 +181,7 @@ mod tests {
         use crate::physics::{initial_body, step, StepScratch, WellParams};
         let params = WellParams::default();
         let count = products as usize;
-        let mut bodies: Vec<_> = (0..count)
-            .map(|i| initial_body(i, count, 1.0 + (i % 5) as f32, &params))
-            .collect();
+        let mut bodies: Vec<_> = (0..count).map(|i| initial_body(i, count, 1.0 + (i % 5) as f32, &params)).collect();
         let mut scratch = StepScratch::default();
         for _ in 0..20 {
             step(&mut bodies, &params, &mut scratch);
@@ -194,13 +192,7 @@ mod tests {
             s: bodies
                 .iter()
                 .enumerate()
-                .map(|(i, b)| BodyState {
-                    i: i as u32,
-                    p: b.p,
-                    v: b.v,
-                    m: b.m,
-                    c: 4_999 + 37 * i as i64,
-                })
+                .map(|(i, b)| BodyState { i: i as u32, p: b.p, v: b.v, m: b.m, c: 4_999 + 37 * i as i64 })
                 .collect(),
         }
     }
@@ -212,31 +204,19 @@ mod tests {
             ServerFrame::Sync {
                 t: 1.0,
                 n: 2,
-                catalog: vec![CatalogEntry {
-                    i: 0,
-                    id: "u".into(),
-                    slug: "s".into(),
-                }],
+                catalog: vec![CatalogEntry { i: 0, id: "u".into(), slug: "s".into() }],
                 s: vec![],
                 cart: vec![CartLine { i: 0, qty: 2 }],
             },
             ServerFrame::Ack { q: 7, n: 9 },
-            ServerFrame::Err {
-                code: "ERR_BAD_FRAME".into(),
-                q: None,
-                reason: None,
-            },
+            ServerFrame::Err { code: "ERR_BAD_FRAME".into(), q: None, reason: None },
             ServerFrame::Pong { c: 5.0, t: 6.0 },
         ];
         for f in frames {
             assert_eq!(decode::<ServerFrame>(&encode(&f).unwrap()).unwrap(), f);
         }
         let client = vec![
-            ClientFrame::Flick {
-                i: 3,
-                v: [0.5, -0.5, 0.0],
-                q: 1,
-            },
+            ClientFrame::Flick { i: 3, v: [0.5, -0.5, 0.0], q: 1 },
             ClientFrame::Beam { i: 3, q: 2 },
             ClientFrame::Drop { i: 3, q: 3 },
             ClientFrame::Ping { c: 99.0 },
@@ -258,10 +238,7 @@ mod tests {
         let frame = state_frame(200);
         let msgpack = encode(&frame).unwrap().len();
         let json = serde_json::to_vec(&frame).unwrap().len();
-        assert!(
-            (msgpack as f64) <= 0.6 * json as f64,
-            "msgpack {msgpack} bytes vs json {json} bytes"
-        );
+        assert!((msgpack as f64) <= 0.6 * json as f64, "msgpack {msgpack} bytes vs json {json} bytes");
     }
 
     #[test]

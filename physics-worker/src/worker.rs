@@ -47,19 +47,14 @@ impl Worker for PhysicsWorker {
     type Output = Event;
 
     fn create(_scope: &WorkerScope<Self>) -> Self {
-        Self {
-            params: WellParams::default(),
-            scratch: StepScratch::default(),
-        }
+        Self { params: WellParams::default(), scratch: StepScratch::default() }
     }
 
     fn update(&mut self, _scope: &WorkerScope<Self>, _msg: Self::Message) {}
 
     fn received(&mut self, scope: &WorkerScope<Self>, command: Self::Input, who: HandlerId) {
         let event = match command {
-            Command::Hello => Event::Ready {
-                protocol_version: PROTOCOL_VERSION,
-            },
+            Command::Hello => Event::Ready { protocol_version: PROTOCOL_VERSION },
             Command::Simulate { mut bodies, steps } => {
                 for _ in 0..steps {
                     physics::step(&mut bodies, &self.params, &mut self.scratch);

@@ -12,11 +12,7 @@ fn native_build_matches_the_committed_golden_vectors() {
         std::fs::write(path, render_golden(hash, &prices)).unwrap();
         return;
     }
-    assert_eq!(
-        common::golden(),
-        (hash, prices),
-        "physics or price changed: regenerate with UPDATE_GOLDEN=1"
-    );
+    assert_eq!(common::golden(), (hash, prices), "physics or price changed: regenerate with UPDATE_GOLDEN=1");
 }
 
 #[test]
@@ -29,7 +25,8 @@ fn the_scenario_is_sensitive_to_a_single_bit() {
 
 /// Renders the vectors file.
 fn render_golden(hash: u64, prices: &[i64]) -> String {
-    let mut s = String::from("# Golden vectors of tests/common/mod.rs, produced natively; the wasm test must match them.\n");
+    let mut s =
+        String::from("# Golden vectors of tests/common/mod.rs, produced natively; the wasm test must match them.\n");
     s.push_str(&format!("{hash:#018x}\n"));
     for p in prices {
         s.push_str(&format!("{p}\n"));

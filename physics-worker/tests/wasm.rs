@@ -22,14 +22,7 @@ fn wasm_prices_match_the_native_vectors_to_the_cent() {
 
 #[wasm_bindgen_test]
 fn frames_round_trip_in_the_browser() {
-    let frame = ClientFrame::Flick {
-        i: 7,
-        v: [0.25, -1.0, 0.0],
-        q: 3,
-    };
-    assert_eq!(
-        decode::<ClientFrame>(&encode(&frame).unwrap()).unwrap(),
-        frame
-    );
+    let frame = ClientFrame::Flick { i: 7, v: [0.25, -1.0, 0.0], q: 3 };
+    assert_eq!(decode::<ClientFrame>(&encode(&frame).unwrap()).unwrap(), frame);
     assert!(decode::<ClientFrame>(b"\xc1garbage").is_err());
 }

@@ -28,14 +28,15 @@ async fn main() -> anyhow::Result<()> {
             .collect();
         let bodies = (0..products).map(|i| initial_body(i, products, 1.0 + (i % 9) as f32, &params)).collect();
         let mut engine = Engine::new(metas, bodies, 0, now_ms());
-        let lease = store::try_acquire(&redis, &keys, "bench", now_ms() as u64).await?.expect("fresh prefix has no lease");
+        let lease =
+            store::try_acquire(&redis, &keys, "bench", now_ms() as u64).await?.expect("fresh prefix has no lease");
         let mut samples = Vec::with_capacity(ticks);
         for n in 0..ticks + 10 {
             let started = Instant::now();
             let report = tick_once(&redis, &keys, &lease, &mut engine, None).await?;
             assert!(report.written, "fence refused the bench's own lease");
             if n >= 10 {
-                samples.push(started.elapsed()); // the first ten warm up connections and scripts
+                samples.push(started.elapsed()); // the first ten warm up connections
             }
         }
         samples.sort();

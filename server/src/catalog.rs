@@ -25,8 +25,7 @@ struct ProductRow {
     available: i64,
 }
 
-const SELECT_LIVE: &str =
-    "SELECT p.id, p.slug, p.name, p.description, p.image_path, p.msrp_cents, p.base_mass,
+const SELECT_LIVE: &str = "SELECT p.id, p.slug, p.name, p.description, p.image_path, p.msrp_cents, p.base_mass,
             COALESCE(i.stock_count - i.reserved_count, 0)::BIGINT AS available
      FROM products p LEFT JOIN inventory i ON i.product_id = p.id
      WHERE p.retired_at IS NULL";
@@ -48,18 +47,14 @@ impl Catalog {
     /// Every live product in catalog order.
     pub async fn list(&self) -> Result<Vec<ProductSummary>, sqlx::Error> {
         let rows: Vec<ProductRow> =
-            sqlx::query_as(&format!("{SELECT_LIVE} ORDER BY p.sort_order, p.slug"))
-                .fetch_all(&self.pool)
-                .await?;
+            sqlx::query_as(&format!("{SELECT_LIVE} ORDER BY p.sort_order, p.slug")).fetch_all(&self.pool).await?;
         Ok(self.with_live_state(rows).await)
     }
 
     /// One live product by slug.
     pub async fn by_slug(&self, slug: &str) -> Result<Option<ProductSummary>, sqlx::Error> {
-        let row: Option<ProductRow> = sqlx::query_as(&format!("{SELECT_LIVE} AND p.slug = $1"))
-            .bind(slug)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<ProductRow> =
+            sqlx::query_as(&format!("{SELECT_LIVE} AND p.slug = $1")).bind(slug).fetch_optional(&self.pool).await?;
         Ok(self.with_live_state(row.into_iter().collect()).await.pop())
     }
 
@@ -101,10 +96,8 @@ impl Catalog {
         rows.into_iter()
             .zip(live)
             .map(|(row, live)| {
-                let LiveState { mass, price_cents } = live.unwrap_or(LiveState {
-                    mass: row.base_mass,
-                    price_cents: row.msrp_cents,
-                });
+                let LiveState { mass, price_cents } =
+                    live.unwrap_or(LiveState { mass: row.base_mass, price_cents: row.msrp_cents });
                 ProductSummary {
                     product_id: row.id.to_string(),
                     slug: row.slug,

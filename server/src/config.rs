@@ -66,26 +66,16 @@ impl Config {
     /// Reads the configuration through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |var: &str, default: &str| {
-            lookup(var)
-                .filter(|v| !v.trim().is_empty())
-                .unwrap_or_else(|| default.to_string())
+            lookup(var).filter(|v| !v.trim().is_empty()).unwrap_or_else(|| default.to_string())
         };
 
         let environment = match get("SWIFTCART_ENV", "development").as_str() {
             "development" | "dev" | "test" => Environment::Development,
             "production" | "prod" => Environment::Production,
-            other => {
-                return Err(err(
-                    "SWIFTCART_ENV",
-                    format!("expected development or production, got {other:?}"),
-                ))
-            }
+            other => return Err(err("SWIFTCART_ENV", format!("expected development or production, got {other:?}"))),
         };
 
-        let database_url = get(
-            "DATABASE_URL",
-            "postgres://postgres@127.0.0.1:5432/swiftcart",
-        );
+        let database_url = get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/swiftcart");
         if !database_url.starts_with("postgres://") && !database_url.starts_with("postgresql://") {
             return Err(err("DATABASE_URL", "expected a postgres:// URL".into()));
         }
@@ -93,22 +83,13 @@ impl Config {
         if !redis_url.starts_with("redis://") && !redis_url.starts_with("rediss://") {
             return Err(err("REDIS_URL", "expected a redis:// URL".into()));
         }
-        let site_addr: SocketAddr =
-            get("LEPTOS_SITE_ADDR", "127.0.0.1:3000")
-                .parse()
-                .map_err(|_| {
-                    err(
-                        "LEPTOS_SITE_ADDR",
-                        "expected host:port, such as 127.0.0.1:3000".into(),
-                    )
-                })?;
+        let site_addr: SocketAddr = get("LEPTOS_SITE_ADDR", "127.0.0.1:3000")
+            .parse()
+            .map_err(|_| err("LEPTOS_SITE_ADDR", "expected host:port, such as 127.0.0.1:3000".into()))?;
 
         let jwt_secret = get("SWIFTCART_JWT_SECRET", DEV_JWT_SECRET);
         if jwt_secret.len() < 32 {
-            return Err(err(
-                "SWIFTCART_JWT_SECRET",
-                "must be at least 32 bytes (256 bits)".into(),
-            ));
+            return Err(err("SWIFTCART_JWT_SECRET", "must be at least 32 bytes (256 bits)".into()));
         }
         if environment == Environment::Production && jwt_secret == DEV_JWT_SECRET {
             return Err(err(
@@ -117,43 +98,27 @@ impl Config {
             ));
         }
 
-        let own_origins = [
-            format!("http://127.0.0.1:{}", site_addr.port()),
-            format!("http://localhost:{}", site_addr.port()),
-        ]
-        .join(",");
+        let own_origins =
+            [format!("http://127.0.0.1:{}", site_addr.port()), format!("http://localhost:{}", site_addr.port())]
+                .join(",");
         let allowed_origins: Vec<String> = get("SWIFTCART_ALLOWED_ORIGINS", &own_origins)
             .split(',')
             .map(|o| o.trim().trim_end_matches('/').to_string())
             .filter(|o| !o.is_empty())
             .collect();
-        if let Some(bad) = allowed_origins
-            .iter()
-            .find(|o| !(o.starts_with("http://") || o.starts_with("https://")))
-        {
-            return Err(err(
-                "SWIFTCART_ALLOWED_ORIGINS",
-                format!("{bad:?} is not an http(s) origin"),
-            ));
+        if let Some(bad) = allowed_origins.iter().find(|o| !(o.starts_with("http://") || o.starts_with("https://"))) {
+            return Err(err("SWIFTCART_ALLOWED_ORIGINS", format!("{bad:?} is not an http(s) origin")));
         }
 
         let tick_ms: u64 = get("SWIFTCART_TICK_MS", "50")
             .parse()
             .ok()
             .filter(|ms| (5..=1_000).contains(ms))
-            .ok_or_else(|| {
-                err(
-                    "SWIFTCART_TICK_MS",
-                    "expected whole milliseconds between 5 and 1000".into(),
-                )
-            })?;
+            .ok_or_else(|| err("SWIFTCART_TICK_MS", "expected whole milliseconds between 5 and 1000".into()))?;
 
         let redis_key_prefix = get("SWIFTCART_REDIS_PREFIX", "");
         if redis_key_prefix.chars().any(|c| c.is_whitespace()) {
-            return Err(err(
-                "SWIFTCART_REDIS_PREFIX",
-                "must not contain whitespace".into(),
-            ));
+            return Err(err("SWIFTCART_REDIS_PREFIX", "must not contain whitespace".into()));
         }
 
         Ok(Self {
@@ -182,16 +147,8 @@ mod tests {
     use super::*;
 
     fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let pairs: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::from_lookup(move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        })
+        let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(move |name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
     }
 
     #[test]
@@ -199,54 +156,26 @@ mod tests {
         let c = with(&[]).unwrap();
         assert_eq!(c.site_addr.to_string(), "127.0.0.1:3000");
         assert_eq!(c.tick, Duration::from_millis(50));
-        assert_eq!(
-            c.allowed_origins,
-            vec!["http://127.0.0.1:3000", "http://localhost:3000"]
-        );
+        assert_eq!(c.allowed_origins, vec!["http://127.0.0.1:3000", "http://localhost:3000"]);
         assert_eq!(c.redis_key_prefix, "");
     }
 
     #[test]
     fn a_bad_value_names_its_variable() {
-        assert_eq!(
-            with(&[("SWIFTCART_TICK_MS", "fast")]).unwrap_err().var,
-            "SWIFTCART_TICK_MS"
-        );
-        assert_eq!(
-            with(&[("SWIFTCART_TICK_MS", "0")]).unwrap_err().var,
-            "SWIFTCART_TICK_MS"
-        );
-        assert_eq!(
-            with(&[("LEPTOS_SITE_ADDR", "nowhere")]).unwrap_err().var,
-            "LEPTOS_SITE_ADDR"
-        );
-        assert_eq!(
-            with(&[("DATABASE_URL", "mysql://x")]).unwrap_err().var,
-            "DATABASE_URL"
-        );
-        assert_eq!(
-            with(&[("SWIFTCART_JWT_SECRET", "short")]).unwrap_err().var,
-            "SWIFTCART_JWT_SECRET"
-        );
-        assert_eq!(
-            with(&[("SWIFTCART_ALLOWED_ORIGINS", "evil.com")])
-                .unwrap_err()
-                .var,
-            "SWIFTCART_ALLOWED_ORIGINS"
-        );
+        assert_eq!(with(&[("SWIFTCART_TICK_MS", "fast")]).unwrap_err().var, "SWIFTCART_TICK_MS");
+        assert_eq!(with(&[("SWIFTCART_TICK_MS", "0")]).unwrap_err().var, "SWIFTCART_TICK_MS");
+        assert_eq!(with(&[("LEPTOS_SITE_ADDR", "nowhere")]).unwrap_err().var, "LEPTOS_SITE_ADDR");
+        assert_eq!(with(&[("DATABASE_URL", "mysql://x")]).unwrap_err().var, "DATABASE_URL");
+        assert_eq!(with(&[("SWIFTCART_JWT_SECRET", "short")]).unwrap_err().var, "SWIFTCART_JWT_SECRET");
+        assert_eq!(with(&[("SWIFTCART_ALLOWED_ORIGINS", "evil.com")]).unwrap_err().var, "SWIFTCART_ALLOWED_ORIGINS");
     }
 
     #[test]
     fn production_refuses_the_development_secret() {
         let e = with(&[("SWIFTCART_ENV", "production")]).unwrap_err();
         assert_eq!(e.var, "SWIFTCART_JWT_SECRET");
-        assert!(e
-            .to_string()
-            .starts_with("configuration error: SWIFTCART_JWT_SECRET"));
-        let ok = with(&[
-            ("SWIFTCART_ENV", "production"),
-            ("SWIFTCART_JWT_SECRET", &"k".repeat(40)),
-        ]);
+        assert!(e.to_string().starts_with("configuration error: SWIFTCART_JWT_SECRET"));
+        let ok = with(&[("SWIFTCART_ENV", "production"), ("SWIFTCART_JWT_SECRET", &"k".repeat(40))]);
         assert!(ok.is_ok());
     }
 }

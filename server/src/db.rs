@@ -10,10 +10,7 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 /// Opens a pool lazily: the server starts and reports itself unhealthy rather than refusing to
 /// start when PostgreSQL is briefly unavailable.
 pub fn connect_lazy(database_url: &str) -> Result<PgPool, sqlx::Error> {
-    PgPoolOptions::new()
-        .max_connections(16)
-        .acquire_timeout(Duration::from_secs(2))
-        .connect_lazy(database_url)
+    PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(2)).connect_lazy(database_url)
 }
 
 /// Applies every pending migration.

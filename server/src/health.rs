@@ -45,50 +45,22 @@ pub struct Checks {
 pub async fn check(state: &AppState) -> Health {
     let redis = async {
         let mut conn = state.redis.get().await?;
-        deadpool_redis::redis::cmd("PING")
-            .query_async::<String>(&mut conn)
-            .await?;
+        deadpool_redis::redis::cmd("PING").query_async::<String>(&mut conn).await?;
         anyhow::Ok(())
     };
-    let postgres = async {
-        sqlx::query("SELECT 1")
-            .execute(&state.pool)
-            .await
-            .map(|_| ())
-    };
-    let (redis, postgres) = tokio::join!(
-        tokio::time::timeout(CHECK_TIMEOUT, redis),
-        tokio::time::timeout(CHECK_TIMEOUT, postgres)
-    );
-    let redis = if matches!(redis, Ok(Ok(()))) {
-        Check::Ok
-    } else {
-        Check::Down
-    };
-    let postgres = if matches!(postgres, Ok(Ok(()))) {
-        Check::Ok
-    } else {
-        Check::Down
-    };
-    let status = if redis == Check::Ok && postgres == Check::Ok {
-        "ok"
-    } else {
-        "unavailable"
-    };
-    Health {
-        status,
-        checks: Checks { redis, postgres },
-    }
+    let postgres = async { sqlx::query("SELECT 1").execute(&state.pool).await.map(|_| ()) };
+    let (redis, postgres) =
+        tokio::join!(tokio::time::timeout(CHECK_TIMEOUT, redis), tokio::time::timeout(CHECK_TIMEOUT, postgres));
+    let redis = if matches!(redis, Ok(Ok(()))) { Check::Ok } else { Check::Down };
+    let postgres = if matches!(postgres, Ok(Ok(()))) { Check::Ok } else { Check::Down };
+    let status = if redis == Check::Ok && postgres == Check::Ok { "ok" } else { "unavailable" };
+    Health { status, checks: Checks { redis, postgres } }
 }
 
 /// The handler.
 pub async fn healthz(State(state): State<AppState>) -> Response {
     let health = check(&state).await;
-    let code = if health.status == "ok" {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let code = if health.status == "ok" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     if code != StatusCode::OK {
         tracing::warn!(redis = ?health.checks.redis, postgres = ?health.checks.postgres, "health check failing");
     }

@@ -13,9 +13,7 @@ pub struct Keys {
 impl Keys {
     /// Keys under `prefix` (usually empty).
     pub fn new(prefix: impl Into<String>) -> Self {
-        Self {
-            prefix: prefix.into(),
-        }
+        Self { prefix: prefix.into() }
     }
 
     /// `sc:prod:state:{uuid}`: a product's physics and price hash.
@@ -55,17 +53,7 @@ impl Keys {
 }
 
 /// The fields of a `sc:prod:state:{uuid}` hash (CONTRACT.md).
-pub const PRODUCT_STATE_FIELDS: [&str; 9] = [
-    "p_x",
-    "p_y",
-    "p_z",
-    "v_x",
-    "v_y",
-    "v_z",
-    "m",
-    "g",
-    "price_current",
-];
+pub const PRODUCT_STATE_FIELDS: [&str; 9] = ["p_x", "p_y", "p_z", "v_x", "v_y", "v_z", "m", "g", "price_current"];
 
 #[cfg(test)]
 mod tests {
@@ -74,10 +62,7 @@ mod tests {
     #[test]
     fn keys_follow_the_contract_and_carry_the_prefix() {
         let id = Uuid::nil();
-        assert_eq!(
-            Keys::default().product_state(id),
-            format!("sc:prod:state:{id}")
-        );
+        assert_eq!(Keys::default().product_state(id), format!("sc:prod:state:{id}"));
         assert_eq!(Keys::new("t1:").user_cart("abc"), "t1:sc:user:cart:abc");
     }
 }

@@ -36,12 +36,7 @@ async fn main() {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::from_env()?;
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => {
-            Application::build(config)
-                .await?
-                .run_until(shutdown_signal())
-                .await
-        }
+        Command::Serve => Application::build(config).await?.run_until(shutdown_signal()).await,
         Command::Migrate => {
             let pool = db::connect_lazy(&config.database_url)?;
             db::migrate(&pool).await?;
@@ -52,10 +47,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let pool = db::connect_lazy(&config.database_url)?;
             db::migrate(&pool).await?;
             let report = seed::run(&pool).await?;
-            println!(
-                "seeded: {} added, {} already present",
-                report.inserted, report.already_present
-            );
+            println!("seeded: {} added, {} already present", report.inserted, report.already_present);
             Ok(())
         }
     }

@@ -27,11 +27,9 @@ pub struct BootProduct {
 
 /// Live products in catalog order, which is also the order of the initial layout.
 pub async fn boot_products(pool: &PgPool) -> Result<Vec<BootProduct>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, base_mass, msrp_cents FROM products WHERE retired_at IS NULL ORDER BY sort_order, slug",
-    )
-    .fetch_all(pool)
-    .await
+    sqlx::query_as("SELECT id, base_mass, msrp_cents FROM products WHERE retired_at IS NULL ORDER BY sort_order, slug")
+        .fetch_all(pool)
+        .await
 }
 
 /// Writes each hash only if its key is absent, all in one atomic round trip, so a node that
@@ -54,11 +52,7 @@ return written
 ";
 
 /// The hash fields and values of a freshly reset product.
-pub fn reset_fields(
-    body: &Body,
-    params: &WellParams,
-    msrp_cents: i64,
-) -> [(&'static str, String); 9] {
+pub fn reset_fields(body: &Body, params: &WellParams, msrp_cents: i64) -> [(&'static str, String); 9] {
     let values = [
         body.p[0].to_string(),
         body.p[1].to_string(),
@@ -97,11 +91,7 @@ pub async fn cold_boot(pool: &PgPool, redis: &RedisPool, keys: &Keys) -> anyhow:
     }
     let mut conn = redis.get().await?;
     let written: usize = invocation.invoke_async(&mut conn).await?;
-    tracing::info!(
-        products = products.len(),
-        written,
-        "cold boot: product state in Redis"
-    );
+    tracing::info!(products = products.len(), written, "cold boot: product state in Redis");
     Ok(written)
 }
 
@@ -116,27 +106,15 @@ pub struct LiveState {
 
 /// Reads mass and price of many products in one pipelined round trip; `None` for a product
 /// whose hash is missing.
-pub async fn read_live(
-    redis: &RedisPool,
-    keys: &Keys,
-    ids: &[Uuid],
-) -> anyhow::Result<Vec<Option<LiveState>>> {
+pub async fn read_live(redis: &RedisPool, keys: &Keys, ids: &[Uuid]) -> anyhow::Result<Vec<Option<LiveState>>> {
     let mut pipe = redis::pipe();
     for id in ids {
-        pipe.cmd("HMGET")
-            .arg(keys.product_state(*id))
-            .arg("m")
-            .arg("price_current");
+        pipe.cmd("HMGET").arg(keys.product_state(*id)).arg("m").arg("price_current");
     }
     let mut conn = redis.get().await?;
     let rows: Vec<(Option<String>, Option<String>)> = pipe.query_async(&mut conn).await?;
     Ok(rows
         .into_iter()
-        .map(|(m, price)| {
-            Some(LiveState {
-                mass: m?.parse().ok()?,
-                price_cents: price?.parse().ok()?,
-            })
-        })
+        .map(|(m, price)| Some(LiveState { mass: m?.parse().ok()?, price_cents: price?.parse().ok()? }))
         .collect())
 }

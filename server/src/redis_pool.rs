@@ -15,11 +15,7 @@ pub fn create_pool(redis_url: &str) -> Result<RedisPool, deadpool_redis::CreateP
     let mut config = Config::from_url(redis_url);
     config.pool = Some(PoolConfig {
         max_size: 32,
-        timeouts: Timeouts {
-            wait: Some(REDIS_TIMEOUT),
-            create: Some(REDIS_TIMEOUT),
-            recycle: Some(REDIS_TIMEOUT),
-        },
+        timeouts: Timeouts { wait: Some(REDIS_TIMEOUT), create: Some(REDIS_TIMEOUT), recycle: Some(REDIS_TIMEOUT) },
         ..PoolConfig::default()
     });
     config.create_pool(Some(Runtime::Tokio1))

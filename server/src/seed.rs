@@ -35,8 +35,7 @@ pub struct SeedProduct {
 
 /// The seed catalog.
 pub fn catalog() -> Vec<SeedProduct> {
-    serde_json::from_str(CATALOG_JSON)
-        .expect("server/seed/catalog.json is valid (checked by a unit test)")
+    serde_json::from_str(CATALOG_JSON).expect("server/seed/catalog.json is valid (checked by a unit test)")
 }
 
 /// What a seed run did.
@@ -81,15 +80,8 @@ pub async fn run(pool: &PgPool) -> Result<SeedReport, sqlx::Error> {
         }
     }
     tx.commit().await?;
-    let report = SeedReport {
-        inserted,
-        already_present: products.len() - inserted,
-    };
-    tracing::info!(
-        inserted = report.inserted,
-        already_present = report.already_present,
-        "catalog seeded"
-    );
+    let report = SeedReport { inserted, already_present: products.len() - inserted };
+    tracing::info!(inserted = report.inserted, already_present = report.already_present, "catalog seeded");
     Ok(report)
 }
 
@@ -106,21 +98,10 @@ mod tests {
         slugs.dedup();
         assert_eq!(slugs.len(), products.len(), "slugs must be unique");
         for p in &products {
-            assert!(
-                p.price_floor_cents > 0 && p.price_floor_cents <= p.msrp_cents,
-                "{}",
-                p.slug
-            );
-            assert!(
-                p.base_mass > 0.0 && p.stock > 0 && p.description.len() > 20,
-                "{}",
-                p.slug
-            );
+            assert!(p.price_floor_cents > 0 && p.price_floor_cents <= p.msrp_cents, "{}", p.slug);
+            assert!(p.base_mass > 0.0 && p.stock > 0 && p.description.len() > 20, "{}", p.slug);
             let image = format!("{}/../public{}", env!("CARGO_MANIFEST_DIR"), p.image_path);
-            assert!(
-                std::path::Path::new(&image).exists(),
-                "missing image {image}"
-            );
+            assert!(std::path::Path::new(&image).exists(), "missing image {image}");
         }
     }
 }

@@ -57,21 +57,16 @@ impl Application {
     /// Redis and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let pool = db::connect_lazy(&config.database_url)?;
-        db::migrate(&pool)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot migrate PostgreSQL at DATABASE_URL: {e}"))?;
+        db::migrate(&pool).await.map_err(|e| anyhow::anyhow!("cannot migrate PostgreSQL at DATABASE_URL: {e}"))?;
         let redis = create_pool(&config.redis_url)?;
         let keys = Keys::new(config.redis_key_prefix.clone());
         if let Err(e) = product_state::cold_boot(&pool, &redis, &keys).await {
             // Not fatal: the watcher rebuilds the state as soon as Redis answers.
             tracing::warn!(error = %e, "cold boot deferred: Redis unavailable");
         }
-        let listener = TcpListener::bind(config.site_addr).await.map_err(|e| {
-            anyhow::anyhow!(
-                "cannot listen on LEPTOS_SITE_ADDR {}: {e}",
-                config.site_addr
-            )
-        })?;
+        let listener = TcpListener::bind(config.site_addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on LEPTOS_SITE_ADDR {}: {e}", config.site_addr))?;
         let leptos_options = leptos_options(&config, listener.local_addr()?);
         let catalog = Catalog::new(pool.clone(), redis.clone(), keys.clone());
         let node = format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
@@ -95,18 +90,12 @@ impl Application {
 
     /// The port actually bound (useful with port 0).
     pub fn port(&self) -> u16 {
-        self.listener
-            .local_addr()
-            .map(|a| a.port())
-            .unwrap_or_default()
+        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
     }
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests and stops the
     /// background tasks.
-    pub async fn run_until(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let engine = tokio::spawn(engine::run(EngineContext {
             pool: self.state.pool.clone(),
             redis: self.state.redis.clone(),
@@ -115,13 +104,8 @@ impl Application {
             tick: self.state.config.tick,
             metrics: self.state.metrics.clone(),
         }));
-        tracing::info!(
-            "SwiftCart listening on http://{}",
-            self.listener.local_addr()?
-        );
-        let result = axum::serve(self.listener, router(self.state))
-            .with_graceful_shutdown(shutdown)
-            .await;
+        tracing::info!("SwiftCart listening on http://{}", self.listener.local_addr()?);
+        let result = axum::serve(self.listener, router(self.state)).with_graceful_shutdown(shutdown).await;
         engine.abort();
         tracing::info!("SwiftCart stopped");
         Ok(result?)
@@ -136,16 +120,9 @@ fn leptos_options(config: &Config, bound: std::net::SocketAddr) -> LeptosOptions
         .site_root(config.site_root.as_str())
         .site_pkg_dir("pkg")
         .site_addr(bound)
-        .reload_port(
-            std::env::var("LEPTOS_RELOAD_PORT")
-                .ok()
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(3001),
-        )
+        .reload_port(std::env::var("LEPTOS_RELOAD_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3001))
         .env(match config.environment {
-            Environment::Development if std::env::var("LEPTOS_WATCH").is_ok() => {
-                leptos::config::Env::DEV
-            }
+            Environment::Development if std::env::var("LEPTOS_WATCH").is_ok() => leptos::config::Env::DEV,
             _ => leptos::config::Env::PROD,
         })
         .build()
@@ -172,23 +149,13 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .merge(http::api_router())
         .route("/sfn/{*fn_name}", get(server_fns.clone()).post(server_fns))
-        .leptos_routes_with_context(&state, routes, provide, move || {
-            shell(shell_options.clone())
-        })
+        .leptos_routes_with_context(&state, routes, provide, move || shell(shell_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
 
 /// `GET /metrics`: Prometheus text.
-async fn metrics(
-    axum::extract::State(state): axum::extract::State<AppState>,
-) -> impl axum::response::IntoResponse {
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
-        )],
-        state.metrics.render(),
-    )
+async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> impl axum::response::IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
 }

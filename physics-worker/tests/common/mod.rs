@@ -10,9 +10,8 @@ pub const STEPS: usize = 600;
 /// Runs the scenario and returns the final state.
 pub fn run_scenario() -> Vec<Body> {
     let params = WellParams::default();
-    let mut bodies: Vec<Body> = (0..BODIES)
-        .map(|i| initial_body(i, BODIES, 1.0 + (i % 9) as f32 * 0.75, &params))
-        .collect();
+    let mut bodies: Vec<Body> =
+        (0..BODIES).map(|i| initial_body(i, BODIES, 1.0 + (i % 9) as f32 * 0.75, &params)).collect();
     let mut scratch = StepScratch::default();
     for n in 0..STEPS {
         if n % 7 == 0 {
@@ -29,11 +28,7 @@ pub fn run_scenario() -> Vec<Body> {
 pub fn state_hash(bodies: &[Body]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for b in bodies {
-        for x in
-            b.p.iter()
-                .chain(b.v.iter())
-                .chain([b.m, b.base_mass].iter())
-        {
+        for x in b.p.iter().chain(b.v.iter()).chain([b.m, b.base_mass].iter()) {
             for byte in x.to_bits().to_le_bytes() {
                 hash ^= byte as u64;
                 hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
@@ -73,10 +68,6 @@ pub const GOLDEN: &str = include_str!("../vectors/golden.txt");
 /// Parses the vectors file: the state hash, then the prices, one per line.
 pub fn golden() -> (u64, Vec<i64>) {
     let mut lines = GOLDEN.lines().filter(|l| !l.starts_with('#'));
-    let hash = u64::from_str_radix(
-        lines.next().expect("hash line").trim_start_matches("0x"),
-        16,
-    )
-    .unwrap();
+    let hash = u64::from_str_radix(lines.next().expect("hash line").trim_start_matches("0x"), 16).unwrap();
     (hash, lines.map(|l| l.parse().unwrap()).collect())
 }

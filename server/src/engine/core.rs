@@ -4,9 +4,7 @@
 
 use std::collections::VecDeque;
 
-use physics_worker::physics::{
-    self, add_interest, apply_impulse, Body, StepScratch, Vec3, WellParams,
-};
+use physics_worker::physics::{self, add_interest, apply_impulse, Body, StepScratch, Vec3, WellParams};
 use physics_worker::price::{price_cents, PriceInputs, PriceParams};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -108,6 +106,7 @@ pub struct Engine {
     last_logged: Vec<Option<(f64, i64)>>,
     applied: std::collections::HashSet<Uuid>,
     applied_order: VecDeque<Uuid>,
+    state_keys: Vec<String>,
 }
 
 /// How many gesture ids are remembered to refuse duplicates.
@@ -132,9 +131,22 @@ impl Engine {
             last_logged: vec![None; count],
             applied: Default::default(),
             applied_order: Default::default(),
+            state_keys: Vec::new(),
         };
         engine.recompute_prices();
         engine
+    }
+
+    /// Builds every product's `sc:prod:state:{uuid}` key once, rather than every tick.
+    pub fn prepare_state_keys(&mut self, keys: &crate::keys::Keys) {
+        if self.state_keys.len() != self.products.len() {
+            self.state_keys = self.products.iter().map(|p| keys.product_state(p.id)).collect();
+        }
+    }
+
+    /// The keys built by [`Engine::prepare_state_keys`], in product order.
+    pub fn state_keys(&self) -> &[String] {
+        &self.state_keys
     }
 
     /// The physics constants in use.
@@ -160,27 +172,17 @@ impl Engine {
         let results = gestures.iter().map(|g| self.apply(g)).collect();
         physics::step(&mut self.bodies, &self.params, &mut self.scratch);
         for window in &mut self.interactions {
-            while window
-                .front()
-                .is_some_and(|&t| now_ms - t > INTERACTION_WINDOW_MS)
-            {
+            while window.front().is_some_and(|&t| now_ms - t > INTERACTION_WINDOW_MS) {
                 window.pop_front();
             }
         }
         self.recompute_prices();
-        TickOutcome {
-            n: self.n,
-            gestures: results,
-            history: self.history_points(),
-        }
+        TickOutcome { n: self.n, gestures: results, history: self.history_points() }
     }
 
     fn apply(&mut self, gesture: &QueuedGesture) -> GestureResult {
         let refused = self.try_apply(gesture).err().map(str::to_string);
-        GestureResult {
-            origin: gesture.origin.clone(),
-            refused,
-        }
+        GestureResult { origin: gesture.origin.clone(), refused }
     }
 
     fn try_apply(&mut self, gesture: &QueuedGesture) -> Result<(), &'static str> {
@@ -189,9 +191,7 @@ impl Engine {
         }
         let i = self.index_of(gesture.product).ok_or("unknown_product")?;
         match &gesture.kind {
-            GestureKind::Flick(v) => {
-                apply_impulse(&mut self.bodies[i], *v, &self.params).map_err(|_| "bad_vector")?
-            }
+            GestureKind::Flick(v) => apply_impulse(&mut self.bodies[i], *v, &self.params).map_err(|_| "bad_vector")?,
             GestureKind::Beam => add_interest(&mut self.bodies[i], &self.params),
             GestureKind::Drop => {}
         }
@@ -234,8 +234,7 @@ impl Engine {
             let due = match self.last_logged[i] {
                 None => true,
                 Some((at, logged)) => {
-                    let moved =
-                        (price - logged).abs() as f64 >= HISTORY_MIN_MOVE * logged.max(1) as f64;
+                    let moved = (price - logged).abs() as f64 >= HISTORY_MIN_MOVE * logged.max(1) as f64;
                     moved || self.now_ms - at >= HISTORY_MAX_GAP_MS
                 }
             };
@@ -263,9 +262,7 @@ mod tests {
                 stock_left: 50,
             })
             .collect();
-        let bodies = (0..count)
-            .map(|i| initial_body(i, count, 1.0, &params))
-            .collect();
+        let bodies = (0..count).map(|i| initial_body(i, count, 1.0, &params)).collect();
         Engine::new(products, bodies, 0, 0.0)
     }
 
@@ -274,11 +271,7 @@ mod tests {
             id: Uuid::new_v4(),
             product: Uuid::from_u128(product),
             kind: GestureKind::Flick(v),
-            origin: GestureOrigin {
-                node: "n".into(),
-                conn: 1,
-                q: 1,
-            },
+            origin: GestureOrigin { node: "n".into(), conn: 1, q: 1 },
         }
     }
 
@@ -290,15 +283,8 @@ mod tests {
         assert_eq!(out.gestures[0].refused, None);
         assert_eq!(out.gestures[1].refused.as_deref(), Some("duplicate"));
         let expected = 1.0 + e.params().mass_per_interaction - relax_loss(&e);
-        assert!(
-            (e.bodies[1].m - expected).abs() < 1e-6,
-            "mass {} vs {expected}",
-            e.bodies[1].m
-        );
-        assert_eq!(
-            e.tick(100.0, &[g]).gestures[0].refused.as_deref(),
-            Some("duplicate")
-        );
+        assert!((e.bodies[1].m - expected).abs() < 1e-6, "mass {} vs {expected}", e.bodies[1].m);
+        assert_eq!(e.tick(100.0, &[g]).gestures[0].refused.as_deref(), Some("duplicate"));
         assert_eq!(e.interaction_count(1), 1);
     }
 
@@ -312,10 +298,7 @@ mod tests {
     fn unknown_products_and_bad_vectors_are_refused_and_change_nothing() {
         let mut e = engine(2);
         let mut reference = engine(2);
-        let out = e.tick(
-            50.0,
-            &[flick(99, [1.0, 0.0, 0.0]), flick(1, [f32::NAN, 0.0, 0.0])],
-        );
+        let out = e.tick(50.0, &[flick(99, [1.0, 0.0, 0.0]), flick(1, [f32::NAN, 0.0, 0.0])]);
         reference.tick(50.0, &[]);
         assert_eq!(out.gestures[0].refused.as_deref(), Some("unknown_product"));
         assert_eq!(out.gestures[1].refused.as_deref(), Some("bad_vector"));

@@ -53,18 +53,10 @@ impl EngineMetrics {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let mut metric = |name: &str, kind: &str, help: &str, value: f64| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-            );
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
         };
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        metric(
-            "swiftcart_engine_ticks_total",
-            "counter",
-            "Engine ticks run by this node.",
-            get(&self.ticks) as f64,
-        );
+        metric("swiftcart_engine_ticks_total", "counter", "Engine ticks run by this node.", get(&self.ticks) as f64);
         metric(
             "swiftcart_engine_tick_overruns_total",
             "counter",

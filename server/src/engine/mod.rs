@@ -51,10 +51,7 @@ pub struct EngineContext {
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64() * 1_000.0)
-        .unwrap_or(0.0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64() * 1_000.0).unwrap_or(0.0)
 }
 
 /// The state a leader holds.
@@ -111,34 +108,20 @@ async fn become_leader(ctx: &EngineContext, kept: &mut Option<Engine>) -> Option
     };
     // Our own memory is the newest state when nobody ticked past it (for instance after
     // Redis was flushed or restarted while we led): keep it, and clients lose nothing.
-    let written = store::last_written_tick(&ctx.redis, &ctx.keys)
-        .await
-        .ok()
-        .flatten();
+    let written = store::last_written_tick(&ctx.redis, &ctx.keys).await.ok().flatten();
     if let Some(engine) = kept.take() {
         if written.is_none_or(|n| n <= engine.n) {
-            return Some(Leadership {
-                lease,
-                engine,
-                paradox: None,
-            });
+            return Some(Leadership { lease, engine, paradox: None });
         }
     }
     match store::load_state(&ctx.pool, &ctx.redis, &ctx.keys).await {
         Ok(loaded) => {
             let paradox = (loaded.reset > 0).then(|| {
-                tracing::warn!(
-                    reset = loaded.reset,
-                    "engine: product state lost; reset from PostgreSQL"
-                );
+                tracing::warn!(reset = loaded.reset, "engine: product state lost; reset from PostgreSQL");
                 "state_lost".to_string()
             });
             let engine = Engine::new(loaded.products, loaded.bodies, loaded.n, now_ms());
-            Some(Leadership {
-                lease,
-                engine,
-                paradox,
-            })
+            Some(Leadership { lease, engine, paradox })
         }
         Err(e) => {
             tracing::warn!(error = %e, "engine: cannot load state; will retry");
@@ -148,7 +131,11 @@ async fn become_leader(ctx: &EngineContext, kept: &mut Option<Engine>) -> Option
 }
 
 /// One tick as leader: `Ok(false)` when the fence refused the write.
-async fn lead_one_tick(ctx: &EngineContext, leading: &mut Leadership, history: &history::HistorySender) -> anyhow::Result<bool> {
+async fn lead_one_tick(
+    ctx: &EngineContext,
+    leading: &mut Leadership,
+    history: &history::HistorySender,
+) -> anyhow::Result<bool> {
     let report = tick_once(&ctx.redis, &ctx.keys, &leading.lease, &mut leading.engine, leading.paradox.take()).await?;
     ctx.metrics.add_gestures(report.gestures);
     history.offer(report.history);
@@ -166,9 +153,9 @@ pub struct TickReport {
     pub history: Vec<(uuid::Uuid, i64)>,
 }
 
-/// A full engine tick with its Redis round trips: read the queued gestures, step, encode the
-/// broadcast once, and write every hash plus the broadcast in one fenced Lua call. The loop and
-/// the benchmark both run exactly this.
+/// A full engine tick with its two Redis round trips: the fenced read of the queued gestures,
+/// the step, the broadcast encoded once, and one `MULTI`/`EXEC` writing every hash plus the
+/// broadcast. The loop and the benchmark both run exactly this.
 pub async fn tick_once(
     redis: &RedisPool,
     keys: &Keys,
@@ -176,9 +163,12 @@ pub async fn tick_once(
     engine: &mut Engine,
     paradox: Option<String>,
 ) -> anyhow::Result<TickReport> {
-    let (gestures, consumed) = store::queued_gestures(redis, keys, MAX_GESTURES_PER_TICK).await?;
+    let Some(fenced) = store::begin_tick(redis, keys, lease, MAX_GESTURES_PER_TICK).await? else {
+        return Ok(TickReport { written: false, gestures: 0, history: Vec::new() });
+    };
     let now = now_ms();
-    let outcome = engine.tick(now, &gestures);
+    let outcome = engine.tick(now, &fenced.gestures);
+    let gestures = fenced.gestures.len();
     let broadcast = TickBroadcast {
         n: outcome.n,
         t: now,
@@ -193,21 +183,14 @@ pub async fn tick_once(
         paradox,
     };
     let payload = rmp_serde::to_vec_named(&broadcast)?;
-    let ids: Vec<uuid::Uuid> = engine.products.iter().map(|p| p.id).collect();
-    let written = store::write_tick(
-        redis,
+    engine.prepare_state_keys(keys);
+    let state_keys = engine.state_keys();
+    let written = store::commit_tick(
+        fenced,
         keys,
         engine.params(),
-        TickWrite {
-            lease,
-            consumed,
-            n: outcome.n,
-            ids: &ids,
-            bodies: &engine.bodies,
-            prices: &engine.prices,
-            payload: &payload,
-        },
+        TickWrite { n: outcome.n, state_keys, bodies: &engine.bodies, prices: &engine.prices, payload: &payload },
     )
     .await?;
-    Ok(TickReport { written, gestures: gestures.len(), history: outcome.history })
+    Ok(TickReport { written, gestures, history: outcome.history })
 }

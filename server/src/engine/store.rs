@@ -1,6 +1,7 @@
 //! The engine's Redis side: the lease with fencing tokens, loading state on takeover, and the
-//! one fenced round trip per tick that writes every product hash and publishes the tick.
-//! All Lua lives here.
+//! two round trips of a tick: a fenced read (`WATCH` the lease, check it, read the queued
+//! gestures), then one `MULTI`/`EXEC` that writes every product hash and publishes the tick,
+//! discarded by Redis if the lease changed in between. All Lua and key use of the engine is here.
 
 use std::sync::LazyLock;
 
@@ -37,30 +38,6 @@ return token
     )
 });
 
-/// The tick's one write: checks the lease still carries our token (else writes nothing and
-/// returns 0), renews it, drops the gestures this tick consumed, writes every product hash,
-/// records the tick number and publishes the tick.
-static WRITE_TICK: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-local consumed = tonumber(ARGV[3])
-if consumed > 0 then redis.call('LTRIM', KEYS[2], consumed, -1) end
-redis.call('SET', KEYS[3], ARGV[4])
-local width = 9
-for i = 4, #KEYS do
-  local b = 7 + (i - 4) * width
-  redis.call('HSET', KEYS[i], 'p_x', ARGV[b], 'p_y', ARGV[b + 1], 'p_z', ARGV[b + 2],
-    'v_x', ARGV[b + 3], 'v_y', ARGV[b + 4], 'v_z', ARGV[b + 5],
-    'm', ARGV[b + 6], 'g', ARGV[b + 7], 'price_current', ARGV[b + 8])
-end
-redis.call('PUBLISH', ARGV[5], ARGV[6])
-return 1
-",
-    )
-});
-
 /// The message published on `sc:engine:state` once per tick (MessagePack).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TickBroadcast {
@@ -86,12 +63,7 @@ pub struct Lease {
 }
 
 /// Tries to take the lease for `node`; `None` when someone holds it.
-pub async fn try_acquire(
-    redis: &RedisPool,
-    keys: &Keys,
-    node: &str,
-    now_ms: u64,
-) -> anyhow::Result<Option<Lease>> {
+pub async fn try_acquire(redis: &RedisPool, keys: &Keys, node: &str, now_ms: u64) -> anyhow::Result<Option<Lease>> {
     let mut conn = redis.get().await?;
     let token: Option<u64> = ACQUIRE
         .key(keys.engine_lease())
@@ -101,59 +73,62 @@ pub async fn try_acquire(
         .arg(now_ms)
         .invoke_async(&mut conn)
         .await?;
-    Ok(token.map(|token| Lease {
-        value: format!("{node}:{token}"),
-        token,
-    }))
+    Ok(token.map(|token| Lease { value: format!("{node}:{token}"), token }))
 }
 
-/// The gestures waiting, oldest first, at most `max`, and how many queue entries that was
-/// (a malformed entry counts, so it is trimmed, but is never applied).
-pub async fn queued_gestures(
+/// Queues a gesture for the engine (any node may call this).
+pub async fn queue_gesture(redis: &RedisPool, keys: &Keys, gesture: &QueuedGesture) -> anyhow::Result<()> {
+    let bytes = rmp_serde::to_vec(gesture)?;
+    let mut conn = redis.get().await?;
+    let _: i64 = redis::cmd("RPUSH").arg(keys.engine_gestures()).arg(bytes).query_async(&mut conn).await?;
+    Ok(())
+}
+
+/// A connection on which this node has checked that the lease is still its own, under `WATCH`.
+pub struct FencedTick {
+    conn: deadpool_redis::Connection,
+    /// The gestures waiting, oldest first.
+    pub gestures: Vec<QueuedGesture>,
+    /// How many queue entries were read (a malformed entry counts, so it is trimmed, but is never
+    /// applied).
+    pub consumed: usize,
+}
+
+/// First round trip of a tick: `WATCH` the lease, read it, and read up to `max` queued gestures.
+/// `None` when the lease is no longer ours.
+pub async fn begin_tick(
     redis: &RedisPool,
     keys: &Keys,
+    lease: &Lease,
     max: usize,
-) -> anyhow::Result<(Vec<QueuedGesture>, usize)> {
+) -> anyhow::Result<Option<FencedTick>> {
+    let lease_key = keys.engine_lease();
     let mut conn = redis.get().await?;
-    let raw: Vec<Vec<u8>> = redis::cmd("LRANGE")
+    let ((), holder, raw): ((), Option<String>, Vec<Vec<u8>>) = redis::pipe()
+        .cmd("WATCH")
+        .arg(&lease_key)
+        .cmd("GET")
+        .arg(&lease_key)
+        .cmd("LRANGE")
         .arg(keys.engine_gestures())
         .arg(0)
         .arg(max as i64 - 1)
         .query_async(&mut conn)
         .await?;
-    let gestures = raw
-        .iter()
-        .filter_map(|bytes| rmp_serde::from_slice(bytes).ok())
-        .collect();
-    Ok((gestures, raw.len()))
+    if holder.as_deref() != Some(lease.value.as_str()) {
+        let _: () = redis::cmd("UNWATCH").query_async(&mut conn).await?;
+        return Ok(None);
+    }
+    let gestures = raw.iter().filter_map(|bytes| rmp_serde::from_slice(bytes).ok()).collect();
+    Ok(Some(FencedTick { conn, gestures, consumed: raw.len() }))
 }
 
-/// Queues a gesture for the engine (any node may call this).
-pub async fn queue_gesture(
-    redis: &RedisPool,
-    keys: &Keys,
-    gesture: &QueuedGesture,
-) -> anyhow::Result<()> {
-    let bytes = rmp_serde::to_vec(gesture)?;
-    let mut conn = redis.get().await?;
-    let _: i64 = redis::cmd("RPUSH")
-        .arg(keys.engine_gestures())
-        .arg(bytes)
-        .query_async(&mut conn)
-        .await?;
-    Ok(())
-}
-
-/// Prepared, allocation-light arguments of the tick write.
+/// What the second round trip writes.
 pub struct TickWrite<'a> {
-    /// Our lease.
-    pub lease: &'a Lease,
-    /// How many queued gestures this tick consumed (trimmed from the queue).
-    pub consumed: usize,
     /// Tick number.
     pub n: u64,
-    /// Product ids, in engine order.
-    pub ids: &'a [Uuid],
+    /// Each product's state key, in engine order.
+    pub state_keys: &'a [String],
     /// Bodies, in engine order.
     pub bodies: &'a [Body],
     /// Prices, in engine order.
@@ -162,52 +137,42 @@ pub struct TickWrite<'a> {
     pub payload: &'a [u8],
 }
 
-/// Performs the fenced write; `false` when the lease is no longer ours (nothing was written).
-pub async fn write_tick(
-    redis: &RedisPool,
+/// Second round trip: one `MULTI`/`EXEC` that renews the lease, trims the consumed gestures,
+/// records the tick, writes every product hash and publishes the tick. Redis discards it if the
+/// watched lease changed since [`begin_tick`]; then nothing is written and this returns `false`.
+pub async fn commit_tick(
+    fenced: FencedTick,
     keys: &Keys,
     params: &WellParams,
     w: TickWrite<'_>,
 ) -> anyhow::Result<bool> {
-    let mut invocation = WRITE_TICK.prepare_invoke();
-    invocation
-        .key(keys.engine_lease())
-        .key(keys.engine_gestures())
-        .key(keys.engine_tick());
-    for id in w.ids {
-        invocation.key(keys.product_state(*id));
+    let FencedTick { mut conn, consumed, .. } = fenced;
+    let mut pipe = redis::pipe();
+    pipe.atomic();
+    pipe.cmd("PEXPIRE").arg(keys.engine_lease()).arg(LEASE_TTL_MS).ignore();
+    if consumed > 0 {
+        pipe.cmd("LTRIM").arg(keys.engine_gestures()).arg(consumed).arg(-1).ignore();
     }
-    invocation
-        .arg(&w.lease.value)
-        .arg(LEASE_TTL_MS)
-        .arg(w.consumed)
-        .arg(w.n)
-        .arg(keys.engine_channel())
-        .arg(w.payload);
+    pipe.cmd("SET").arg(keys.engine_tick()).arg(w.n).ignore();
     let mut buf = ryu::Buffer::new();
-    for (body, price) in w.bodies.iter().zip(w.prices) {
-        for x in body
-            .p
-            .iter()
-            .chain(body.v.iter())
-            .chain([body.m, params.gravity(body.m)].iter())
-        {
-            invocation.arg(buf.format(*x));
+    for ((key, body), price) in w.state_keys.iter().zip(w.bodies).zip(w.prices) {
+        let cmd = pipe.cmd("HSET").arg(key);
+        let values = [body.p[0], body.p[1], body.p[2], body.v[0], body.v[1], body.v[2], body.m, params.gravity(body.m)];
+        for (field, x) in PRODUCT_STATE_FIELDS.iter().zip(values) {
+            cmd.arg(*field).arg(buf.format(x));
         }
-        invocation.arg(*price);
+        cmd.arg(PRODUCT_STATE_FIELDS[8]).arg(*price).ignore();
     }
-    let mut conn = redis.get().await?;
-    let written: i64 = invocation.invoke_async(&mut conn).await?;
-    Ok(written == 1)
+    pipe.cmd("PUBLISH").arg(keys.engine_channel()).arg(w.payload).ignore();
+    // EXEC answers nil when the watched lease changed.
+    let result: Option<()> = pipe.query_async(&mut conn).await?;
+    Ok(result.is_some())
 }
 
 /// The last tick number written to Redis, if any.
 pub async fn last_written_tick(redis: &RedisPool, keys: &Keys) -> anyhow::Result<Option<u64>> {
     let mut conn = redis.get().await?;
-    Ok(redis::cmd("GET")
-        .arg(keys.engine_tick())
-        .query_async(&mut conn)
-        .await?)
+    Ok(redis::cmd("GET").arg(keys.engine_tick()).query_async(&mut conn).await?)
 }
 
 /// Products as the engine needs them, in catalog order, with their base masses.
@@ -234,11 +199,7 @@ pub struct LoadedState {
 
 /// Loads the catalog from PostgreSQL and each product's body from Redis (one pipelined round
 /// trip); products missing from Redis are reset as the design says: msrp, reset vectors, base mass.
-pub async fn load_state(
-    pool: &PgPool,
-    redis: &RedisPool,
-    keys: &Keys,
-) -> anyhow::Result<LoadedState> {
+pub async fn load_state(pool: &PgPool, redis: &RedisPool, keys: &Keys) -> anyhow::Result<LoadedState> {
     let rows: Vec<EngineProductRow> = sqlx::query_as(
         "SELECT p.id, p.msrp_cents, p.price_floor_cents, p.base_mass,
                 COALESCE(i.stock_count - i.reserved_count, 0)::BIGINT AS available
@@ -249,28 +210,18 @@ pub async fn load_state(
     .await?;
     let mut pipe = redis::pipe();
     for row in &rows {
-        pipe.cmd("HMGET")
-            .arg(keys.product_state(row.id))
-            .arg(&PRODUCT_STATE_FIELDS[..7]);
+        pipe.cmd("HMGET").arg(keys.product_state(row.id)).arg(&PRODUCT_STATE_FIELDS[..7]);
     }
     pipe.cmd("GET").arg(keys.engine_tick());
     let mut conn = redis.get().await?;
     let (stored, n): (Vec<Vec<Option<f32>>>, Option<u64>) = if rows.is_empty() {
-        (
-            Vec::new(),
-            redis::cmd("GET")
-                .arg(keys.engine_tick())
-                .query_async(&mut conn)
-                .await?,
-        )
+        (Vec::new(), redis::cmd("GET").arg(keys.engine_tick()).query_async(&mut conn).await?)
     } else {
         let mut values: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
         let n_value = values.pop().unwrap_or(redis::Value::Nil);
         let n: Option<u64> = redis::from_redis_value(&n_value).unwrap_or(None);
-        let stored = values
-            .into_iter()
-            .map(|v| redis::from_redis_value::<Vec<Option<f32>>>(&v).unwrap_or_default())
-            .collect();
+        let stored =
+            values.into_iter().map(|v| redis::from_redis_value::<Vec<Option<f32>>>(&v).unwrap_or_default()).collect();
         (stored, n)
     };
     let params = WellParams::default();
@@ -280,12 +231,9 @@ pub async fn load_state(
         .zip(stored.iter().chain(std::iter::repeat(&Vec::new())))
         .enumerate()
         .map(|(index, (row, fields))| match fields.as_slice() {
-            [Some(px), Some(py), Some(pz), Some(vx), Some(vy), Some(vz), Some(m)] => Body {
-                p: [*px, *py, *pz],
-                v: [*vx, *vy, *vz],
-                m: *m,
-                base_mass: row.base_mass,
-            },
+            [Some(px), Some(py), Some(pz), Some(vx), Some(vy), Some(vz), Some(m)] => {
+                Body { p: [*px, *py, *pz], v: [*vx, *vy, *vz], m: *m, base_mass: row.base_mass }
+            }
             _ => {
                 reset += 1;
                 initial_body(index, rows.len(), row.base_mass, &params)
@@ -301,10 +249,5 @@ pub async fn load_state(
             stock_left: r.available,
         })
         .collect();
-    Ok(LoadedState {
-        products,
-        bodies,
-        reset,
-        n: n.unwrap_or(0),
-    })
+    Ok(LoadedState { products, bodies, reset, n: n.unwrap_or(0) })
 }

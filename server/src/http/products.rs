@@ -23,21 +23,11 @@ struct ProductList {
 }
 
 async fn list(State(state): State<AppState>) -> Result<Json<ProductList>, ApiError> {
-    Ok(Json(ProductList {
-        products: state.catalog.list().await?,
-    }))
+    Ok(Json(ProductList { products: state.catalog.list().await? }))
 }
 
-async fn one(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-) -> Result<Json<ProductSummary>, ApiError> {
-    state
-        .catalog
-        .by_slug(&slug)
-        .await?
-        .map(Json)
-        .ok_or(ApiError::NotFound("no such product"))
+async fn one(State(state): State<AppState>, Path(slug): Path<String>) -> Result<Json<ProductSummary>, ApiError> {
+    state.catalog.by_slug(&slug).await?.map(Json).ok_or(ApiError::NotFound("no such product"))
 }
 
 /// The most points one request may ask for.
@@ -67,21 +57,11 @@ async fn price_history(
 ) -> Result<Json<PriceHistory>, ApiError> {
     let limit = match query.limit.as_deref() {
         None => 200,
-        Some(raw) => raw
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=MAX_HISTORY_POINTS).contains(n))
-            .ok_or_else(|| {
-                ApiError::Unprocessable(format!(
-                    "limit must be a whole number from 1 to {MAX_HISTORY_POINTS}"
-                ))
-            })?,
+        Some(raw) => raw.parse::<i64>().ok().filter(|n| (1..=MAX_HISTORY_POINTS).contains(n)).ok_or_else(|| {
+            ApiError::Unprocessable(format!("limit must be a whole number from 1 to {MAX_HISTORY_POINTS}"))
+        })?,
     };
-    let id = state
-        .catalog
-        .id_of(&slug)
-        .await?
-        .ok_or(ApiError::NotFound("no such product"))?;
+    let id = state.catalog.id_of(&slug).await?.ok_or(ApiError::NotFound("no such product"))?;
     let points = state
         .catalog
         .price_history(id, limit)

@@ -9,15 +9,10 @@ async fn cold_boot_writes_every_contract_field_for_every_product() {
     let ids = app.product_ids().await;
     let mut conn = app.redis.get().await.unwrap();
     for id in &ids {
-        let fields: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
-            .arg(app.keys.product_state(*id))
-            .query_async(&mut conn)
-            .await
-            .unwrap();
+        let fields: std::collections::HashMap<String, String> =
+            redis::cmd("HGETALL").arg(app.keys.product_state(*id)).query_async(&mut conn).await.unwrap();
         for f in ["p_x", "p_y", "p_z", "v_x", "v_y", "v_z", "m", "g"] {
-            let v: f32 = fields[f]
-                .parse()
-                .unwrap_or_else(|_| panic!("{f} is not a number"));
+            let v: f32 = fields[f].parse().unwrap_or_else(|_| panic!("{f} is not a number"));
             assert!(v.is_finite());
         }
         assert!(fields["price_current"].parse::<i64>().unwrap() > 0);
@@ -33,17 +28,9 @@ async fn the_product_list_has_the_contract_shape_and_live_prices() {
     let products = body["products"].as_array().unwrap();
     assert!(products.len() >= 60);
     let first = &products[0];
-    for key in [
-        "productId",
-        "slug",
-        "name",
-        "description",
-        "imageUrl",
-        "msrpCents",
-        "priceCurrentCents",
-        "stockLevel",
-        "mass",
-    ] {
+    for key in
+        ["productId", "slug", "name", "description", "imageUrl", "msrpCents", "priceCurrentCents", "stockLevel", "mass"]
+    {
         assert!(!first[key].is_null(), "missing {key}");
     }
 
@@ -59,40 +46,17 @@ async fn the_product_list_has_the_contract_shape_and_live_prices() {
         let redis = app.redis.clone();
         async move {
             let mut c = redis.get().await.unwrap();
-            let p: i64 = redis::cmd("HGET")
-                .arg(&key)
-                .arg("price_current")
-                .query_async(&mut c)
-                .await
-                .unwrap();
+            let p: i64 = redis::cmd("HGET").arg(&key).arg("price_current").query_async(&mut c).await.unwrap();
             p < msrp
         }
     })
     .await;
     assert!(decayed.is_some(), "the engine never moved the price");
-    let before: i64 = redis::cmd("HGET")
-        .arg(&key)
-        .arg("price_current")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    let one: Value = app
-        .get(&format!("/api/products/{slug}"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let after: i64 = redis::cmd("HGET")
-        .arg(&key)
-        .arg("price_current")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let before: i64 = redis::cmd("HGET").arg(&key).arg("price_current").query_async(&mut conn).await.unwrap();
+    let one: Value = app.get(&format!("/api/products/{slug}")).await.json().await.unwrap();
+    let after: i64 = redis::cmd("HGET").arg(&key).arg("price_current").query_async(&mut conn).await.unwrap();
     let api = one["priceCurrentCents"].as_i64().unwrap();
-    assert!(
-        after <= api && api <= before,
-        "API price {api} not between Redis readings {before} and {after}"
-    );
+    assert!(after <= api && api <= before, "API price {api} not between Redis readings {before} and {after}");
     drop(conn);
     app.cleanup().await;
 }
@@ -107,12 +71,7 @@ async fn stock_level_is_stock_minus_reservations() {
         .execute(&app.pool)
         .await
         .unwrap();
-    let one: Value = app
-        .get(&format!("/api/products/{slug}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let one: Value = app.get(&format!("/api/products/{slug}")).await.json().await.unwrap();
     assert_eq!(one["stockLevel"], 7);
     app.cleanup().await;
 }
@@ -129,17 +88,10 @@ async fn unknown_products_and_bad_limits_get_clear_errors() {
     let list: Value = app.get("/api/products").await.json().await.unwrap();
     let slug = list["products"][0]["slug"].as_str().unwrap().to_string();
     for bad in ["0", "-1", "abc", "100000"] {
-        let r = app
-            .get(&format!("/api/products/{slug}/price-history?limit={bad}"))
-            .await;
+        let r = app.get(&format!("/api/products/{slug}/price-history?limit={bad}")).await;
         assert_eq!(r.status(), 422, "limit={bad}");
     }
-    assert_eq!(
-        app.get("/api/products/no-such-thing/price-history")
-            .await
-            .status(),
-        404
-    );
+    assert_eq!(app.get("/api/products/no-such-thing/price-history").await.status(), 404);
     app.cleanup().await;
 }
 
@@ -148,11 +100,7 @@ async fn price_history_returns_the_newest_points_oldest_first() {
     let app = spawn_app().await;
     let list: Value = app.get("/api/products").await.json().await.unwrap();
     let slug = list["products"][0]["slug"].as_str().unwrap().to_string();
-    let id: uuid::Uuid = list["products"][0]["productId"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let id: uuid::Uuid = list["products"][0]["productId"].as_str().unwrap().parse().unwrap();
     // Dated in the future so they are the newest, whatever the running engine logs meanwhile.
     for (minutes_ahead, price) in [(10, 1000), (20, 990), (30, 980)] {
         sqlx::query("INSERT INTO price_history (product_id, price_cents, recorded_at) VALUES ($1, $2, now() + make_interval(mins => $3))")
@@ -163,18 +111,9 @@ async fn price_history_returns_the_newest_points_oldest_first() {
             .await
             .unwrap();
     }
-    let body: Value = app
-        .get(&format!("/api/products/{slug}/price-history?limit=2"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let prices: Vec<i64> = body["points"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["priceCents"].as_i64().unwrap())
-        .collect();
+    let body: Value = app.get(&format!("/api/products/{slug}/price-history?limit=2")).await.json().await.unwrap();
+    let prices: Vec<i64> =
+        body["points"].as_array().unwrap().iter().map(|p| p["priceCents"].as_i64().unwrap()).collect();
     assert_eq!(prices, vec![990, 980]);
     app.cleanup().await;
 }

@@ -18,10 +18,7 @@ async fn subscribe(app: &TestApp) -> mpsc::UnboundedReceiver<TickBroadcast> {
         let mut messages = pubsub.into_on_message();
         while let Some(msg) = messages.next().await {
             let bytes: Vec<u8> = msg.get_payload().unwrap();
-            if tx
-                .send(rmp_serde::from_slice::<TickBroadcast>(&bytes).unwrap())
-                .is_err()
-            {
+            if tx.send(rmp_serde::from_slice::<TickBroadcast>(&bytes).unwrap()).is_err() {
                 break;
             }
         }
@@ -41,37 +38,26 @@ async fn wait_for_leader(apps: &[&TestApp], limit: Duration) -> Option<usize> {
 }
 
 async fn msrp_of_all(app: &TestApp) -> Vec<i64> {
-    sqlx::query_scalar("SELECT msrp_cents FROM products ORDER BY sort_order, slug")
-        .fetch_all(&app.pool)
-        .await
-        .unwrap()
+    sqlx::query_scalar("SELECT msrp_cents FROM products ORDER BY sort_order, slug").fetch_all(&app.pool).await.unwrap()
 }
 
 async fn prices_in_redis(app: &TestApp) -> Vec<Option<i64>> {
     let mut pipe = redis::pipe();
     for id in app.product_ids().await {
-        pipe.cmd("HGET")
-            .arg(app.keys.product_state(id))
-            .arg("price_current");
+        pipe.cmd("HGET").arg(app.keys.product_state(id)).arg("price_current");
     }
     let mut conn = app.redis.get().await.unwrap();
     pipe.query_async(&mut conn).await.unwrap()
 }
 
 #[tokio::test]
-async fn exactly_one_node_ticks_and_another_takes_over_within_two_seconds_without_repeating_a_tick()
-{
+async fn exactly_one_node_ticks_and_another_takes_over_within_two_seconds_without_repeating_a_tick() {
     let mut a = spawn_app().await;
     let b = spawn_app_with(a.second_node()).await;
     let mut ticks = subscribe(&a).await;
-    wait_for_leader(&[&a, &b], Duration::from_secs(3))
-        .await
-        .expect("someone leads");
+    wait_for_leader(&[&a, &b], Duration::from_secs(3)).await.expect("someone leads");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(
-        a.metrics.is_leader() ^ b.metrics.is_leader(),
-        "exactly one leader"
-    );
+    assert!(a.metrics.is_leader() ^ b.metrics.is_leader(), "exactly one leader");
 
     // Make `a` the leader by construction: if `b` leads, swap roles by stopping `b` instead.
     let a_leads = a.metrics.is_leader();
@@ -80,14 +66,9 @@ async fn exactly_one_node_ticks_and_another_takes_over_within_two_seconds_withou
     let follower_ticks_before = follower.metrics.ticks();
     leader.stop().await;
     let died = Instant::now();
-    let took_over = eventually(Duration::from_secs(2), || async {
-        follower.metrics.ticks() > follower_ticks_before
-    })
-    .await;
-    assert!(
-        took_over.is_some(),
-        "the follower did not tick within 2 s of the leader dying"
-    );
+    let took_over =
+        eventually(Duration::from_secs(2), || async { follower.metrics.ticks() > follower_ticks_before }).await;
+    assert!(took_over.is_some(), "the follower did not tick within 2 s of the leader dying");
     println!("takeover after {:?}", died.elapsed());
 
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -96,10 +77,7 @@ async fn exactly_one_node_ticks_and_another_takes_over_within_two_seconds_withou
         seen.push(t.n);
     }
     assert!(seen.len() > 10);
-    assert!(
-        seen.windows(2).all(|w| w[1] > w[0]),
-        "tick numbers must strictly increase across the failover: {seen:?}"
-    );
+    assert!(seen.windows(2).all(|w| w[1] > w[0]), "tick numbers must strictly increase across the failover: {seen:?}");
     b.cleanup().await;
     a.cleanup().await;
 }
@@ -107,21 +85,12 @@ async fn exactly_one_node_ticks_and_another_takes_over_within_two_seconds_withou
 #[tokio::test]
 async fn a_flushed_redis_is_healed_within_a_second_from_the_leaders_memory() {
     let redis_server = PrivateRedis::start().await;
-    let app = spawn_app_with(Options {
-        redis_url: Some(redis_server.url()),
-        ..Options::default()
-    })
-    .await;
-    wait_for_leader(&[&app], Duration::from_secs(3))
-        .await
-        .expect("leads");
+    let app = spawn_app_with(Options { redis_url: Some(redis_server.url()), ..Options::default() }).await;
+    wait_for_leader(&[&app], Duration::from_secs(3)).await.expect("leads");
     let products = app.product_ids().await.len();
     let mut conn = app.redis.get().await.unwrap();
     let _: () = redis::cmd("FLUSHALL").query_async(&mut conn).await.unwrap();
-    let healed = eventually(Duration::from_secs(1), || async {
-        app.product_hashes_present().await == products
-    })
-    .await;
+    let healed = eventually(Duration::from_secs(1), || async { app.product_hashes_present().await == products }).await;
     assert!(healed.is_some(), "not healed within 1 s");
     println!("healed after {:?}", healed.unwrap());
     drop(conn);
@@ -131,11 +100,7 @@ async fn a_flushed_redis_is_healed_within_a_second_from_the_leaders_memory() {
 #[tokio::test]
 async fn with_the_leader_gone_too_a_flush_brings_products_back_at_msrp_with_a_paradox() {
     let redis_server = PrivateRedis::start().await;
-    let mut a = spawn_app_with(Options {
-        redis_url: Some(redis_server.url()),
-        ..Options::default()
-    })
-    .await;
+    let mut a = spawn_app_with(Options { redis_url: Some(redis_server.url()), ..Options::default() }).await;
     let leader = wait_for_leader(&[&a], Duration::from_secs(3)).await;
     assert_eq!(leader, Some(0));
     let b = spawn_app_with(a.second_node()).await;
@@ -145,11 +110,7 @@ async fn with_the_leader_gone_too_a_flush_brings_products_back_at_msrp_with_a_pa
             id: uuid::Uuid::new_v4(),
             product: id,
             kind: GestureKind::Flick([0.3, 0.0, 0.0]),
-            origin: GestureOrigin {
-                node: "test".into(),
-                conn: 0,
-                q: 0,
-            },
+            origin: GestureOrigin { node: "test".into(), conn: 0, q: 0 },
         };
         queue_gesture(&a.redis, &a.keys, &g).await.unwrap();
     }
@@ -159,41 +120,23 @@ async fn with_the_leader_gone_too_a_flush_brings_products_back_at_msrp_with_a_pa
     a.stop().await;
     let mut conn = b.redis.get().await.unwrap();
     let _: () = redis::cmd("FLUSHALL").query_async(&mut conn).await.unwrap();
-    let back = eventually(Duration::from_secs(3), || async {
-        prices_in_redis(&b).await.iter().all(Option::is_some)
-    })
-    .await;
+    let back =
+        eventually(Duration::from_secs(3), || async { prices_in_redis(&b).await.iter().all(Option::is_some) }).await;
     assert!(back.is_some(), "products did not come back");
     // Reset as the design says: base mass (the flicks' extra mass is gone) and msrp, from which
     // the price has had only a few ticks to decay.
-    let prices: Vec<i64> = prices_in_redis(&b)
-        .await
-        .into_iter()
-        .map(Option::unwrap)
-        .collect();
+    let prices: Vec<i64> = prices_in_redis(&b).await.into_iter().map(Option::unwrap).collect();
     for (price, msrp) in prices.iter().zip(msrp_of_all(&b).await) {
-        assert!(
-            *price <= msrp && msrp - price <= msrp / 100,
-            "price {price} is not back at msrp {msrp}"
-        );
+        assert!(*price <= msrp && msrp - price <= msrp / 100, "price {price} is not back at msrp {msrp}");
     }
-    let base: Vec<f32> =
-        sqlx::query_scalar("SELECT base_mass FROM products ORDER BY sort_order, slug")
-            .fetch_all(&b.pool)
-            .await
-            .unwrap();
+    let base: Vec<f32> = sqlx::query_scalar("SELECT base_mass FROM products ORDER BY sort_order, slug")
+        .fetch_all(&b.pool)
+        .await
+        .unwrap();
     let mut conn2 = b.redis.get().await.unwrap();
     for (id, base) in b.product_ids().await.into_iter().zip(base) {
-        let m: f32 = redis::cmd("HGET")
-            .arg(b.keys.product_state(id))
-            .arg("m")
-            .query_async(&mut conn2)
-            .await
-            .unwrap();
-        assert!(
-            (m - base).abs() < 0.01,
-            "mass {m} was not reset to base mass {base}"
-        );
+        let m: f32 = redis::cmd("HGET").arg(b.keys.product_state(id)).arg("m").query_async(&mut conn2).await.unwrap();
+        assert!((m - base).abs() < 0.01, "mass {m} was not reset to base mass {base}");
     }
     drop(conn2);
 
@@ -227,11 +170,7 @@ async fn gestures_from_concurrent_senders_are_applied_exactly_once() {
                     id: uuid::Uuid::new_v4(),
                     product,
                     kind: GestureKind::Flick([0.01, 0.0, 0.0]),
-                    origin: GestureOrigin {
-                        node: "test".into(),
-                        conn: sender,
-                        q,
-                    },
+                    origin: GestureOrigin { node: "test".into(), conn: sender, q },
                 };
                 queue_gesture(&redis, &keys, &g).await.unwrap();
                 queue_gesture(&redis, &keys, &g).await.unwrap(); // a duplicate delivery
@@ -260,11 +199,7 @@ async fn gestures_from_concurrent_senders_are_applied_exactly_once() {
     .await;
     assert_eq!((applied, duplicates), (200, 200));
     let mut conn = app.redis.get().await.unwrap();
-    let left: i64 = redis::cmd("LLEN")
-        .arg(app.keys.engine_gestures())
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let left: i64 = redis::cmd("LLEN").arg(app.keys.engine_gestures()).query_async(&mut conn).await.unwrap();
     assert_eq!(left, 0, "consumed gestures are trimmed from the queue");
     drop(conn);
     app.cleanup().await;
@@ -273,15 +208,10 @@ async fn gestures_from_concurrent_senders_are_applied_exactly_once() {
 #[tokio::test]
 async fn price_history_is_batched_not_written_every_tick() {
     let app = spawn_app().await;
-    wait_for_leader(&[&app], Duration::from_secs(3))
-        .await
-        .expect("leads");
+    wait_for_leader(&[&app], Duration::from_secs(3)).await.expect("leads");
     let products = app.product_ids().await.len() as i64;
     let first = eventually(Duration::from_secs(3), || async {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM price_history")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM price_history").fetch_one(&app.pool).await.unwrap();
         n >= products
     })
     .await;
@@ -289,10 +219,7 @@ async fn price_history_is_batched_not_written_every_tick() {
     let ticks_before = app.metrics.ticks();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let ticks = app.metrics.ticks() - ticks_before;
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM price_history")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM price_history").fetch_one(&app.pool).await.unwrap();
     assert!(ticks >= 10, "the engine ticked ({ticks})");
     // Idle for a second moves no price by 1%, and 10 s have not passed: no new points.
     assert_eq!(n, products, "points per product after {ticks} ticks");
@@ -302,9 +229,7 @@ async fn price_history_is_batched_not_written_every_tick() {
 #[tokio::test]
 async fn metrics_export_the_engine_counters() {
     let app = spawn_app().await;
-    wait_for_leader(&[&app], Duration::from_secs(3))
-        .await
-        .expect("leads");
+    wait_for_leader(&[&app], Duration::from_secs(3)).await.expect("leads");
     tokio::time::sleep(Duration::from_millis(200)).await;
     let text = app.get("/metrics").await.text().await.unwrap();
     for name in [

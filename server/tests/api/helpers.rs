@@ -16,8 +16,7 @@ use tokio::task::JoinHandle;
 
 /// The server used by tests to create and drop their databases.
 pub fn admin_url() -> String {
-    std::env::var("TEST_PG_ADMIN_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("TEST_PG_ADMIN_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// The shared Redis of the machine (tests isolate themselves by key prefix).
@@ -69,18 +68,11 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     }
     let id = uuid::Uuid::new_v4().simple().to_string();
     let owns_data = options.join.is_none();
-    let (db_name, prefix) = options
-        .join
-        .clone()
-        .unwrap_or_else(|| (format!("swiftcart_test_{id}"), format!("test:{id}:")));
+    let (db_name, prefix) =
+        options.join.clone().unwrap_or_else(|| (format!("swiftcart_test_{id}"), format!("test:{id}:")));
     if owns_data {
-        let mut admin = PgConnection::connect(&admin_url())
-            .await
-            .expect("PostgreSQL reachable for tests");
-        admin
-            .execute(format!(r#"CREATE DATABASE "{db_name}""#).as_str())
-            .await
-            .unwrap();
+        let mut admin = PgConnection::connect(&admin_url()).await.expect("PostgreSQL reachable for tests");
+        admin.execute(format!(r#"CREATE DATABASE "{db_name}""#).as_str()).await.unwrap();
     }
 
     let pg_host = options.postgres_via.unwrap_or_else(postgres_addr);
@@ -91,25 +83,15 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         ("REDIS_URL", redis_url.clone()),
         ("SWIFTCART_REDIS_PREFIX", prefix.clone()),
         ("LEPTOS_SITE_ADDR", "127.0.0.1:0".to_string()),
-        (
-            "LEPTOS_SITE_ROOT",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site").to_string(),
-        ),
+        ("LEPTOS_SITE_ROOT", concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site").to_string()),
     ];
-    let config = Config::from_lookup(|name| {
-        vars.iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.clone())
-    })
-    .unwrap();
+    let config = Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())).unwrap();
 
     let pool = swiftcart::db::connect_lazy(&database_url).unwrap();
     swiftcart::db::migrate(&pool).await.unwrap();
     swiftcart::seed::run(&pool).await.unwrap();
 
-    let app = Application::build(config)
-        .await
-        .expect("application builds");
+    let app = Application::build(config).await.expect("application builds");
     let metrics = app.state().metrics.clone();
     let address = format!("http://127.0.0.1:{}", app.port());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -126,10 +108,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         redis_url,
         metrics,
         owns_data,
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap(),
+        http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap(),
         shutdown: Some(tx),
         server: Some(server),
     }
@@ -138,19 +117,12 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
 impl TestApp {
     /// GETs a path of the app.
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.http
-            .get(format!("{}{path}", self.address))
-            .send()
-            .await
-            .expect("request sent")
+        self.http.get(format!("{}{path}", self.address)).send().await.expect("request sent")
     }
 
     /// The ids of every product in the test database, in catalog order.
     pub async fn product_ids(&self) -> Vec<uuid::Uuid> {
-        sqlx::query_scalar("SELECT id FROM products ORDER BY sort_order, slug")
-            .fetch_all(&self.pool)
-            .await
-            .unwrap()
+        sqlx::query_scalar("SELECT id FROM products ORDER BY sort_order, slug").fetch_all(&self.pool).await.unwrap()
     }
 
     /// The number of this test's product hashes present in Redis.
@@ -191,22 +163,15 @@ impl TestApp {
             return;
         }
         if let Ok(mut conn) = self.redis.get().await {
-            let keys: Vec<String> = redis::cmd("KEYS")
-                .arg(format!("{}*", self.prefix))
-                .query_async(&mut conn)
-                .await
-                .unwrap_or_default();
+            let keys: Vec<String> =
+                redis::cmd("KEYS").arg(format!("{}*", self.prefix)).query_async(&mut conn).await.unwrap_or_default();
             if !keys.is_empty() {
                 let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
             }
         }
         self.pool.close().await;
         if let Ok(mut admin) = PgConnection::connect(&admin_url()).await {
-            let _ = admin
-                .execute(
-                    format!(r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#, self.db_name).as_str(),
-                )
-                .await;
+            let _ = admin.execute(format!(r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#, self.db_name).as_str()).await;
         }
     }
 }
@@ -236,11 +201,7 @@ pub struct PrivateRedis {
 impl PrivateRedis {
     /// Starts one and waits until it answers.
     pub async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let mut redis = Self { port, child: None };
         redis.restart().await;
         redis
@@ -263,25 +224,15 @@ impl PrivateRedis {
     pub async fn restart(&mut self) {
         self.kill();
         let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server on PATH");
         self.child = Some(child);
-        let up = eventually(Duration::from_secs(5), || async {
-            TcpStream::connect(("127.0.0.1", self.port)).await.is_ok()
-        })
-        .await;
+        let up =
+            eventually(Duration::from_secs(5), || async { TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() })
+                .await;
         assert!(up.is_some(), "private redis-server did not start");
     }
 }
@@ -310,10 +261,7 @@ impl ToggleProxy {
     pub async fn start(target: SocketAddr) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let state = Arc::new(Mutex::new(ProxyState {
-            open: true,
-            links: Vec::new(),
-        }));
+        let state = Arc::new(Mutex::new(ProxyState { open: true, links: Vec::new() }));
         let shared = state.clone();
         let accept = tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
@@ -328,11 +276,7 @@ impl ToggleProxy {
                 }));
             }
         });
-        Self {
-            addr,
-            state,
-            accept,
-        }
+        Self { addr, state, accept }
     }
 
     /// Cuts every open connection and refuses new ones.

@@ -11,10 +11,7 @@ async fn the_home_page_renders_every_product_on_the_server() {
     assert!(html.contains("data-price-cents="));
     assert!(html.contains("Aurora Merino Throw") && html.contains("$129.00"));
     assert!(html.contains("40 in stock"));
-    assert!(
-        html.contains("/pkg/swiftcart.js"),
-        "the hydrate script is referenced"
-    );
+    assert!(html.contains("/pkg/swiftcart.js"), "the hydrate script is referenced");
     app.cleanup().await;
 }
 

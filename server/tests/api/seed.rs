@@ -7,10 +7,7 @@ async fn seeding_again_adds_nothing_and_keeps_live_stock() {
         .execute(&app.pool)
         .await
         .unwrap();
-    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM products")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM products").fetch_one(&app.pool).await.unwrap();
 
     let report = swiftcart::seed::run(&app.pool).await.unwrap();
     assert_eq!(report.inserted, 0);
@@ -34,10 +31,7 @@ async fn the_database_refuses_negative_or_over_reserved_stock() {
         "UPDATE inventory SET reserved_count = stock_count + 1",
     ] {
         let err = sqlx::query(update).execute(&app.pool).await.unwrap_err();
-        assert!(
-            err.to_string().contains("check constraint"),
-            "{update}: {err}"
-        );
+        assert!(err.to_string().contains("check constraint"), "{update}: {err}");
     }
     app.cleanup().await;
 }
