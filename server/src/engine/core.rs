@@ -137,6 +137,16 @@ impl Engine {
         engine
     }
 
+    /// Updates the units available per product (from PostgreSQL, the system of record), which
+    /// the price's scarcity term uses. Products absent from `levels` keep their value.
+    pub fn set_stock(&mut self, levels: &std::collections::HashMap<Uuid, i64>) {
+        for meta in &mut self.products {
+            if let Some(&level) = levels.get(&meta.id) {
+                meta.stock_left = level;
+            }
+        }
+    }
+
     /// Builds every product's `sc:prod:state:{uuid}` key once, rather than every tick.
     pub fn prepare_state_keys(&mut self, keys: &crate::keys::Keys) {
         if self.state_keys.len() != self.products.len() {
@@ -330,6 +340,17 @@ mod tests {
         // A long idle stretch moves the price by more than 1% within one tick.
         let out = e.tick(400_000.0, &[]);
         assert_eq!(out.history.len(), 1);
+    }
+
+    #[test]
+    fn scarcity_from_a_stock_update_raises_the_price_of_an_ignored_product() {
+        let mut e = engine(2);
+        e.tick(3_600_000.0, &[]);
+        let before = e.prices.clone();
+        e.set_stock(&[(Uuid::from_u128(1), 0)].into_iter().collect());
+        e.tick(3_600_050.0, &[]);
+        assert!(e.prices[0] > before[0], "sold out should hold the price up");
+        assert!(e.prices[1] <= before[1], "the other product is unaffected");
     }
 
     #[test]

@@ -11,6 +11,8 @@ pub mod core;
 pub mod history;
 /// Counters exported on `/metrics`.
 pub mod metrics;
+/// Stock levels from PostgreSQL, fed to the leader without blocking its tick.
+pub mod stock;
 /// Redis: lease, fencing, loading, the per-tick write.
 pub mod store;
 
@@ -65,6 +67,7 @@ struct Leadership {
 /// Runs the engine loop on this node until the task is dropped.
 pub async fn run(ctx: EngineContext) {
     let history = history::spawn_writer(ctx.pool.clone());
+    let mut stock = stock::spawn_feed(ctx.pool.clone());
     // The last engine this node ran; reused if it takes the lease back and its state is newest.
     let mut kept: Option<Engine> = None;
     loop {
@@ -79,6 +82,9 @@ pub async fn run(ctx: EngineContext) {
         loop {
             ticker.tick().await;
             let started = Instant::now();
+            if stock.has_changed().unwrap_or(false) {
+                leading.engine.set_stock(&stock.borrow_and_update());
+            }
             match lead_one_tick(&ctx, &mut leading, &history).await {
                 Ok(true) => ctx.metrics.record_tick(started.elapsed(), ctx.tick),
                 Ok(false) => {
