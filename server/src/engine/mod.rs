@@ -188,7 +188,7 @@ pub async fn tick_once(
         gestures: outcome.gestures,
         paradox,
     };
-    let payload = rmp_serde::to_vec_named(&broadcast)?;
+    let payload = physics_worker::wire::encode(&broadcast)?;
     engine.prepare_state_keys(keys);
     let state_keys = engine.state_keys();
     let written = store::commit_tick(

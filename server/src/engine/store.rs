@@ -78,7 +78,7 @@ pub async fn try_acquire(redis: &RedisPool, keys: &Keys, node: &str, now_ms: u64
 
 /// Queues a gesture for the engine (any node may call this).
 pub async fn queue_gesture(redis: &RedisPool, keys: &Keys, gesture: &QueuedGesture) -> anyhow::Result<()> {
-    let bytes = rmp_serde::to_vec(gesture)?;
+    let bytes = physics_worker::wire::encode(gesture)?;
     let mut conn = redis.get().await?;
     let _: i64 = redis::cmd("RPUSH").arg(keys.engine_gestures()).arg(bytes).query_async(&mut conn).await?;
     Ok(())
@@ -119,7 +119,7 @@ pub async fn begin_tick(
         let _: () = redis::cmd("UNWATCH").query_async(&mut conn).await?;
         return Ok(None);
     }
-    let gestures = raw.iter().filter_map(|bytes| rmp_serde::from_slice(bytes).ok()).collect();
+    let gestures = raw.iter().filter_map(|bytes| physics_worker::wire::decode(bytes).ok()).collect();
     Ok(Some(FencedTick { conn, gestures, consumed: raw.len() }))
 }
 

@@ -18,7 +18,7 @@ async fn subscribe(app: &TestApp) -> mpsc::UnboundedReceiver<TickBroadcast> {
         let mut messages = pubsub.into_on_message();
         while let Some(msg) = messages.next().await {
             let bytes: Vec<u8> = msg.get_payload().unwrap();
-            if tx.send(rmp_serde::from_slice::<TickBroadcast>(&bytes).unwrap()).is_err() {
+            if tx.send(physics_worker::wire::decode::<TickBroadcast>(&bytes).unwrap()).is_err() {
                 break;
             }
         }
