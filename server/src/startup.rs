@@ -96,17 +96,27 @@ impl Application {
     /// Serves until `shutdown` resolves, then finishes in-flight requests and stops the
     /// background tasks.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let engine = tokio::spawn(engine::run(EngineContext {
-            pool: self.state.pool.clone(),
-            redis: self.state.redis.clone(),
-            keys: self.state.keys.clone(),
-            node: self.state.node.clone(),
-            tick: self.state.config.tick,
-            metrics: self.state.metrics.clone(),
-        }));
+        let (stop_engine, engine_stopped) = tokio::sync::oneshot::channel::<()>();
+        let mut engine = tokio::spawn(engine::run(
+            EngineContext {
+                pool: self.state.pool.clone(),
+                redis: self.state.redis.clone(),
+                keys: self.state.keys.clone(),
+                node: self.state.node.clone(),
+                tick: self.state.config.tick,
+                metrics: self.state.metrics.clone(),
+            },
+            async {
+                let _ = engine_stopped.await;
+            },
+        ));
         tracing::info!("SwiftCart listening on http://{}", self.listener.local_addr()?);
         let result = axum::serve(self.listener, router(self.state)).with_graceful_shutdown(shutdown).await;
-        engine.abort();
+        // Let the engine hand its lease back, but never hang the shutdown on Redis.
+        let _ = stop_engine.send(());
+        if tokio::time::timeout(std::time::Duration::from_secs(2), &mut engine).await.is_err() {
+            engine.abort();
+        }
         tracing::info!("SwiftCart stopped");
         Ok(result?)
     }

@@ -64,23 +64,37 @@ struct Leadership {
     paradox: Option<String>,
 }
 
-/// Runs the engine loop on this node until the task is dropped.
-pub async fn run(ctx: EngineContext) {
+/// Runs the engine loop on this node until `shutdown` resolves; a leader then hands its lease
+/// back so another node takes over at its next attempt instead of waiting for the lease to expire.
+pub async fn run(ctx: EngineContext, shutdown: impl std::future::Future<Output = ()>) {
+    tokio::pin!(shutdown);
     let history = history::spawn_writer(ctx.pool.clone());
     let mut stock = stock::spawn_feed(ctx.pool.clone());
     // The last engine this node ran; reused if it takes the lease back and its state is newest.
     let mut kept: Option<Engine> = None;
     loop {
         let Some(mut leading) = become_leader(&ctx, &mut kept).await else {
-            tokio::time::sleep(ACQUIRE_INTERVAL).await;
-            continue;
+            tokio::select! {
+                _ = tokio::time::sleep(ACQUIRE_INTERVAL) => continue,
+                _ = &mut shutdown => return,
+            }
         };
         ctx.metrics.set_leader(true, leading.engine.products.len());
         tracing::info!(node = %ctx.node, token = leading.lease.token, tick = leading.engine.n, "engine: leading");
         let mut ticker = tokio::time::interval(ctx.tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
-            ticker.tick().await;
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = &mut shutdown => {
+                    if let Err(e) = store::release(&ctx.redis, &ctx.keys, &leading.lease).await {
+                        tracing::warn!(error = %e, "engine: could not hand the lease back; it expires by itself");
+                    }
+                    ctx.metrics.set_leader(false, 0);
+                    tracing::info!(node = %ctx.node, "engine: stopped and handed the lease back");
+                    return;
+                }
+            }
             let started = Instant::now();
             if stock.has_changed().unwrap_or(false) {
                 leading.engine.set_stock(&stock.borrow_and_update());

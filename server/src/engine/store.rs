@@ -38,6 +38,16 @@ return token
     )
 });
 
+/// Deletes the lease only if it still carries our value.
+static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+",
+    )
+});
+
 /// The message published on `sc:engine:state` once per tick (MessagePack).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TickBroadcast {
@@ -74,6 +84,13 @@ pub async fn try_acquire(redis: &RedisPool, keys: &Keys, node: &str, now_ms: u64
         .invoke_async(&mut conn)
         .await?;
     Ok(token.map(|token| Lease { value: format!("{node}:{token}"), token }))
+}
+
+/// Hands the lease back (a graceful shutdown), unless someone else holds it by now.
+pub async fn release(redis: &RedisPool, keys: &Keys, lease: &Lease) -> anyhow::Result<()> {
+    let mut conn = redis.get().await?;
+    let _: i64 = RELEASE.key(keys.engine_lease()).arg(&lease.value).invoke_async(&mut conn).await?;
+    Ok(())
 }
 
 /// Queues a gesture for the engine (any node may call this).
