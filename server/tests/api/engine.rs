@@ -243,3 +243,37 @@ async fn metrics_export_the_engine_counters() {
     assert!(text.contains("swiftcart_engine_leader 1"));
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_leader_whose_lease_was_taken_writes_nothing_and_an_expired_lease_is_taken_over() {
+    let app = spawn_app().await;
+    wait_for_leader(&[&app], Duration::from_secs(3)).await.expect("leads");
+    let mut conn = app.redis.get().await.unwrap();
+    // Another node (simulated) holds the lease with a newer token, as after a long pause of ours.
+    let _: () = redis::cmd("SET")
+        .arg(app.keys.engine_lease())
+        .arg("intruder:99999999999999")
+        .arg("PX")
+        .arg(1_000)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let stepped_down = eventually(Duration::from_secs(1), || async { !app.metrics.is_leader() }).await;
+    assert!(stepped_down.is_some(), "the fenced leader did not step down");
+    let frozen = last_tick(&app).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(last_tick(&app).await, frozen, "a fenced-out leader must not write");
+
+    // The intruder's lease expires without renewal: we take over again within 2 s of that.
+    let back = eventually(Duration::from_secs(2), || async { app.metrics.is_leader() }).await;
+    assert!(back.is_some(), "the expired lease was not taken over");
+    let after = eventually(Duration::from_secs(1), || async { last_tick(&app).await > frozen }).await;
+    assert!(after.is_some(), "ticks did not resume");
+    drop(conn);
+    app.cleanup().await;
+}
+
+async fn last_tick(app: &TestApp) -> u64 {
+    let mut conn = app.redis.get().await.unwrap();
+    redis::cmd("GET").arg(app.keys.engine_tick()).query_async(&mut conn).await.unwrap()
+}
