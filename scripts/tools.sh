@@ -6,7 +6,7 @@ set -euo pipefail
 
 CARGO_LEPTOS_VERSION=0.3.11
 WASM_BINDGEN_VERSION=0.2.130
-WASM_PACK_VERSION=0.13.1
+WASM_PACK_VERSION=0.15.1
 
 say() { printf '\033[1;36m==>\033[0m %s\n' "$*"; }
 
@@ -53,7 +53,7 @@ ensure_wasm_pack() {
     say "wasm-pack present"; return
   fi
   say "installing wasm-pack"
-  cargo install -q wasm-pack --locked
+  cargo install -q wasm-pack --version "$WASM_PACK_VERSION" --locked
 }
 
 ensure_rust_tools() {

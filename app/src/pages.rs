@@ -7,8 +7,8 @@ use leptos_router::hooks::use_params_map;
 use crate::catalog::{get_catalog, get_product, ProductSummary};
 use crate::money::format_cents;
 
-/// `/`: the Gravity Well. For now every product is a card in a list that works without
-/// JavaScript; the orbiting manifold takes it over once hydrated.
+/// `/`: the Gravity Well. Every product is a card in a list rendered on the server, so it works
+/// without JavaScript; the orbiting, live-priced manifold is not built yet.
 #[component]
 pub fn GravityWell() -> impl IntoView {
     let catalog = Resource::new(|| (), |_| get_catalog());

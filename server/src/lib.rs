@@ -17,7 +17,7 @@ pub mod health;
 pub mod http;
 /// Every Redis key name, in one place.
 pub mod keys;
-/// Product physics state in Redis: cold boot and the watcher that restores lost state.
+/// Product physics state in Redis: cold boot, and the live mass and price the pages show.
 pub mod product_state;
 /// Redis: the connection pool.
 pub mod redis_pool;

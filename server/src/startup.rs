@@ -61,7 +61,7 @@ impl Application {
         let redis = create_pool(&config.redis_url)?;
         let keys = Keys::new(config.redis_key_prefix.clone());
         if let Err(e) = product_state::cold_boot(&pool, &redis, &keys).await {
-            // Not fatal: the watcher rebuilds the state as soon as Redis answers.
+            // Not fatal: the engine writes every hash as soon as Redis answers and it leads.
             tracing::warn!(error = %e, "cold boot deferred: Redis unavailable");
         }
         let listener = TcpListener::bind(config.site_addr)
