@@ -309,17 +309,6 @@ fn separation(bodies: &[Body], params: &WellParams, scratch: &mut StepScratch) {
     }
 }
 
-/// Linear interpolation between two snapshots of one body, `alpha` in [0, 1].
-pub fn interpolate(a: &Body, b: &Body, alpha: f32) -> Body {
-    let lerp = |x: f32, y: f32| x + (y - x) * alpha;
-    Body {
-        p: [lerp(a.p[0], b.p[0]), lerp(a.p[1], b.p[1]), lerp(a.p[2], b.p[2])],
-        v: [lerp(a.v[0], b.v[0]), lerp(a.v[1], b.v[1]), lerp(a.v[2], b.v[2])],
-        m: lerp(a.m, b.m),
-        base_mass: b.base_mass,
-    }
-}
-
 /// Total kinetic energy per unit mass; a bounded quantity the tests watch.
 pub fn kinetic_energy(bodies: &[Body]) -> f32 {
     bodies.iter().map(|b| 0.5 * (b.v[0] * b.v[0] + b.v[1] * b.v[1] + b.v[2] * b.v[2])).sum()

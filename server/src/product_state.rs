@@ -14,22 +14,47 @@ use uuid::Uuid;
 use crate::keys::{Keys, PRODUCT_STATE_FIELDS};
 use crate::redis_pool::RedisPool;
 
-/// What cold boot needs to know of a product.
+/// A live product as the engine and cold boot need it.
 #[derive(Clone, Debug, sqlx::FromRow)]
-pub struct BootProduct {
+pub struct LiveProduct {
     /// The product's uuid.
     pub id: Uuid,
+    /// List price, cents; also the price after a reset.
+    pub msrp_cents: i64,
+    /// Lowest live price, cents.
+    pub price_floor_cents: i64,
     /// Base communal mass.
     pub base_mass: f32,
-    /// List price, the price after a reset.
-    pub msrp_cents: i64,
+    /// Units available to buy (stock minus reservations).
+    pub available: i64,
 }
 
 /// Live products in catalog order, which is also the order of the initial layout.
-pub async fn boot_products(pool: &PgPool) -> Result<Vec<BootProduct>, sqlx::Error> {
-    sqlx::query_as("SELECT id, base_mass, msrp_cents FROM products WHERE retired_at IS NULL ORDER BY sort_order, slug")
-        .fetch_all(pool)
-        .await
+pub async fn live_products(pool: &PgPool) -> Result<Vec<LiveProduct>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT p.id, p.msrp_cents, p.price_floor_cents, p.base_mass,
+                COALESCE(i.stock_count - i.reserved_count, 0)::BIGINT AS available
+         FROM products p LEFT JOIN inventory i ON i.product_id = p.id
+         WHERE p.retired_at IS NULL ORDER BY p.sort_order, p.slug",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Hands each field of a `sc:prod:state:{uuid}` hash and its value to `emit`, in contract order.
+/// The one place that turns a body and a price into hash fields (cold boot and every tick).
+pub fn for_each_state_field(
+    body: &Body,
+    params: &WellParams,
+    price_cents: i64,
+    mut emit: impl FnMut(&'static str, &str),
+) {
+    let mut buf = ryu::Buffer::new();
+    let floats = [body.p[0], body.p[1], body.p[2], body.v[0], body.v[1], body.v[2], body.m, params.gravity(body.m)];
+    for (field, x) in PRODUCT_STATE_FIELDS.iter().zip(floats) {
+        emit(field, buf.format(x));
+    }
+    emit(PRODUCT_STATE_FIELDS[8], itoa::Buffer::new().format(price_cents));
 }
 
 /// Writes each hash only if its key is absent, all in one atomic round trip, so a node that
@@ -51,31 +76,11 @@ end
 return written
 ";
 
-/// The hash fields and values of a freshly reset product.
-pub fn reset_fields(body: &Body, params: &WellParams, msrp_cents: i64) -> [(&'static str, String); 9] {
-    let values = [
-        body.p[0].to_string(),
-        body.p[1].to_string(),
-        body.p[2].to_string(),
-        body.v[0].to_string(),
-        body.v[1].to_string(),
-        body.v[2].to_string(),
-        body.m.to_string(),
-        params.gravity(body.m).to_string(),
-        msrp_cents.to_string(),
-    ];
-    let mut out: [(&'static str, String); 9] = Default::default();
-    for (slot, (field, value)) in out.iter_mut().zip(PRODUCT_STATE_FIELDS.iter().zip(values)) {
-        *slot = (field, value);
-    }
-    out
-}
-
 /// Cold boot: writes the state hash of every live product missing from Redis. Returns how many
 /// hashes were written.
 #[tracing::instrument(skip_all)]
 pub async fn cold_boot(pool: &PgPool, redis: &RedisPool, keys: &Keys) -> anyhow::Result<usize> {
-    let products = boot_products(pool).await?;
+    let products = live_products(pool).await?;
     if products.is_empty() {
         return Ok(0);
     }
@@ -85,9 +90,9 @@ pub async fn cold_boot(pool: &PgPool, redis: &RedisPool, keys: &Keys) -> anyhow:
     for (index, product) in products.iter().enumerate() {
         let body = initial_body(index, products.len(), product.base_mass, &params);
         invocation.key(keys.product_state(product.id));
-        for (field, value) in reset_fields(&body, &params, product.msrp_cents) {
+        for_each_state_field(&body, &params, product.msrp_cents, |field, value| {
             invocation.arg(field).arg(value);
-        }
+        });
     }
     let mut conn = redis.get().await?;
     let written: usize = invocation.invoke_async(&mut conn).await?;

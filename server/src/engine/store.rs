@@ -10,10 +10,10 @@ use physics_worker::physics::{initial_body, Body, WellParams};
 use physics_worker::wire::BodyState;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use super::core::{GestureResult, ProductMeta, QueuedGesture};
 use crate::keys::{Keys, PRODUCT_STATE_FIELDS};
+use crate::product_state::{for_each_state_field, live_products};
 use crate::redis_pool::RedisPool;
 
 /// How long a lease lives without renewal; a dead leader is replaced within this plus one
@@ -171,14 +171,12 @@ pub async fn commit_tick(
         pipe.cmd("LTRIM").arg(keys.engine_gestures()).arg(consumed).arg(-1).ignore();
     }
     pipe.cmd("SET").arg(keys.engine_tick()).arg(w.n).ignore();
-    let mut buf = ryu::Buffer::new();
     for ((key, body), price) in w.state_keys.iter().zip(w.bodies).zip(w.prices) {
         let cmd = pipe.cmd("HSET").arg(key);
-        let values = [body.p[0], body.p[1], body.p[2], body.v[0], body.v[1], body.v[2], body.m, params.gravity(body.m)];
-        for (field, x) in PRODUCT_STATE_FIELDS.iter().zip(values) {
-            cmd.arg(*field).arg(buf.format(x));
-        }
-        cmd.arg(PRODUCT_STATE_FIELDS[8]).arg(*price).ignore();
+        for_each_state_field(body, params, *price, |field, value| {
+            cmd.arg(field).arg(value);
+        });
+        cmd.ignore();
     }
     pipe.cmd("PUBLISH").arg(keys.engine_channel()).arg(w.payload).ignore();
     // EXEC answers nil when the watched lease changed.
@@ -190,16 +188,6 @@ pub async fn commit_tick(
 pub async fn last_written_tick(redis: &RedisPool, keys: &Keys) -> anyhow::Result<Option<u64>> {
     let mut conn = redis.get().await?;
     Ok(redis::cmd("GET").arg(keys.engine_tick()).query_async(&mut conn).await?)
-}
-
-/// Products as the engine needs them, in catalog order, with their base masses.
-#[derive(sqlx::FromRow)]
-struct EngineProductRow {
-    id: Uuid,
-    msrp_cents: i64,
-    price_floor_cents: i64,
-    base_mass: f32,
-    available: i64,
 }
 
 /// What a new leader starts from.
@@ -217,35 +205,21 @@ pub struct LoadedState {
 /// Loads the catalog from PostgreSQL and each product's body from Redis (one pipelined round
 /// trip); products missing from Redis are reset as the design says: msrp, reset vectors, base mass.
 pub async fn load_state(pool: &PgPool, redis: &RedisPool, keys: &Keys) -> anyhow::Result<LoadedState> {
-    let rows: Vec<EngineProductRow> = sqlx::query_as(
-        "SELECT p.id, p.msrp_cents, p.price_floor_cents, p.base_mass,
-                COALESCE(i.stock_count - i.reserved_count, 0)::BIGINT AS available
-         FROM products p LEFT JOIN inventory i ON i.product_id = p.id
-         WHERE p.retired_at IS NULL ORDER BY p.sort_order, p.slug",
-    )
-    .fetch_all(pool)
-    .await?;
+    let rows = live_products(pool).await?;
     let mut pipe = redis::pipe();
     for row in &rows {
         pipe.cmd("HMGET").arg(keys.product_state(row.id)).arg(&PRODUCT_STATE_FIELDS[..7]);
     }
     pipe.cmd("GET").arg(keys.engine_tick());
     let mut conn = redis.get().await?;
-    let (stored, n): (Vec<Vec<Option<f32>>>, Option<u64>) = if rows.is_empty() {
-        (Vec::new(), redis::cmd("GET").arg(keys.engine_tick()).query_async(&mut conn).await?)
-    } else {
-        let mut values: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
-        let n_value = values.pop().unwrap_or(redis::Value::Nil);
-        let n: Option<u64> = redis::from_redis_value(&n_value).unwrap_or(None);
-        let stored =
-            values.into_iter().map(|v| redis::from_redis_value::<Vec<Option<f32>>>(&v).unwrap_or_default()).collect();
-        (stored, n)
-    };
+    let mut values: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
+    let n: Option<u64> = redis::from_redis_value(&values.pop().unwrap_or(redis::Value::Nil)).unwrap_or(None);
+    let stored: Vec<Vec<Option<f32>>> = values.iter().map(|v| redis::from_redis_value(v).unwrap_or_default()).collect();
     let params = WellParams::default();
     let mut reset = 0;
     let bodies = rows
         .iter()
-        .zip(stored.iter().chain(std::iter::repeat(&Vec::new())))
+        .zip(&stored)
         .enumerate()
         .map(|(index, (row, fields))| match fields.as_slice() {
             [Some(px), Some(py), Some(pz), Some(vx), Some(vy), Some(vz), Some(m)] => {
