@@ -43,6 +43,13 @@ pub struct CatalogEntry {
     pub id: String,
     /// The product's slug.
     pub slug: String,
+    /// Base mass, which a body's mass relaxes toward: clients need it to predict motion.
+    #[serde(default = "default_base_mass")]
+    pub b: f32,
+}
+
+fn default_base_mass() -> f32 {
+    1.0
 }
 
 /// One line of the shopper's cart orbit.
@@ -102,6 +109,12 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// The socket's token was renewed by an `auth` frame; it now closes at `exp`.
+    #[serde(rename = "authed")]
+    Authed {
+        /// The new expiry, ms since the epoch.
+        exp: f64,
+    },
     /// Answer to `ping`, for clock sync.
     #[serde(rename = "pong")]
     Pong {
@@ -148,6 +161,87 @@ pub enum ClientFrame {
         /// Client time, ms.
         c: f64,
     },
+    /// Renews the socket's authentication with a fresh access token of the same subject, so the
+    /// socket stays open past the first token's expiry.
+    #[serde(rename = "auth")]
+    Auth {
+        /// A new access token.
+        token: String,
+    },
+}
+
+/// A gesture that passed [`validate_gesture`]: its product index is in the catalog and its
+/// impulse is finite and no longer than the maximum.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValidGesture {
+    /// Product index.
+    pub i: ProductIndex,
+    /// Client sequence number.
+    pub q: u32,
+    /// What to do.
+    pub action: GestureAction,
+}
+
+/// The three gestures.
+#[derive(Clone, Debug, PartialEq)]
+pub enum GestureAction {
+    /// An impulse, clamped to the maximum length.
+    Flick(Vec3),
+    /// Into the cart orbit.
+    Beam,
+    /// Out of the cart orbit.
+    Drop,
+}
+
+/// Why a gesture frame was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GestureRejection {
+    /// The index is not in the catalog the client was sent.
+    UnknownProduct,
+    /// The impulse has a NaN or infinite component.
+    InvalidVector,
+}
+
+impl GestureRejection {
+    /// The `reason` sent in the `err` frame.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::UnknownProduct => "unknown_product",
+            Self::InvalidVector => "invalid_vector",
+        }
+    }
+}
+
+/// Checks a client frame that is a gesture against a catalog of `catalog_len` products: `None`
+/// for frames that are not gestures (`ping`, `auth`). Impulses longer than `max_impulse` are
+/// scaled down to it, keeping their direction.
+pub fn validate_gesture(
+    frame: &ClientFrame,
+    catalog_len: usize,
+    max_impulse: f32,
+) -> Option<Result<ValidGesture, GestureRejection>> {
+    let (i, q, action) = match frame {
+        ClientFrame::Flick { i, v, q } => {
+            if !v.iter().all(|x| x.is_finite()) {
+                return Some(Err(GestureRejection::InvalidVector));
+            }
+            let length = v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+            let v = if length > f64::from(max_impulse) {
+                let scale = f64::from(max_impulse) / length;
+                v.map(|x| (f64::from(x) * scale) as f32)
+            } else {
+                *v
+            };
+            (*i, *q, GestureAction::Flick(v))
+        }
+        ClientFrame::Beam { i, q } => (*i, *q, GestureAction::Beam),
+        ClientFrame::Drop { i, q } => (*i, *q, GestureAction::Drop),
+        ClientFrame::Ping { .. } | ClientFrame::Auth { .. } => return None,
+    };
+    if (i as usize) >= catalog_len {
+        return Some(Err(GestureRejection::UnknownProduct));
+    }
+    Some(Ok(ValidGesture { i, q, action }))
 }
 
 /// A frame that could not be encoded or decoded.
@@ -204,13 +298,14 @@ mod tests {
             ServerFrame::Sync {
                 t: 1.0,
                 n: 2,
-                catalog: vec![CatalogEntry { i: 0, id: "u".into(), slug: "s".into() }],
+                catalog: vec![CatalogEntry { i: 0, id: "u".into(), slug: "s".into(), b: 2.0 }],
                 s: vec![],
                 cart: vec![CartLine { i: 0, qty: 2 }],
             },
             ServerFrame::Ack { q: 7, n: 9 },
             ServerFrame::Err { code: "ERR_BAD_FRAME".into(), q: None, reason: None },
             ServerFrame::Pong { c: 5.0, t: 6.0 },
+            ServerFrame::Authed { exp: 7.0 },
         ];
         for f in frames {
             assert_eq!(decode::<ServerFrame>(&encode(&f).unwrap()).unwrap(), f);
@@ -220,6 +315,7 @@ mod tests {
             ClientFrame::Beam { i: 3, q: 2 },
             ClientFrame::Drop { i: 3, q: 3 },
             ClientFrame::Ping { c: 99.0 },
+            ClientFrame::Auth { token: "t".into() },
         ];
         for f in client {
             assert_eq!(decode::<ClientFrame>(&encode(&f).unwrap()).unwrap(), f);
@@ -239,6 +335,29 @@ mod tests {
         let msgpack = encode(&frame).unwrap().len();
         let json = serde_json::to_vec(&frame).unwrap().len();
         assert!((msgpack as f64) <= 0.6 * json as f64, "msgpack {msgpack} bytes vs json {json} bytes");
+    }
+
+    #[test]
+    fn gestures_are_checked_and_impulses_clamped() {
+        let flick = |v| ClientFrame::Flick { i: 1, v, q: 4 };
+        assert_eq!(validate_gesture(&ClientFrame::Ping { c: 1.0 }, 3, 5.0), None);
+        assert_eq!(validate_gesture(&flick([f32::NAN, 0.0, 0.0]), 3, 5.0), Some(Err(GestureRejection::InvalidVector)));
+        assert_eq!(
+            validate_gesture(&flick([0.0, f32::INFINITY, 0.0]), 3, 5.0),
+            Some(Err(GestureRejection::InvalidVector))
+        );
+        assert_eq!(
+            validate_gesture(&ClientFrame::Beam { i: 3, q: 1 }, 3, 5.0),
+            Some(Err(GestureRejection::UnknownProduct))
+        );
+        let Some(Ok(ValidGesture { action: GestureAction::Flick(v), .. })) =
+            validate_gesture(&flick([30.0, 40.0, 0.0]), 3, 5.0)
+        else {
+            panic!("a long flick is clamped, not refused");
+        };
+        assert!((v[0] - 3.0).abs() < 1e-5 && (v[1] - 4.0).abs() < 1e-5, "{v:?}");
+        let small = validate_gesture(&flick([0.3, 0.4, 0.0]), 3, 5.0);
+        assert_eq!(small, Some(Ok(ValidGesture { i: 1, q: 4, action: GestureAction::Flick([0.3, 0.4, 0.0]) })));
     }
 
     #[test]

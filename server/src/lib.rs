@@ -1,8 +1,12 @@
 //! The SwiftCart server, as a library so that integration tests can build and run it on port 0.
 //!
 //! Reading order: [`config`], [`db`], [`keys`], [`seed`], [`product_state`], [`engine`],
-//! [`catalog`], [`health`], [`http`], [`startup`].
+//! [`catalog`], [`auth`], [`cart`], [`realtime`], [`health`], [`http`], [`startup`].
 
+/// Accounts and tokens: passwords, JWTs, refresh tokens, the request extractor.
+pub mod auth;
+/// Cart orbits: Redis first, written through to PostgreSQL.
+pub mod cart;
 /// The catalog read model: live products from PostgreSQL with their live state from Redis.
 pub mod catalog;
 /// Configuration from the environment, parsed once at start.
@@ -19,6 +23,8 @@ pub mod http;
 pub mod keys;
 /// Product physics state in Redis: cold boot, and the live mass and price the pages show.
 pub mod product_state;
+/// The real-time pipe: `/ws`, the per-node fan-out, delta frames.
+pub mod realtime;
 /// Redis: the connection pool.
 pub mod redis_pool;
 /// The catalog seed: at least 60 products, loaded idempotently.

@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 use swiftcart::config::Config;
 use swiftcart::startup::Application;
-use swiftcart::{db, seed, telemetry};
+use swiftcart::{auth, db, seed, telemetry};
 
 /// SwiftCart: physics-driven commerce.
 #[derive(Parser)]
@@ -21,6 +21,13 @@ enum Command {
     Migrate,
     /// Apply migrations and add missing catalog products, then exit. Never touches live stock.
     Seed,
+    /// Create an admin account (or make an existing one admin). The password is read from
+    /// SWIFTCART_ADMIN_PASSWORD, or else from the first line of standard input.
+    CreateAdmin {
+        /// The admin's email address.
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[tokio::main]
@@ -48,6 +55,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             db::migrate(&pool).await?;
             let report = seed::run(&pool).await?;
             println!("seeded: {} added, {} already present", report.inserted, report.already_present);
+            Ok(())
+        }
+        Command::CreateAdmin { email } => {
+            let password = match std::env::var("SWIFTCART_ADMIN_PASSWORD") {
+                Ok(p) if !p.is_empty() => p,
+                _ => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            let pool = db::connect_lazy(&config.database_url)?;
+            db::migrate(&pool).await?;
+            let user = auth::users::upsert_admin(&pool, &email, &password).await?;
+            println!("admin {} ({}) ready", user.email, user.id);
             Ok(())
         }
     }

@@ -19,6 +19,8 @@ use crate::redis_pool::RedisPool;
 pub struct LiveProduct {
     /// The product's uuid.
     pub id: Uuid,
+    /// The product's slug.
+    pub slug: String,
     /// List price, cents; also the price after a reset.
     pub msrp_cents: i64,
     /// Lowest live price, cents.
@@ -32,13 +34,25 @@ pub struct LiveProduct {
 /// Live products in catalog order, which is also the order of the initial layout.
 pub async fn live_products(pool: &PgPool) -> Result<Vec<LiveProduct>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT p.id, p.msrp_cents, p.price_floor_cents, p.base_mass,
+        "SELECT p.id, p.slug, p.msrp_cents, p.price_floor_cents, p.base_mass,
                 COALESCE(i.stock_count - i.reserved_count, 0)::BIGINT AS available
          FROM products p LEFT JOIN inventory i ON i.product_id = p.id
          WHERE p.retired_at IS NULL ORDER BY p.sort_order, p.slug",
     )
     .fetch_all(pool)
     .await
+}
+
+/// A fingerprint of the catalog order (FNV-1a over the product ids): the engine publishes it
+/// with every tick so each node can check that its product indices mean the same products.
+pub fn catalog_digest<'a>(ids: impl IntoIterator<Item = &'a Uuid>) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for id in ids {
+        for byte in id.as_bytes() {
+            hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
 }
 
 /// Hands each field of a `sc:prod:state:{uuid}` hash and its value to `emit`, in contract order.

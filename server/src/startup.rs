@@ -17,13 +17,16 @@ use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRou
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 
+use crate::auth::TokenKeys;
+use crate::cart::CartStore;
 use crate::catalog::Catalog;
 use crate::config::{Config, Environment};
 use crate::engine::metrics::EngineMetrics;
 use crate::engine::{self, EngineContext};
 use crate::keys::Keys;
+use crate::realtime::hub::{CatalogIndex, Hub};
 use crate::redis_pool::{create_pool, RedisPool};
-use crate::{db, health, http, product_state};
+use crate::{db, health, http, product_state, realtime};
 
 /// Shared state of every handler.
 #[derive(Clone, FromRef)]
@@ -44,6 +47,12 @@ pub struct AppState {
     pub node: String,
     /// Engine counters for `/metrics`.
     pub metrics: Arc<EngineMetrics>,
+    /// Access-token keys and rules.
+    pub tokens: TokenKeys,
+    /// Cart orbits.
+    pub carts: CartStore,
+    /// This node's WebSocket fan-out.
+    pub hub: Arc<Hub>,
 }
 
 /// A built, bound, not yet running server.
@@ -55,7 +64,7 @@ pub struct Application {
 impl Application {
     /// Connects to PostgreSQL and Redis, applies migrations, writes missing product state to
     /// Redis and binds the listener.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
+    pub async fn build(mut config: Config) -> anyhow::Result<Self> {
         let pool = db::connect_lazy(&config.database_url)?;
         db::migrate(&pool).await.map_err(|e| anyhow::anyhow!("cannot migrate PostgreSQL at DATABASE_URL: {e}"))?;
         let redis = create_pool(&config.redis_url)?;
@@ -67,11 +76,28 @@ impl Application {
         let listener = TcpListener::bind(config.site_addr)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on LEPTOS_SITE_ADDR {}: {e}", config.site_addr))?;
-        let leptos_options = leptos_options(&config, listener.local_addr()?);
+        let bound = listener.local_addr()?;
+        if config.site_addr.port() == 0 {
+            // The default allow-list named port 0; it means the port actually bound.
+            for origin in &mut config.allowed_origins {
+                if let Some(base) = origin.strip_suffix(":0") {
+                    *origin = format!("{base}:{}", bound.port());
+                }
+            }
+        }
+        let leptos_options = leptos_options(&config, bound);
         let catalog = Catalog::new(pool.clone(), redis.clone(), keys.clone());
         let node = format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let hub = Hub::new(node.clone());
+        match CatalogIndex::load(&pool).await {
+            Ok(index) => hub.set_catalog(index),
+            Err(e) => tracing::warn!(error = %e, "catalog index deferred: PostgreSQL unavailable"),
+        }
         let state = AppState {
             leptos_options,
+            tokens: TokenKeys::new(config.jwt_secret.as_bytes()),
+            carts: CartStore::new(redis.clone(), pool.clone(), keys.clone()),
+            hub: Arc::new(hub),
             pool,
             redis,
             keys,
@@ -110,8 +136,26 @@ impl Application {
                 let _ = engine_stopped.await;
             },
         ));
+        let (stop_background, background_stopped) = tokio::sync::watch::channel(false);
+        let stopped = move || {
+            let mut rx = background_stopped.clone();
+            async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            }
+        };
+        let hub = tokio::spawn(self.state.hub.clone().run(
+            self.state.config.redis_url.clone(),
+            self.state.keys.clone(),
+            self.state.pool.clone(),
+            stopped(),
+        ));
+        let cart_writer = tokio::spawn(self.state.carts.clone().run_writer(stopped()));
         tracing::info!("SwiftCart listening on http://{}", self.listener.local_addr()?);
         let result = axum::serve(self.listener, router(self.state)).with_graceful_shutdown(shutdown).await;
+        // Sockets end when the hub stops; carts still waiting are written before the exit.
+        let _ = stop_background.send(true);
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), cart_writer).await;
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), hub).await;
         // Let the engine hand its lease back, but never hang the shutdown on Redis.
         let _ = stop_engine.send(());
         if tokio::time::timeout(std::time::Duration::from_secs(2), &mut engine).await.is_err() {
@@ -158,6 +202,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(metrics))
         .merge(http::api_router())
+        .route("/ws", get(realtime::socket::upgrade))
         .route("/sfn/{*fn_name}", get(server_fns.clone()).post(server_fns))
         .leptos_routes_with_context(&state, routes, provide, move || shell(shell_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
@@ -167,5 +212,7 @@ pub fn router(state: AppState) -> Router {
 
 /// `GET /metrics`: Prometheus text.
 async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> impl axum::response::IntoResponse {
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+    let mut text = state.metrics.render();
+    state.hub.metrics.render_into(&mut text);
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

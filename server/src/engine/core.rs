@@ -107,6 +107,7 @@ pub struct Engine {
     applied: std::collections::HashSet<Uuid>,
     applied_order: VecDeque<Uuid>,
     state_keys: Vec<String>,
+    catalog_digest: u64,
 }
 
 /// How many gesture ids are remembered to refuse duplicates.
@@ -132,7 +133,9 @@ impl Engine {
             applied: Default::default(),
             applied_order: Default::default(),
             state_keys: Vec::new(),
+            catalog_digest: 0,
         };
+        engine.catalog_digest = crate::product_state::catalog_digest(engine.products.iter().map(|p| &p.id));
         engine.recompute_prices();
         engine
     }
@@ -162,6 +165,11 @@ impl Engine {
     /// The physics constants in use.
     pub fn params(&self) -> &WellParams {
         &self.params
+    }
+
+    /// The fingerprint of the product order (see [`crate::product_state::catalog_digest`]).
+    pub fn catalog_digest(&self) -> u64 {
+        self.catalog_digest
     }
 
     /// The index of a product.

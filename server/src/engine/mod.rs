@@ -192,6 +192,7 @@ pub async fn tick_once(
     let broadcast = TickBroadcast {
         n: outcome.n,
         t: now,
+        catalog: engine.catalog_digest(),
         s: engine
             .bodies
             .iter()

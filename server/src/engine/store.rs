@@ -55,6 +55,8 @@ pub struct TickBroadcast {
     pub n: u64,
     /// Engine time of the tick, ms since the epoch.
     pub t: f64,
+    /// [`crate::product_state::catalog_digest`] of the products, in index order.
+    pub catalog: u64,
     /// Every product's state, indexed in catalog order.
     pub s: Vec<BodyState>,
     /// Outcomes of the gestures applied this tick.

@@ -1,5 +1,9 @@
 //! REST routes (CONTRACT.md, "REST"): one router per area, merged in [`api_router`].
 
+/// `/api/auth/…`: guest tokens, accounts, refresh.
+pub mod auth;
+/// `/api/cart…`: the shopper's cart orbit.
+pub mod cart;
 /// The one error type of the REST API and its JSON body.
 pub mod error;
 /// `/api/products…`: the public catalog.
@@ -11,5 +15,5 @@ use crate::startup::AppState;
 
 /// Every REST route.
 pub fn api_router() -> Router<AppState> {
-    Router::new().merge(products::router())
+    Router::new().merge(products::router()).merge(auth::router()).merge(cart::router())
 }

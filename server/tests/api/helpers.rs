@@ -29,6 +29,9 @@ pub fn postgres_addr() -> SocketAddr {
     "127.0.0.1:5432".parse().unwrap()
 }
 
+/// The one Origin test servers accept on `/ws`.
+pub const ALLOWED_ORIGIN: &str = "http://allowed.test";
+
 /// A running test server.
 pub struct TestApp {
     pub address: String,
@@ -41,6 +44,8 @@ pub struct TestApp {
     pub metrics: std::sync::Arc<swiftcart::engine::metrics::EngineMetrics>,
     owns_data: bool,
     pub http: reqwest::Client,
+    /// The server's token keys, to mint tokens (also bad ones) directly.
+    pub tokens: swiftcart::auth::TokenKeys,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -83,6 +88,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         ("REDIS_URL", redis_url.clone()),
         ("SWIFTCART_REDIS_PREFIX", prefix.clone()),
         ("LEPTOS_SITE_ADDR", "127.0.0.1:0".to_string()),
+        ("SWIFTCART_ALLOWED_ORIGINS", ALLOWED_ORIGIN.to_string()),
         ("LEPTOS_SITE_ROOT", concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site").to_string()),
     ];
     let config = Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())).unwrap();
@@ -93,6 +99,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
 
     let app = Application::build(config).await.expect("application builds");
     let metrics = app.state().metrics.clone();
+    let tokens = app.state().tokens.clone();
     let address = format!("http://127.0.0.1:{}", app.port());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async {
@@ -109,6 +116,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         metrics,
         owns_data,
         http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap(),
+        tokens,
         shutdown: Some(tx),
         server: Some(server),
     }
@@ -118,6 +126,40 @@ impl TestApp {
     /// GETs a path of the app.
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.http.get(format!("{}{path}", self.address)).send().await.expect("request sent")
+    }
+
+    /// POSTs JSON to a path of the app, with an optional bearer token.
+    pub async fn post_json(&self, path: &str, token: Option<&str>, body: serde_json::Value) -> reqwest::Response {
+        let mut request = self.http.post(format!("{}{path}", self.address)).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    /// A fresh guest access token.
+    pub async fn guest_token(&self) -> String {
+        let body: serde_json::Value =
+            self.post_json("/api/auth/guest", None, serde_json::json!({})).await.json().await.unwrap();
+        body["token"].as_str().unwrap().to_string()
+    }
+
+    /// `GET /api/cart` as `token`: (product id, quantity) pairs.
+    pub async fn cart(&self, token: &str) -> Vec<(String, u64)> {
+        let response = self.http.get(format!("{}/api/cart", self.address)).bearer_auth(token).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let body: serde_json::Value = response.json().await.unwrap();
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| (i["productId"].as_str().unwrap().to_string(), i["quantity"].as_u64().unwrap()))
+            .collect()
+    }
+
+    /// The `ws://` URL of `/ws`.
+    pub fn ws_url(&self) -> String {
+        format!("{}/ws", self.address.replacen("http://", "ws://", 1))
     }
 
     /// The ids of every product in the test database, in catalog order.

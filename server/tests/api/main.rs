@@ -1,9 +1,13 @@
 //! Integration tests against the real PostgreSQL and Redis. Each test gets its own database and
 //! Redis key prefix (see `helpers`), so they run in parallel and never touch a developer's data.
 
+mod auth;
+mod cart;
 mod catalog;
 mod engine;
 mod health;
 mod helpers;
 mod pages;
 mod seed;
+mod ws;
+mod wsclient;

@@ -1,0 +1,16 @@
+//! Accounts and tokens (CONTRACT.md, "Authentication"): argon2id passwords, 15-minute HS256
+//! access tokens, rotating refresh tokens, and the request extractor that checks them.
+
+/// argon2id password hashing, off the async threads.
+pub mod passwords;
+/// Who is calling: the extractor for `Authorization: Bearer`.
+pub mod principal;
+/// Refresh tokens: stored hashed, rotated on use, a reused one revoking its family.
+pub mod refresh;
+/// Access tokens: issuing and verifying JWTs with an explicit algorithm allow-list.
+pub mod tokens;
+/// Users: registration, login, and the admin subcommand.
+pub mod users;
+
+pub use principal::Principal;
+pub use tokens::{Claims, Role, TokenKeys};

@@ -1,0 +1,61 @@
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+
+use super::tokens::{Claims, Role};
+use crate::http::error::ApiError;
+use crate::startup::AppState;
+
+/// The verified caller of a request: `Authorization: Bearer <access token>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    /// Token subject (user id, or a guest id).
+    pub sub: String,
+    /// What they may do.
+    pub role: Role,
+    /// When their token expires, seconds since the epoch.
+    pub exp: u64,
+}
+
+impl From<Claims> for Principal {
+    fn from(c: Claims) -> Self {
+        Self { sub: c.sub, role: c.role, exp: c.exp }
+    }
+}
+
+impl Principal {
+    /// The bearer token of these headers, verified; `Ok(None)` when there is none.
+    pub fn from_headers(state: &AppState, headers: &HeaderMap) -> Result<Option<Self>, ApiError> {
+        let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
+            return Ok(None);
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| ApiError::Unauthorized("expected Authorization: Bearer <token>".into()))?;
+        state
+            .tokens
+            .verify(token.trim())
+            .map(|claims| Some(claims.into()))
+            .map_err(|_| ApiError::Unauthorized("invalid or expired token; sign in again".into()))
+    }
+
+    /// Refuses anyone but an admin.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.role == Role::Admin {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden("this needs an admin account"))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Self::from_headers(state, &parts.headers)?
+            .ok_or_else(|| ApiError::Unauthorized("sign in or get a guest token first (Authorization: Bearer)".into()))
+    }
+}

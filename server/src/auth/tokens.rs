@@ -1,0 +1,146 @@
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+/// `iss` of every access token.
+pub const ISSUER: &str = "swiftcart";
+/// `aud` of every access token.
+pub const AUDIENCE: &str = "swiftcart.web";
+/// Lifetime of an access token, in seconds (15 minutes).
+pub const ACCESS_TOKEN_TTL_SECS: u64 = 900;
+
+/// What a token allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// An anonymous shopper: may browse, gesture and fill a cart orbit, not check out.
+    Guest,
+    /// A shopper with an account.
+    Shopper,
+    /// May manage the catalog.
+    Admin,
+}
+
+impl Role {
+    /// The role stored in `users.role`.
+    pub fn from_db(role: &str) -> Self {
+        if role == "admin" {
+            Self::Admin
+        } else {
+            Self::Shopper
+        }
+    }
+}
+
+/// The claims of an access token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// Issuer, always [`ISSUER`].
+    pub iss: String,
+    /// Audience, always [`AUDIENCE`].
+    pub aud: String,
+    /// Subject: the user id, or a random id for a guest. Cart orbits are keyed by it.
+    pub sub: String,
+    /// What the bearer may do.
+    pub role: Role,
+    /// Issued at, seconds since the epoch.
+    pub iat: u64,
+    /// Expires at, seconds since the epoch.
+    pub exp: u64,
+}
+
+/// Why a token was refused (the client only ever sees "invalid or expired token").
+#[derive(Debug, thiserror::Error)]
+#[error("invalid token: {0}")]
+pub struct TokenError(#[from] jsonwebtoken::errors::Error);
+
+/// The keys and rules for access tokens: HS256 only, with issuer, audience and expiry checked.
+#[derive(Clone)]
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl TokenKeys {
+    /// Keys from the HMAC secret (the configuration has checked it is at least 32 bytes).
+    pub fn new(secret: &[u8]) -> Self {
+        // The allow-list is exactly HS256: `alg: none`, RS256 and every other algorithm are refused.
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.algorithms = vec![Algorithm::HS256];
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 0;
+        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
+    }
+
+    /// Issues an access token for `sub`; returns it with its claims.
+    pub fn issue(&self, sub: &str, role: Role) -> (String, Claims) {
+        let iat = unix_now();
+        let claims = Claims {
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            sub: sub.into(),
+            role,
+            iat,
+            exp: iat + ACCESS_TOKEN_TTL_SECS,
+        };
+        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .expect("HS256 signing with an in-memory key cannot fail");
+        (token, claims)
+    }
+
+    /// Signs arbitrary claims (tests use it to build expired or foreign tokens).
+    pub fn sign(&self, claims: &Claims) -> String {
+        encode(&Header::new(Algorithm::HS256), claims, &self.encoding).expect("HS256 signing cannot fail")
+    }
+
+    /// Checks signature, algorithm, issuer, audience and expiry.
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        Ok(decode::<Claims>(token, &self.decoding, &self.validation)?.claims)
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+
+    fn keys() -> TokenKeys {
+        TokenKeys::new(&[7u8; 32])
+    }
+
+    #[test]
+    fn an_issued_token_verifies_with_its_claims() {
+        let (token, claims) = keys().issue("abc", Role::Guest);
+        assert_eq!(claims.exp - claims.iat, 900);
+        assert_eq!(keys().verify(&token).unwrap(), claims);
+    }
+
+    #[test]
+    fn foreign_expired_and_unsigned_tokens_are_refused() {
+        let k = keys();
+        let (token, claims) = k.issue("abc", Role::Shopper);
+        assert!(TokenKeys::new(&[8u8; 32]).verify(&token).is_err(), "another key");
+        let expired = Claims { exp: unix_now() - 1, iat: unix_now() - 901, ..claims.clone() };
+        assert!(k.verify(&k.sign(&expired)).is_err(), "expired");
+        let wrong_aud = Claims { aud: "elsewhere".into(), ..claims.clone() };
+        assert!(k.verify(&k.sign(&wrong_aud)).is_err(), "audience");
+        let wrong_iss = Claims { iss: "elsewhere".into(), ..claims.clone() };
+        assert!(k.verify(&k.sign(&wrong_iss)).is_err(), "issuer");
+        let payload = token.split('.').nth(1).unwrap();
+        let none = format!("{}.{payload}.", URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#));
+        assert!(k.verify(&none).is_err(), "alg none");
+        let signature = token.split('.').nth(2).unwrap();
+        let rs = format!("{}.{payload}.{signature}", URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#));
+        assert!(k.verify(&rs).is_err(), "RS256 header");
+    }
+}

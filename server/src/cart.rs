@@ -1,0 +1,298 @@
+//! Cart orbits (`sc:user:cart:{sub}`): Redis is the fast path shared by the WebSocket gestures
+//! and the REST cart; every change is written through to PostgreSQL in the background, so a cart
+//! survives the loss of Redis. A cart missing from Redis is loaded back from PostgreSQL on first
+//! use.
+//!
+//! The hash maps product uuids to quantities, plus a version field counting changes. The version
+//! makes the hash's presence meaningful (an empty cart still has it) and lets the writer keep only
+//! newer versions when several nodes write the same cart.
+
+use std::collections::HashSet;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
+
+use deadpool_redis::redis::{self, Script};
+use sqlx::PgPool;
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::keys::Keys;
+use crate::redis_pool::RedisPool;
+
+/// Most units of one product in a cart.
+pub const MAX_QUANTITY: u32 = 99;
+
+/// The hash field holding the cart's version.
+const VERSION_FIELD: &str = "_v";
+
+/// One line of a cart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CartLine {
+    /// The product.
+    pub product_id: Uuid,
+    /// Units, 1 to [`MAX_QUANTITY`].
+    pub quantity: u32,
+}
+
+/// What a cart change did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Done; the cart as it now is.
+    Done(Vec<CartLine>),
+    /// `add_one` on a line already at [`MAX_QUANTITY`]; nothing changed.
+    Full,
+}
+
+/// Changes a loaded cart: `set` a quantity, `add` one unit (up to ARGV[3]) or `del` a line;
+/// bumps the version and returns the whole hash. -1 when the cart is not in Redis (load it
+/// first), -2 when `add` found the line full.
+static MUTATE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local op, field = ARGV[1], ARGV[2]
+if op == 'set' then
+  redis.call('HSET', KEYS[1], field, ARGV[3])
+elseif op == 'add' then
+  local q = tonumber(redis.call('HGET', KEYS[1], field) or '0')
+  if q >= tonumber(ARGV[3]) then return -2 end
+  redis.call('HSET', KEYS[1], field, q + 1)
+else
+  redis.call('HDEL', KEYS[1], field)
+end
+redis.call('HINCRBY', KEYS[1], '_v', 1)
+return redis.call('HGETALL', KEYS[1])
+",
+    )
+});
+
+/// Writes a cart loaded from PostgreSQL, unless another node loaded it first.
+static LOAD: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+",
+    )
+});
+
+/// The cart orbits of every shopper.
+#[derive(Clone)]
+pub struct CartStore {
+    redis: RedisPool,
+    pool: PgPool,
+    keys: Keys,
+    dirty: Arc<Dirty>,
+}
+
+#[derive(Default)]
+struct Dirty {
+    subs: Mutex<HashSet<String>>,
+    wake: Notify,
+}
+
+impl CartStore {
+    /// A store over these connections. Call [`CartStore::run_writer`] to persist changes.
+    pub fn new(redis: RedisPool, pool: PgPool, keys: Keys) -> Self {
+        Self { redis, pool, keys, dirty: Arc::default() }
+    }
+
+    /// The cart of `sub`.
+    pub async fn get(&self, sub: &str) -> anyhow::Result<Vec<CartLine>> {
+        self.ensure_loaded(sub).await?;
+        let mut conn = self.redis.get().await?;
+        let raw: Vec<(String, String)> =
+            redis::cmd("HGETALL").arg(self.keys.user_cart(sub)).query_async(&mut conn).await?;
+        Ok(parse(raw).1)
+    }
+
+    /// Sets the quantity of one line (1 to [`MAX_QUANTITY`]; the caller has checked).
+    pub async fn set_quantity(&self, sub: &str, product: Uuid, quantity: u32) -> anyhow::Result<Vec<CartLine>> {
+        match self.mutate(sub, "set", product, quantity).await? {
+            Change::Done(lines) => Ok(lines),
+            Change::Full => unreachable!("set never reports a full line"),
+        }
+    }
+
+    /// Adds one unit (the tractor beam), unless the line is at [`MAX_QUANTITY`].
+    pub async fn add_one(&self, sub: &str, product: Uuid) -> anyhow::Result<Change> {
+        self.mutate(sub, "add", product, MAX_QUANTITY).await
+    }
+
+    /// Removes a line (absent lines are fine).
+    pub async fn remove(&self, sub: &str, product: Uuid) -> anyhow::Result<Vec<CartLine>> {
+        match self.mutate(sub, "del", product, 0).await? {
+            Change::Done(lines) => Ok(lines),
+            Change::Full => unreachable!("del never reports a full line"),
+        }
+    }
+
+    /// Moves a guest's cart into an account's (quantities add up, capped), then deletes it.
+    pub async fn merge(&self, from: &str, into: &str) -> anyhow::Result<()> {
+        if from == into {
+            return Ok(());
+        }
+        let guest = self.get(from).await?;
+        if guest.is_empty() {
+            return Ok(());
+        }
+        let mine = self.get(into).await?;
+        for line in guest {
+            let have = mine.iter().find(|l| l.product_id == line.product_id).map_or(0, |l| l.quantity);
+            self.set_quantity(into, line.product_id, (have + line.quantity).min(MAX_QUANTITY)).await?;
+        }
+        let mut conn = self.redis.get().await?;
+        let _: i64 = redis::cmd("DEL").arg(self.keys.user_cart(from)).query_async(&mut conn).await?;
+        sqlx::query("DELETE FROM carts WHERE owner_sub = $1").bind(from).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn mutate(&self, sub: &str, op: &str, product: Uuid, value: u32) -> anyhow::Result<Change> {
+        let key = self.keys.user_cart(sub);
+        for _ in 0..2 {
+            let mut conn = self.redis.get().await?;
+            let reply: redis::Value =
+                MUTATE.key(&key).arg(op).arg(product.to_string()).arg(value).invoke_async(&mut conn).await?;
+            match reply {
+                redis::Value::Int(-1) => {
+                    drop(conn);
+                    self.ensure_loaded(sub).await?;
+                }
+                redis::Value::Int(-2) => return Ok(Change::Full),
+                other => {
+                    let raw: Vec<(String, String)> = redis::from_redis_value(&other)?;
+                    self.mark_dirty(sub);
+                    return Ok(Change::Done(parse(raw).1));
+                }
+            }
+        }
+        anyhow::bail!("cart {sub} vanished from Redis twice while changing it")
+    }
+
+    /// Makes sure the cart is in Redis, loading it from PostgreSQL if Redis lost it (or never had it).
+    async fn ensure_loaded(&self, sub: &str) -> anyhow::Result<()> {
+        let key = self.keys.user_cart(sub);
+        let mut conn = self.redis.get().await?;
+        let exists: bool = redis::cmd("EXISTS").arg(&key).query_async(&mut conn).await?;
+        if exists {
+            return Ok(());
+        }
+        let version: i64 = sqlx::query_scalar("SELECT version FROM carts WHERE owner_sub = $1")
+            .bind(sub)
+            .fetch_optional(&self.pool)
+            .await?
+            .unwrap_or(0);
+        let lines: Vec<(Uuid, i32)> =
+            sqlx::query_as("SELECT product_id, quantity FROM cart_items WHERE owner_sub = $1 ORDER BY product_id")
+                .bind(sub)
+                .fetch_all(&self.pool)
+                .await?;
+        let mut load = LOAD.key(&key);
+        load.arg(VERSION_FIELD).arg(version);
+        for (product, quantity) in lines {
+            load.arg(product.to_string()).arg(quantity);
+        }
+        let _: i64 = load.invoke_async(&mut conn).await?;
+        Ok(())
+    }
+
+    fn mark_dirty(&self, sub: &str) {
+        self.dirty.subs.lock().expect("dirty set lock").insert(sub.to_string());
+        self.dirty.wake.notify_one();
+    }
+
+    /// Writes changed carts to PostgreSQL until `shutdown` resolves, then writes what is left.
+    pub async fn run_writer(self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = self.dirty.wake.notified() => {}
+                _ = &mut shutdown => {
+                    self.flush().await;
+                    return;
+                }
+            }
+            // Let a burst of changes to the same cart coalesce into one write.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            if !self.flush().await {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                self.dirty.wake.notify_one();
+            }
+        }
+    }
+
+    /// Writes every changed cart now; `false` if some could not be written (they stay queued).
+    pub async fn flush(&self) -> bool {
+        let subs: Vec<String> =
+            std::mem::take(&mut *self.dirty.subs.lock().expect("dirty set lock")).into_iter().collect();
+        let mut all_written = true;
+        for sub in subs {
+            if let Err(e) = self.persist(&sub).await {
+                tracing::warn!(error = %e, "cart write-through failed; will retry");
+                self.dirty.subs.lock().expect("dirty set lock").insert(sub);
+                all_written = false;
+            }
+        }
+        all_written
+    }
+
+    /// Copies one cart from Redis to PostgreSQL if Redis holds a newer version.
+    async fn persist(&self, sub: &str) -> anyhow::Result<()> {
+        let mut conn = self.redis.get().await?;
+        let raw: Vec<(String, String)> =
+            redis::cmd("HGETALL").arg(self.keys.user_cart(sub)).query_async(&mut conn).await?;
+        drop(conn);
+        if raw.is_empty() {
+            // Gone from Redis (merged away, or Redis lost it): PostgreSQL already has the newest copy.
+            return Ok(());
+        }
+        let (version, lines) = parse(raw);
+        let mut tx = self.pool.begin().await?;
+        let newer: Option<i32> = sqlx::query_scalar(
+            "INSERT INTO carts (owner_sub, version) VALUES ($1, $2)
+             ON CONFLICT (owner_sub) DO UPDATE SET version = EXCLUDED.version, updated_at = now()
+             WHERE carts.version < EXCLUDED.version
+             RETURNING 1",
+        )
+        .bind(sub)
+        .bind(version)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if newer.is_some() {
+            sqlx::query("DELETE FROM cart_items WHERE owner_sub = $1").bind(sub).execute(&mut *tx).await?;
+            let products: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
+            let quantities: Vec<i32> = lines.iter().map(|l| l.quantity as i32).collect();
+            sqlx::query(
+                "INSERT INTO cart_items (owner_sub, product_id, quantity)
+                 SELECT $1, p, q FROM UNNEST($2::uuid[], $3::int[]) AS t(p, q)
+                 WHERE EXISTS (SELECT 1 FROM products WHERE id = p)",
+            )
+            .bind(sub)
+            .bind(&products)
+            .bind(&quantities)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Splits a cart hash into its version and its lines (sorted by product, malformed fields skipped).
+fn parse(raw: Vec<(String, String)>) -> (i64, Vec<CartLine>) {
+    let mut version = 0;
+    let mut lines = Vec::new();
+    for (field, value) in raw {
+        if field == VERSION_FIELD {
+            version = value.parse().unwrap_or(0);
+        } else if let (Ok(product_id), Ok(quantity)) = (field.parse::<Uuid>(), value.parse::<u32>()) {
+            if (1..=MAX_QUANTITY).contains(&quantity) {
+                lines.push(CartLine { product_id, quantity });
+            }
+        }
+    }
+    lines.sort_by_key(|l| l.product_id);
+    (version, lines)
+}

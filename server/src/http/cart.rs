@@ -1,0 +1,65 @@
+//! `/api/cart`, `/api/cart/items/{productId}`: the shopper's cart orbit over REST. The same
+//! Redis cart the WebSocket's `beam` and `drop` change.
+
+use axum::extract::{Path, State};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::error::{ApiError, ApiJson};
+use crate::auth::Principal;
+use crate::cart::{CartLine, MAX_QUANTITY};
+use crate::startup::AppState;
+
+/// The routes of this area.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/cart", get(show)).route("/api/cart/items/{product_id}", put(set_quantity).delete(remove))
+}
+
+#[derive(Serialize)]
+struct Cart {
+    items: Vec<CartLine>,
+}
+
+#[derive(Deserialize)]
+struct QuantityBody {
+    quantity: i64,
+}
+
+async fn show(State(state): State<AppState>, who: Principal) -> Result<Json<Cart>, ApiError> {
+    Ok(Json(Cart { items: state.carts.get(&who.sub).await? }))
+}
+
+async fn set_quantity(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(product): Path<String>,
+    ApiJson(body): ApiJson<QuantityBody>,
+) -> Result<Json<Cart>, ApiError> {
+    let product = live_product(&state, &product).await?;
+    let quantity = u32::try_from(body.quantity)
+        .ok()
+        .filter(|q| (1..=MAX_QUANTITY).contains(q))
+        .ok_or_else(|| ApiError::Unprocessable(format!("quantity must be a whole number from 1 to {MAX_QUANTITY}")))?;
+    Ok(Json(Cart { items: state.carts.set_quantity(&who.sub, product, quantity).await? }))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(product): Path<String>,
+) -> Result<Json<Cart>, ApiError> {
+    let product = product.parse::<Uuid>().map_err(|_| ApiError::NotFound("no such product"))?;
+    Ok(Json(Cart { items: state.carts.remove(&who.sub, product).await? }))
+}
+
+/// The uuid of a product that can go into a cart (exists, not retired).
+async fn live_product(state: &AppState, raw: &str) -> Result<Uuid, ApiError> {
+    let id = raw.parse::<Uuid>().map_err(|_| ApiError::NotFound("no such product"))?;
+    let live: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM products WHERE id = $1 AND retired_at IS NULL)")
+        .bind(id)
+        .fetch_one(&state.pool)
+        .await?;
+    live.then_some(id).ok_or(ApiError::NotFound("no such product"))
+}

@@ -1,0 +1,75 @@
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+
+/// Counters of the WebSocket side of a node.
+#[derive(Debug, Default)]
+pub struct RealtimeMetrics {
+    /// Open sockets.
+    pub connections: AtomicI64,
+    /// Frames written to sockets.
+    pub frames_sent: AtomicU64,
+    /// Bytes written to sockets (WebSocket payloads).
+    pub bytes_sent: AtomicU64,
+    /// Ticks received from the engine's channel.
+    pub ticks_received: AtomicU64,
+    /// Client frames refused as malformed.
+    pub bad_frames: AtomicU64,
+    /// Sockets closed for sending too fast.
+    pub flood_closes: AtomicU64,
+    /// Sockets dropped for not reading.
+    pub slow_drops: AtomicU64,
+}
+
+impl RealtimeMetrics {
+    /// Counts one frame of `bytes` written.
+    pub fn sent(&self, bytes: usize) {
+        self.frames_sent.fetch_add(1, Relaxed);
+        self.bytes_sent.fetch_add(bytes as u64, Relaxed);
+    }
+
+    /// Appends the Prometheus text of these counters.
+    pub fn render_into(&self, out: &mut String) {
+        let rows: [(&str, &str, &str, i64); 7] = [
+            ("swiftcart_ws_connections", "gauge", "Open WebSocket connections.", self.connections.load(Relaxed)),
+            (
+                "swiftcart_ws_frames_sent_total",
+                "counter",
+                "Frames written to sockets.",
+                self.frames_sent.load(Relaxed) as i64,
+            ),
+            (
+                "swiftcart_ws_bytes_sent_total",
+                "counter",
+                "Payload bytes written to sockets.",
+                self.bytes_sent.load(Relaxed) as i64,
+            ),
+            (
+                "swiftcart_ws_ticks_received_total",
+                "counter",
+                "Engine ticks received by this node.",
+                self.ticks_received.load(Relaxed) as i64,
+            ),
+            (
+                "swiftcart_ws_bad_frames_total",
+                "counter",
+                "Client frames refused as malformed.",
+                self.bad_frames.load(Relaxed) as i64,
+            ),
+            (
+                "swiftcart_ws_flood_closes_total",
+                "counter",
+                "Sockets closed for flooding.",
+                self.flood_closes.load(Relaxed) as i64,
+            ),
+            (
+                "swiftcart_ws_slow_drops_total",
+                "counter",
+                "Sockets dropped for not reading.",
+                self.slow_drops.load(Relaxed) as i64,
+            ),
+        ];
+        for (name, kind, help, value) in rows {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+        }
+    }
+}

@@ -1,0 +1,386 @@
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use bytes::Bytes;
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
+use physics_worker::physics::WellParams;
+use physics_worker::wire::{
+    self, validate_gesture, CartLine as WireCartLine, ClientFrame, GestureAction, ServerFrame, ValidGesture,
+    MAX_CLIENT_FRAME_BYTES, SUBPROTOCOL,
+};
+use serde_json::json;
+
+use super::hub::{TickFrames, ERR_TEMPORAL_PARADOX};
+use super::{CLIENT_FRAMES_PER_SEC, CLIENT_FRAME_BURST};
+use crate::auth::tokens::unix_now;
+use crate::auth::Principal;
+use crate::cart::Change;
+use crate::engine::core::{GestureKind, GestureOrigin, QueuedGesture};
+use crate::engine::{now_ms, store};
+use crate::startup::AppState;
+
+/// Longest a single write to a socket may take before the client is considered gone.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(2);
+/// Longest a new socket waits for the engine's first tick before giving up.
+pub const FIRST_TICK_TIMEOUT: Duration = Duration::from_secs(5);
+/// Close code sent when the socket's token expires (see docs/contract-notes.md).
+pub const CLOSE_TOKEN_EXPIRED: u16 = 4001;
+
+/// `GET /ws`: checks the Origin (403) and the token (401) before upgrading.
+pub async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
+    if !origin.is_some_and(|o| state.config.allowed_origins.iter().any(|allowed| allowed == o)) {
+        return refuse(StatusCode::FORBIDDEN, "ERR_FORBIDDEN", "this Origin may not open the real-time socket");
+    }
+    let offered: Vec<&str> = headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let token = offered.iter().find_map(|p| p.strip_prefix("bearer."));
+    let Some(principal) = token.and_then(|t| state.tokens.verify(t).ok()).map(Principal::from) else {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "ERR_UNAUTHORIZED",
+            "send a valid access token as the subprotocol bearer.<token>",
+        );
+    };
+    if !offered.contains(&SUBPROTOCOL) {
+        return refuse(StatusCode::BAD_REQUEST, "ERR_BAD_REQUEST", "the subprotocol swiftcart.v1 is required");
+    }
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => return rejection.into_response(),
+    };
+    ws.protocols([SUBPROTOCOL])
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(1024 * 1024)
+        .max_message_size(MAX_CLIENT_FRAME_BYTES)
+        .max_frame_size(MAX_CLIENT_FRAME_BYTES)
+        .on_upgrade(move |socket| serve(socket, state, principal))
+}
+
+fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(json!({ "error": code, "message": message }))).into_response()
+}
+
+/// Why a connection ended.
+enum End {
+    /// Close with this code and reason.
+    Close(u16, &'static str),
+    /// The client left, or cannot be written to.
+    Gone,
+}
+
+/// One connection, from the `sync` to the close.
+struct Connection {
+    state: AppState,
+    principal: Principal,
+    id: u64,
+    sink: SplitSink<WebSocket, Message>,
+    last_n: Option<u64>,
+    needs_keyframe: bool,
+    keyframe_every: u64,
+    bucket: TokenBucket,
+}
+
+async fn serve(socket: WebSocket, state: AppState, principal: Principal) {
+    let hub = state.hub.clone();
+    let (id, mut answers) = hub.register();
+    hub.metrics.connections.fetch_add(1, Relaxed);
+    let (sink, mut stream) = socket.split();
+    let keyframe_every = (1_000 / state.config.tick.as_millis().max(1) as u64).max(1);
+    let mut conn = Connection {
+        state,
+        principal,
+        id,
+        sink,
+        last_n: None,
+        needs_keyframe: true,
+        keyframe_every,
+        bucket: TokenBucket::new(CLIENT_FRAMES_PER_SEC, CLIENT_FRAME_BURST),
+    };
+    let end = conn.run(&mut stream, &mut answers).await;
+    if let End::Close(code, reason) = end {
+        let frame = CloseFrame { code, reason: reason.into() };
+        let _ = tokio::time::timeout(SEND_TIMEOUT, conn.sink.send(Message::Close(Some(frame)))).await;
+    }
+    hub.unregister(id);
+    hub.metrics.connections.fetch_sub(1, Relaxed);
+}
+
+impl Connection {
+    async fn run(
+        &mut self,
+        stream: &mut futures_util::stream::SplitStream<WebSocket>,
+        answers: &mut tokio::sync::mpsc::Receiver<Bytes>,
+    ) -> End {
+        let mut ticks = self.state.hub.subscribe();
+        let first = tokio::time::timeout(FIRST_TICK_TIMEOUT, ticks.wait_for(Option::is_some)).await;
+        let Ok(Ok(first)) = first.map(|r| r.map(|f| f.clone())) else {
+            return End::Close(1011, "the engine is not running; retry shortly");
+        };
+        let first = first.expect("waited for Some");
+        if let Err(end) = self.send_sync(&first).await {
+            return end;
+        }
+        let mut expiry = Box::pin(tokio::time::sleep_until(until(self.principal.exp)));
+        loop {
+            let step = tokio::select! {
+                incoming = stream.next() => match incoming {
+                    Some(Ok(message)) => self.on_message(message, &mut expiry).await,
+                    Some(Err(e)) => Err(read_error_end(&e)),
+                    None => Err(End::Gone),
+                },
+                changed = ticks.changed() => match changed {
+                    Ok(()) => {
+                        let frames = ticks.borrow_and_update().clone();
+                        match frames {
+                            Some(frames) => self.on_tick(&frames).await,
+                            None => Ok(()),
+                        }
+                    }
+                    Err(_) => Err(End::Close(1001, "server shutting down")),
+                },
+                answer = answers.recv() => match answer {
+                    Some(bytes) => self.send(bytes).await,
+                    None => Err(End::Close(1008, "not reading; too many unanswered frames")),
+                },
+                _ = &mut expiry => Err(End::Close(CLOSE_TOKEN_EXPIRED, "token expired; send an auth frame before exp or reconnect")),
+            };
+            if let Err(end) = step {
+                return end;
+            }
+        }
+    }
+
+    async fn send(&mut self, bytes: Bytes) -> Result<(), End> {
+        let len = bytes.len();
+        match tokio::time::timeout(SEND_TIMEOUT, self.sink.send(Message::Binary(bytes))).await {
+            Ok(Ok(())) => {
+                self.state.hub.metrics.sent(len);
+                Ok(())
+            }
+            Ok(Err(_)) => Err(End::Gone),
+            Err(_) => {
+                self.state.hub.metrics.slow_drops.fetch_add(1, Relaxed);
+                Err(End::Gone)
+            }
+        }
+    }
+
+    async fn send_frame(&mut self, frame: &ServerFrame) -> Result<(), End> {
+        match wire::encode(frame) {
+            Ok(bytes) => self.send(Bytes::from(bytes)).await,
+            Err(_) => Err(End::Close(1011, "internal error")),
+        }
+    }
+
+    /// The `sync` frame: catalog, full state, this shopper's cart orbit.
+    async fn send_sync(&mut self, frames: &TickFrames) -> Result<(), End> {
+        let cart = match self.state.carts.get(&self.principal.sub).await {
+            Ok(lines) => lines
+                .iter()
+                .filter_map(|l| {
+                    frames.catalog.index_of.get(&l.product_id).map(|&i| WireCartLine { i, qty: l.quantity })
+                })
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "realtime: cart unavailable for sync");
+                return Err(End::Close(1011, "cart unavailable; retry shortly"));
+            }
+        };
+        let sync = ServerFrame::Sync {
+            t: now_ms(),
+            n: frames.n,
+            catalog: frames.catalog.entries.clone(),
+            s: frames.state.as_ref().clone(),
+            cart,
+        };
+        self.send_frame(&sync).await?;
+        self.last_n = Some(frames.n);
+        self.needs_keyframe = true;
+        Ok(())
+    }
+
+    /// Sends the newest tick: the shared delta when this socket holds the previous tick,
+    /// otherwise (and once a second, staggered per socket) the shared keyframe.
+    async fn on_tick(&mut self, frames: &TickFrames) -> Result<(), End> {
+        if let Some(reason) = &frames.paradox {
+            let err = ServerFrame::Err { code: ERR_TEMPORAL_PARADOX.into(), q: None, reason: Some(reason.clone()) };
+            self.send_frame(&err).await?;
+            return self.send_sync(frames).await;
+        }
+        if self.last_n.is_some_and(|n| frames.n <= n) {
+            return Ok(());
+        }
+        let follows = self.last_n.is_some_and(|n| n + 1 == frames.n);
+        let keyframe_due = (frames.n + self.id).is_multiple_of(self.keyframe_every);
+        let bytes = match &frames.delta {
+            Some(delta) if follows && !self.needs_keyframe && !keyframe_due => delta.clone(),
+            _ => frames.full.clone(),
+        };
+        self.send(bytes).await?;
+        self.last_n = Some(frames.n);
+        self.needs_keyframe = false;
+        Ok(())
+    }
+
+    async fn on_message(
+        &mut self,
+        message: Message,
+        expiry: &mut std::pin::Pin<Box<tokio::time::Sleep>>,
+    ) -> Result<(), End> {
+        let bytes = match message {
+            Message::Binary(bytes) => bytes,
+            Message::Text(_) => return Err(End::Close(1003, "binary MessagePack frames only")),
+            Message::Close(_) => return Err(End::Gone),
+            Message::Ping(_) | Message::Pong(_) => return Ok(()),
+        };
+        if !self.bucket.take() {
+            self.state.hub.metrics.flood_closes.fetch_add(1, Relaxed);
+            return Err(End::Close(1008, "too many frames; at most 30 per second"));
+        }
+        let frame = match wire::decode::<ClientFrame>(&bytes) {
+            Ok(frame) => frame,
+            Err(_) => return self.bad_frame(None, "malformed").await,
+        };
+        match frame {
+            ClientFrame::Ping { c } => {
+                let c = if c.is_finite() { c } else { 0.0 };
+                self.send_frame(&ServerFrame::Pong { c, t: now_ms() }).await
+            }
+            ClientFrame::Auth { token } => self.reauthenticate(&token, expiry).await,
+            gesture => {
+                let catalog = self.state.hub.catalog();
+                match validate_gesture(&gesture, catalog.ids.len(), WellParams::default().max_impulse) {
+                    Some(Ok(valid)) => {
+                        let product = catalog.ids[valid.i as usize];
+                        self.gesture(valid, product).await
+                    }
+                    Some(Err(rejection)) => self.bad_frame(gesture_seq(&gesture), rejection.reason()).await,
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+
+    async fn bad_frame(&mut self, q: Option<u32>, reason: &str) -> Result<(), End> {
+        self.state.hub.metrics.bad_frames.fetch_add(1, Relaxed);
+        self.send_frame(&ServerFrame::Err { code: "ERR_BAD_FRAME".into(), q, reason: Some(reason.into()) }).await
+    }
+
+    /// A fresh token for the same subject moves the socket's deadline; anything else closes it.
+    async fn reauthenticate(
+        &mut self,
+        token: &str,
+        expiry: &mut std::pin::Pin<Box<tokio::time::Sleep>>,
+    ) -> Result<(), End> {
+        match self.state.tokens.verify(token) {
+            Ok(claims) if claims.sub == self.principal.sub => {
+                self.principal = claims.into();
+                expiry.as_mut().reset(until(self.principal.exp));
+                self.send_frame(&ServerFrame::Authed { exp: self.principal.exp as f64 * 1_000.0 }).await
+            }
+            _ => Err(End::Close(1008, "invalid token in auth frame")),
+        }
+    }
+
+    /// Applies the cart side of a gesture here, then queues it for the engine, which answers
+    /// with `ack` (or a paradox) through the hub once a tick has applied it.
+    async fn gesture(&mut self, gesture: ValidGesture, product: uuid::Uuid) -> Result<(), End> {
+        let q = gesture.q;
+        let unavailable =
+            ServerFrame::Err { code: ERR_TEMPORAL_PARADOX.into(), q: Some(q), reason: Some("unavailable".into()) };
+        let kind = match gesture.action {
+            GestureAction::Flick(v) => GestureKind::Flick(v),
+            GestureAction::Beam => match self.state.carts.add_one(&self.principal.sub, product).await {
+                Ok(Change::Done(_)) => GestureKind::Beam,
+                Ok(Change::Full) => {
+                    let full = ServerFrame::Err {
+                        code: ERR_TEMPORAL_PARADOX.into(),
+                        q: Some(q),
+                        reason: Some("cart_full".into()),
+                    };
+                    return self.send_frame(&full).await;
+                }
+                Err(_) => return self.send_frame(&unavailable).await,
+            },
+            GestureAction::Drop => match self.state.carts.remove(&self.principal.sub, product).await {
+                Ok(_) => GestureKind::Drop,
+                Err(_) => return self.send_frame(&unavailable).await,
+            },
+        };
+        let queued = QueuedGesture {
+            id: uuid::Uuid::new_v4(),
+            product,
+            kind,
+            origin: GestureOrigin { node: self.state.hub.node().to_string(), conn: self.id, q },
+        };
+        if store::queue_gesture(&self.state.redis, &self.state.keys, &queued).await.is_err() {
+            return self.send_frame(&unavailable).await;
+        }
+        Ok(())
+    }
+}
+
+fn gesture_seq(frame: &ClientFrame) -> Option<u32> {
+    match frame {
+        ClientFrame::Flick { q, .. } | ClientFrame::Beam { q, .. } | ClientFrame::Drop { q, .. } => Some(*q),
+        ClientFrame::Ping { .. } | ClientFrame::Auth { .. } => None,
+    }
+}
+
+/// A frame too large is closed with 1009; any other read error means the client is gone.
+fn read_error_end(error: &axum::Error) -> End {
+    let text = error.to_string();
+    if text.contains("Message too long") || text.contains("Frame too long") || text.contains("too long") {
+        End::Close(1009, "frames are at most 64 KiB")
+    } else {
+        End::Gone
+    }
+}
+
+/// The instant a token expiring at `exp` (seconds since the epoch) runs out.
+fn until(exp: u64) -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(exp.saturating_sub(unix_now()))
+}
+
+/// Allows `rate` frames per second on average, in bursts of up to `burst`.
+struct TokenBucket {
+    tokens: f64,
+    rate: f64,
+    burst: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    fn new(rate: f64, burst: f64) -> Self {
+        Self { tokens: burst, rate, burst, last: Instant::now() }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}

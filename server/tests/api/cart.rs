@@ -1,0 +1,138 @@
+//! The REST cart, its write-through to PostgreSQL, and the guest-to-account hand-over.
+
+use std::time::Duration;
+
+use deadpool_redis::redis;
+use serde_json::json;
+
+use crate::helpers::{eventually, spawn_app, spawn_app_with, Options, PrivateRedis, TestApp};
+
+async fn put_quantity(app: &TestApp, token: &str, product: &str, body: serde_json::Value) -> reqwest::Response {
+    app.http
+        .put(format!("{}/api/cart/items/{product}", app.address))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn stored_lines(app: &TestApp, sub: &str) -> Vec<(String, i32)> {
+    sqlx::query_as::<_, (uuid::Uuid, i32)>(
+        "SELECT product_id, quantity FROM cart_items WHERE owner_sub = $1 ORDER BY product_id",
+    )
+    .bind(sub)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|(p, q)| (p.to_string(), q))
+    .collect()
+}
+
+#[tokio::test]
+async fn the_rest_cart_validates_and_changes_only_on_good_input() {
+    let app = spawn_app().await;
+    let ids = app.product_ids().await;
+    assert_eq!(app.get("/api/cart").await.status(), 401);
+    let bad = app.http.get(format!("{}/api/cart", app.address)).bearer_auth("not.a.jwt").send().await.unwrap();
+    assert_eq!(bad.status(), 401);
+
+    let token = app.guest_token().await;
+    assert!(app.cart(&token).await.is_empty());
+    let a = ids[0].to_string();
+    assert_eq!(
+        put_quantity(&app, &token, &uuid::Uuid::new_v4().to_string(), json!({"quantity": 1})).await.status(),
+        404
+    );
+    assert_eq!(put_quantity(&app, &token, "not-a-uuid", json!({"quantity": 1})).await.status(), 404);
+    for q in [json!(0), json!(100), json!(-1), json!(1.5), json!("2")] {
+        assert_eq!(put_quantity(&app, &token, &a, json!({"quantity": q})).await.status(), 422, "quantity {q}");
+    }
+    assert!(app.cart(&token).await.is_empty(), "refused requests change nothing");
+
+    let response = put_quantity(&app, &token, &a, json!({"quantity": 3})).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(app.cart(&token).await, vec![(a.clone(), 3)]);
+    let deleted =
+        app.http.delete(format!("{}/api/cart/items/{a}", app.address)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(deleted.status(), 200);
+    assert!(app.cart(&token).await.is_empty());
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_cart_survives_a_redis_flush_and_a_server_restart() {
+    let redis_server = PrivateRedis::start().await;
+    let mut app = spawn_app_with(Options { redis_url: Some(redis_server.url()), ..Options::default() }).await;
+    let ids = app.product_ids().await;
+    let token = app.guest_token().await;
+    let sub = app.tokens.verify(&token).unwrap().sub;
+    let (a, b) = (ids[1].to_string(), ids[2].to_string());
+    put_quantity(&app, &token, &a, json!({"quantity": 2})).await;
+    put_quantity(&app, &token, &b, json!({"quantity": 5})).await;
+    let mut expected = vec![(a.clone(), 2), (b.clone(), 5)];
+    expected.sort();
+
+    let written = eventually(Duration::from_secs(3), || async {
+        stored_lines(&app, &sub).await.into_iter().map(|(p, q)| (p, q as u64)).collect::<Vec<_>>() == expected
+    })
+    .await;
+    assert!(written.is_some(), "the cart reaches PostgreSQL asynchronously");
+
+    let mut conn = app.redis.get().await.unwrap();
+    let _: () = redis::cmd("FLUSHALL").query_async(&mut conn).await.unwrap();
+    drop(conn);
+    assert_eq!(app.cart(&token).await, expected, "the cart is reloaded from PostgreSQL after a flush");
+
+    // A change after the reload keeps counting versions from PostgreSQL's, so it is persisted.
+    put_quantity(&app, &token, &a, json!({"quantity": 7})).await;
+    let updated =
+        eventually(Duration::from_secs(3), || async { stored_lines(&app, &sub).await.contains(&(a.clone(), 7)) }).await;
+    assert!(updated.is_some(), "changes after a reload are written through");
+
+    // Restart: stop this server and start another on the same data.
+    let options = app.second_node();
+    app.stop().await;
+    let restarted = spawn_app_with(options).await;
+    let mut after: Vec<(String, u64)> = restarted.cart(&token).await;
+    after.sort();
+    let mut want = vec![(a, 7), (b, 5)];
+    want.sort();
+    assert_eq!(after, want);
+    restarted.cleanup().await;
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn signing_in_keeps_the_guest_cart() {
+    let app = spawn_app().await;
+    let ids = app.product_ids().await;
+    let guest = app.guest_token().await;
+    put_quantity(&app, &guest, &ids[3].to_string(), json!({"quantity": 2})).await;
+    let registered = app
+        .post_json(
+            "/api/auth/register",
+            Some(&guest),
+            json!({"email": "gus@example.com", "password": "guest turned 2 shopper"}),
+        )
+        .await;
+    assert_eq!(registered.status(), 201);
+    let token = registered.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_string();
+    assert_eq!(app.cart(&token).await, vec![(ids[3].to_string(), 2)]);
+    assert!(app.cart(&guest).await.is_empty(), "the guest cart moved, not copied");
+
+    // Logging in later as a new guest with items merges quantities.
+    let guest2 = app.guest_token().await;
+    put_quantity(&app, &guest2, &ids[3].to_string(), json!({"quantity": 3})).await;
+    let login = app
+        .post_json(
+            "/api/auth/login",
+            Some(&guest2),
+            json!({"email": "gus@example.com", "password": "guest turned 2 shopper"}),
+        )
+        .await;
+    let token = login.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_string();
+    assert_eq!(app.cart(&token).await, vec![(ids[3].to_string(), 5)]);
+    app.cleanup().await;
+}

@@ -1,0 +1,254 @@
+//! `/ws`: the handshake, the frames, gestures across nodes, and every kind of bad input.
+
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use futures_util::SinkExt;
+use physics_worker::wire::{ClientFrame, ServerFrame};
+use swiftcart::auth::{Claims, Role, TokenKeys};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::helpers::{spawn_app, spawn_app_with, TestApp, ALLOWED_ORIGIN};
+use crate::wsclient::{connect, open, Next, WsClient};
+
+const SECOND: Duration = Duration::from_secs(1);
+
+/// What a `sync` frame holds: catalog size, state size, cart lines as (index, quantity).
+type SyncSummary = (usize, usize, Vec<(u32, u32)>);
+
+fn sync_of(frame: &ServerFrame) -> Option<SyncSummary> {
+    match frame {
+        ServerFrame::Sync { catalog, s, cart, .. } => {
+            Some((catalog.len(), s.len(), cart.iter().map(|l| (l.i, l.qty)).collect()))
+        }
+        _ => None,
+    }
+}
+
+async fn synced(app: &TestApp, token: &str) -> WsClient {
+    let mut client = connect(app, token).await;
+    client.wait_for(5 * SECOND, sync_of).await.expect("a sync frame first");
+    client
+}
+
+#[tokio::test]
+async fn the_handshake_refuses_bad_origins_and_bad_tokens_before_upgrading() {
+    let app = spawn_app().await;
+    let good = app.guest_token().await;
+    let with = |token: &str| format!("swiftcart.v1, bearer.{token}");
+    assert_eq!(open(&app, None, Some(&with(&good))).await.err(), Some(403), "no Origin");
+    assert_eq!(open(&app, Some("http://evil.test"), Some(&with(&good))).await.err(), Some(403), "foreign Origin");
+    assert_eq!(
+        open(&app, Some("http://allowed.test.evil"), Some(&with(&good))).await.err(),
+        Some(403),
+        "prefix match is not enough"
+    );
+    assert_eq!(open(&app, Some(ALLOWED_ORIGIN), Some("swiftcart.v1")).await.err(), Some(401), "no token");
+    assert_eq!(open(&app, Some(ALLOWED_ORIGIN), None).await.err(), Some(401), "no subprotocol at all");
+
+    let claims = app.tokens.verify(&good).unwrap();
+    let now = swiftcart::auth::tokens::unix_now();
+    let expired = app.tokens.sign(&Claims { exp: now - 1, iat: now - 901, ..claims.clone() });
+    let wrong_key = TokenKeys::new(&[9u8; 32]).sign(&claims);
+    let wrong_aud = app.tokens.sign(&Claims { aud: "someone-else".into(), ..claims.clone() });
+    let payload = good.split('.').nth(1).unwrap();
+    let signature = good.split('.').nth(2).unwrap();
+    let alg_none = format!("{}.{payload}.", URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#));
+    let rs256 = format!("{}.{payload}.{signature}", URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#));
+    for (what, token) in [
+        ("expired", expired),
+        ("wrong key", wrong_key),
+        ("wrong audience", wrong_aud),
+        ("alg none", alg_none),
+        ("RS256", rs256),
+        ("garbage", "x.y.z".into()),
+    ] {
+        assert_eq!(open(&app, Some(ALLOWED_ORIGIN), Some(&with(&token))).await.err(), Some(401), "{what}");
+    }
+    assert!(open(&app, Some(ALLOWED_ORIGIN), Some(&with(&good))).await.is_ok());
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_socket_gets_sync_then_a_state_frame_every_tick_with_keyframes() {
+    let app = spawn_app().await;
+    let token = app.guest_token().await;
+    let mut client = connect(&app, &token).await;
+    let (catalog, state, cart) = client.wait_for(5 * SECOND, sync_of).await.expect("sync first");
+    let products = app.product_ids().await.len();
+    assert_eq!((catalog, state, cart.len()), (products, products, 0));
+
+    let mut ticks = Vec::new();
+    let mut keyframes = 0;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(2_200) {
+        let Some(Next::Frame(ServerFrame::State { n, s, t })) = client.next(SECOND).await else {
+            panic!("state frames keep coming")
+        };
+        assert!(t > 0.0);
+        if s.len() == products {
+            keyframes += 1;
+        }
+        ticks.push(n);
+    }
+    assert!(ticks.windows(2).all(|w| w[1] == w[0] + 1), "one frame per tick, in order: {ticks:?}");
+    assert!(ticks.len() >= 30, "about 20 ticks a second, got {}", ticks.len());
+    assert!((2..=4).contains(&keyframes), "a keyframe about once a second, got {keyframes}");
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_flick_on_one_node_reaches_a_client_of_another_node_and_is_acked() {
+    let app = spawn_app().await;
+    let second = spawn_app_with(app.second_node()).await;
+    let mut flicker = synced(&app, &app.guest_token().await).await;
+    let mut watcher = synced(&second, &second.guest_token().await).await;
+    // Let both settle into deltas.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let sent = Instant::now();
+    flicker.send(&ClientFrame::Flick { i: 5, v: [2.0, 0.0, 1.0], q: 77 }).await;
+    let acked = flicker
+        .wait_for(2 * SECOND, |f| match f {
+            ServerFrame::Ack { q: 77, n } => Some(*n),
+            _ => None,
+        })
+        .await;
+    let n = acked.expect("the flick is acked");
+    let seen = watcher
+        .wait_for(2 * SECOND, |f| match f {
+            ServerFrame::State { n: tick, s, .. } if *tick >= n && s.iter().any(|b| b.i == 5) => Some(sent.elapsed()),
+            _ => None,
+        })
+        .await
+        .expect("the other node's client sees the flicked product change");
+    println!("flick on node A seen by a client of node B after {seen:?}");
+    assert!(seen < Duration::from_millis(500), "{seen:?}");
+    second.cleanup().await;
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn beam_and_drop_change_the_shared_cart() {
+    let app = spawn_app().await;
+    let token = app.guest_token().await;
+    let ids = app.product_ids().await;
+    let mut client = synced(&app, &token).await;
+    for q in [1, 2] {
+        client.send(&ClientFrame::Beam { i: 4, q }).await;
+        let ack = client
+            .wait_for(2 * SECOND, |f| matches!(f, ServerFrame::Ack { q: got, .. } if *got == q).then_some(()))
+            .await;
+        assert!(ack.is_some(), "beam {q} acked");
+    }
+    assert_eq!(app.cart(&token).await, vec![(ids[4].to_string(), 2)]);
+
+    // A reconnect finds the cart orbit in its sync frame.
+    let mut again = connect(&app, &token).await;
+    let (_, _, cart) = again.wait_for(5 * SECOND, sync_of).await.unwrap();
+    assert_eq!(cart, vec![(4, 2)]);
+
+    client.send(&ClientFrame::Drop { i: 4, q: 3 }).await;
+    assert!(client.wait_for(2 * SECOND, |f| matches!(f, ServerFrame::Ack { q: 3, .. }).then_some(())).await.is_some());
+    assert!(app.cart(&token).await.is_empty());
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn bad_frames_get_errors_and_the_socket_keeps_working() {
+    let app = spawn_app().await;
+    let mut client = synced(&app, &app.guest_token().await).await;
+    let bad_frame = |f: &ServerFrame| match f {
+        ServerFrame::Err { code, reason, q } if code == "ERR_BAD_FRAME" => Some((reason.clone(), *q)),
+        _ => None,
+    };
+    client.send_raw(vec![0xc1, 0x13, 0x37, 0xff, 0x00]).await;
+    assert_eq!(client.wait_for(SECOND, bad_frame).await, Some((Some("malformed".into()), None)));
+    let unknown_kind = rmp_serde::to_vec_named(&serde_json::json!({"k": "warp", "i": 1})).unwrap();
+    client.send_raw(unknown_kind).await;
+    assert!(client.wait_for(SECOND, bad_frame).await.is_some());
+    client.send(&ClientFrame::Flick { i: 1, v: [f32::NAN, 0.0, 0.0], q: 5 }).await;
+    assert_eq!(client.wait_for(SECOND, bad_frame).await, Some((Some("invalid_vector".into()), Some(5))));
+    client.send(&ClientFrame::Flick { i: 2, v: [0.0, f32::INFINITY, 0.0], q: 6 }).await;
+    assert_eq!(client.wait_for(SECOND, bad_frame).await, Some((Some("invalid_vector".into()), Some(6))));
+    client.send(&ClientFrame::Beam { i: 10_000, q: 7 }).await;
+    assert_eq!(client.wait_for(SECOND, bad_frame).await, Some((Some("unknown_product".into()), Some(7))));
+
+    client.send(&ClientFrame::Ping { c: 1234.5 }).await;
+    let pong = client
+        .wait_for(SECOND, |f| match f {
+            ServerFrame::Pong { c, t } => Some((*c, *t)),
+            _ => None,
+        })
+        .await;
+    let (c, t) = pong.expect("still usable after bad frames");
+    assert_eq!(c, 1234.5);
+    assert!(t > 1.7e12);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn abusive_clients_are_closed_without_disturbing_others() {
+    let app = spawn_app().await;
+    let mut bystander = synced(&app, &app.guest_token().await).await;
+
+    let mut texter = synced(&app, &app.guest_token().await).await;
+    texter.ws.send(Message::Text("hello".into())).await.unwrap();
+    assert_eq!(texter.close_code(2 * SECOND).await, Some(1003), "text frames close with 1003");
+
+    let mut big = synced(&app, &app.guest_token().await).await;
+    big.ws.send(Message::Binary(vec![0u8; 1024 * 1024].into())).await.unwrap();
+    assert_eq!(big.close_code(2 * SECOND).await, Some(1009), "a 1 MiB frame closes with 1009");
+
+    let mut flooder = synced(&app, &app.guest_token().await).await;
+    let ping = physics_worker::wire::encode(&ClientFrame::Ping { c: 1.0 }).unwrap();
+    for _ in 0..200 {
+        if flooder.ws.send(Message::Binary(ping.clone().into())).await.is_err() {
+            break;
+        }
+    }
+    assert_eq!(flooder.close_code(2 * SECOND).await, Some(1008), "a flood closes with 1008");
+
+    // Meanwhile the bystander kept getting a frame every tick.
+    let mut ticks = Vec::new();
+    while ticks.len() < 10 {
+        let Some(Next::Frame(frame)) = bystander.next(SECOND).await else { panic!("bystander starved") };
+        if let ServerFrame::State { n, .. } = frame {
+            ticks.push(n);
+        }
+    }
+    assert!(ticks.windows(2).all(|w| w[1] == w[0] + 1), "{ticks:?}");
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_socket_closes_when_its_token_expires_unless_renewed() {
+    let app = spawn_app().await;
+    let guest = app.guest_token().await;
+    let claims = app.tokens.verify(&guest).unwrap();
+    let now = swiftcart::auth::tokens::unix_now();
+    let short = app.tokens.sign(&Claims { exp: now + 2, ..claims.clone() });
+    let mut lapsing = synced(&app, &short).await;
+    let mut renewing = synced(&app, &short).await;
+    let (fresh, _) = app.tokens.issue(&claims.sub, Role::Guest);
+    renewing.send(&ClientFrame::Auth { token: fresh }).await;
+    let renewed = renewing
+        .wait_for(SECOND, |f| match f {
+            ServerFrame::Authed { exp } => Some(*exp),
+            _ => None,
+        })
+        .await;
+    assert!(renewed.expect("authed") > (now as f64 + 800.0) * 1_000.0);
+
+    assert_eq!(lapsing.close_code(4 * SECOND).await, Some(4001), "closed at expiry");
+    let still = renewing.wait_for(SECOND, |f| matches!(f, ServerFrame::State { .. }).then_some(())).await;
+    assert!(still.is_some(), "the renewed socket stays open");
+
+    // A token of another subject cannot take over a socket.
+    let (other, _) = app.tokens.issue("someone-else", Role::Guest);
+    renewing.send(&ClientFrame::Auth { token: other }).await;
+    assert_eq!(renewing.close_code(2 * SECOND).await, Some(1008));
+    app.cleanup().await;
+}
