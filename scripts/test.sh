@@ -4,7 +4,8 @@
 #   2. all Rust tests against the real PostgreSQL and Redis (each test has its own database and
 #      Redis key prefix, so nothing touches the developer's data),
 #   3. the wasm tests in headless Chromium (wasm-pack test --headless --chrome),
-#   4. the browser end-to-end tests (playwright-core + Chromium) against a freshly built site
+#   4. a short fuzzing run of client frame decoding and gesture validation (cargo fuzz, nightly),
+#   5. the browser end-to-end tests (playwright-core + Chromium) against a freshly built site
 #      served from its own database.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/prepare.sh"
@@ -23,6 +24,13 @@ cargo test -q --workspace --exclude frontend-wasm
 
 say "wasm tests in headless Chromium"
 wasm-pack test --headless --chrome --mode no-install physics-worker
+
+say "fuzzing client frames for ${FUZZ_SECONDS:-20} s (cargo fuzz; longer runs: see README)"
+fuzz_corpus=$(mktemp -d)
+cp fuzz/corpus/client_frame/* "$fuzz_corpus"/
+(cd fuzz && cargo +nightly fuzz run -s none client_frame "$fuzz_corpus" -- \
+  -max_total_time="${FUZZ_SECONDS:-20}" -max_len=4096 2>&1 | tail -n 3)
+rm -rf "$fuzz_corpus"
 
 say "building the site for the end-to-end tests"
 build_worker dev

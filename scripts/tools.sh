@@ -7,6 +7,7 @@ set -euo pipefail
 CARGO_LEPTOS_VERSION=0.3.11
 WASM_BINDGEN_VERSION=0.2.130
 WASM_PACK_VERSION=0.15.1
+CARGO_FUZZ_VERSION=0.13.2
 
 say() { printf '\033[1;36m==>\033[0m %s\n' "$*"; }
 
@@ -56,7 +57,24 @@ ensure_wasm_pack() {
   cargo install -q wasm-pack --version "$WASM_PACK_VERSION" --locked
 }
 
+# cargo fuzz needs a nightly toolchain (libFuzzer instrumentation).
+ensure_fuzz_tools() {
+  if rustup toolchain list | grep -q '^nightly'; then
+    say "nightly toolchain present"
+  else
+    say "installing a minimal nightly toolchain (for cargo fuzz)"
+    rustup toolchain install nightly --profile minimal
+  fi
+  if cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
+    say "cargo-fuzz $CARGO_FUZZ_VERSION present"
+  else
+    say "installing cargo-fuzz $CARGO_FUZZ_VERSION (about 2 min)"
+    cargo install -q cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
+  fi
+}
+
 ensure_rust_tools() {
+  ensure_fuzz_tools
   ensure_wasm_target
   ensure_wasm_bindgen
   ensure_wasm_pack

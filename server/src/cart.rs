@@ -174,11 +174,14 @@ impl CartStore {
     /// Makes sure the cart is in Redis, loading it from PostgreSQL if Redis lost it (or never had it).
     async fn ensure_loaded(&self, sub: &str) -> anyhow::Result<()> {
         let key = self.keys.user_cart(sub);
-        let mut conn = self.redis.get().await?;
-        let exists: bool = redis::cmd("EXISTS").arg(&key).query_async(&mut conn).await?;
+        let exists: bool = {
+            let mut conn = self.redis.get().await?;
+            redis::cmd("EXISTS").arg(&key).query_async(&mut conn).await?
+        };
         if exists {
             return Ok(());
         }
+        // No Redis connection is held while PostgreSQL answers.
         let version: i64 = sqlx::query_scalar("SELECT version FROM carts WHERE owner_sub = $1")
             .bind(sub)
             .fetch_optional(&self.pool)
@@ -194,6 +197,7 @@ impl CartStore {
         for (product, quantity) in lines {
             load.arg(product.to_string()).arg(quantity);
         }
+        let mut conn = self.redis.get().await?;
         let _: i64 = load.invoke_async(&mut conn).await?;
         Ok(())
     }

@@ -20,7 +20,11 @@ enum Command {
     /// Apply pending database migrations, then exit.
     Migrate,
     /// Apply migrations and add missing catalog products, then exit. Never touches live stock.
-    Seed,
+    Seed {
+        /// For load tests: add synthetic products until this many are live.
+        #[arg(long)]
+        fill_to: Option<usize>,
+    },
     /// Create an admin account (or make an existing one admin). The password is read from
     /// SWIFTCART_ADMIN_PASSWORD, or else from the first line of standard input.
     CreateAdmin {
@@ -50,11 +54,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!("migrations applied");
             Ok(())
         }
-        Command::Seed => {
+        Command::Seed { fill_to } => {
             let pool = db::connect_lazy(&config.database_url)?;
             db::migrate(&pool).await?;
             let report = seed::run(&pool).await?;
             println!("seeded: {} added, {} already present", report.inserted, report.already_present);
+            if let Some(total) = fill_to {
+                println!("synthetic products added: {}", seed::fill_to(&pool, total).await?);
+            }
             Ok(())
         }
         Command::CreateAdmin { email } => {

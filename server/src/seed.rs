@@ -85,6 +85,39 @@ pub async fn run(pool: &PgPool) -> Result<SeedReport, sqlx::Error> {
     Ok(report)
 }
 
+/// Adds synthetic products (`bench-item-NNNN`, modelled on the seed catalog) until `total` live
+/// products exist. For load tests with a bigger catalog; never run by the server itself.
+pub async fn fill_to(pool: &PgPool, total: usize) -> Result<usize, sqlx::Error> {
+    let live: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM products WHERE retired_at IS NULL").fetch_one(pool).await?;
+    let missing = total.saturating_sub(live as usize);
+    let models = catalog();
+    let mut tx = pool.begin().await?;
+    for k in 0..missing {
+        let model = &models[k % models.len()];
+        let n = live as usize + k;
+        sqlx::query(
+            "WITH p AS (
+                INSERT INTO products (slug, name, description, image_path, msrp_cents, price_floor_cents, base_mass, sort_order)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (slug) DO NOTHING RETURNING id)
+             INSERT INTO inventory (product_id, stock_count) SELECT id, $9 FROM p",
+        )
+        .bind(format!("bench-item-{n:04}"))
+        .bind(format!("{} (bench {n})", model.name))
+        .bind(&model.description)
+        .bind(&model.image_path)
+        .bind(model.msrp_cents)
+        .bind(model.price_floor_cents)
+        .bind(model.base_mass)
+        .bind(10_000 + n as i32)
+        .bind(model.stock)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(missing)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@ use app::catalog::ssr::SharedCatalog;
 use app::{shell, App};
 use axum::extract::FromRef;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
@@ -88,7 +89,7 @@ impl Application {
         let leptos_options = leptos_options(&config, bound);
         let catalog = Catalog::new(pool.clone(), redis.clone(), keys.clone());
         let node = format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        let hub = Hub::new(node.clone());
+        let hub = Hub::new(node.clone(), config.tick);
         match CatalogIndex::load(&pool).await {
             Ok(index) => hub.set_catalog(index),
             Err(e) => tracing::warn!(error = %e, "catalog index deferred: PostgreSQL unavailable"),
@@ -151,7 +152,11 @@ impl Application {
         ));
         let cart_writer = tokio::spawn(self.state.carts.clone().run_writer(stopped()));
         tracing::info!("SwiftCart listening on http://{}", self.listener.local_addr()?);
-        let result = axum::serve(self.listener, router(self.state)).with_graceful_shutdown(shutdown).await;
+        // Frames are small and latency-bound: no Nagle delay on any connection.
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let result = axum::serve(listener, router(self.state)).with_graceful_shutdown(shutdown).await;
         // Sockets end when the hub stops; carts still waiting are written before the exit.
         let _ = stop_background.send(true);
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), cart_writer).await;

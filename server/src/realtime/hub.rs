@@ -1,13 +1,17 @@
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
 use std::sync::{Arc, Mutex, RwLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use axum::extract::ws::{Message, WebSocket};
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::stream::SplitSink;
+use futures_util::{Sink, StreamExt};
 use physics_worker::wire::{self, BodyState, CatalogEntry, ServerFrame};
 use sqlx::PgPool;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 use uuid::Uuid;
 
 use super::delta::Predictor;
@@ -76,27 +80,137 @@ pub struct TickFrames {
     pub catalog: Arc<CatalogIndex>,
 }
 
+/// Sockets are written by this many tasks in parallel each tick.
+const FAN_OUT_SHARDS: usize = 2;
+
+/// The side of a socket the hub writes to. Each tick the hub writes the shared frame straight
+/// into every live socket, without waking the socket's task; a socket that cannot take it at
+/// once (its buffer is still full, or its task is writing) skips ticks and gets a keyframe when
+/// it catches up; its task flushes it, and drops it if that takes [`super::socket::SEND_TIMEOUT`].
+pub struct SocketOutlet {
+    /// The write half.
+    pub sink: tokio::sync::Mutex<SplitSink<WebSocket, Message>>,
+    /// The last tick written to this socket.
+    pub last_n: AtomicU64,
+    /// Set once the socket's `sync` is out: from then on the hub writes its ticks.
+    pub live: AtomicBool,
+    /// The next tick must be a keyframe.
+    pub needs_keyframe: AtomicBool,
+    /// A write is still in the socket's buffer; the task must flush it.
+    pub needs_flush: AtomicBool,
+    /// A write failed: the socket is gone.
+    pub broken: AtomicBool,
+    /// A paradox to announce, followed by a fresh `sync`.
+    pub resync: Mutex<Option<String>>,
+    /// Wakes the socket's task when any of the above needs it.
+    pub wake: Notify,
+    /// Staggers keyframes across sockets.
+    phase: u64,
+}
+
+impl SocketOutlet {
+    /// Writes this tick's frame if the socket can take it now; the bytes written, if any.
+    ///
+    /// The write never waits: a socket that cannot take the frame now skips this tick (and gets a
+    /// keyframe when it takes one again) while its task flushes it.
+    fn deliver(&self, frames: &TickFrames, keyframe_every: u64) -> Option<usize> {
+        if !self.live.load(Acquire) {
+            return None;
+        }
+        let last = self.last_n.load(Relaxed);
+        if frames.n <= last {
+            return None;
+        }
+        // The task holds the sink while it writes an answer or flushes; this tick is skipped.
+        let mut sink = self.sink.try_lock().ok()?;
+        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+        match Pin::new(&mut *sink).poll_ready(&mut cx) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(_)) => return self.break_off(),
+            Poll::Pending => return self.hand_flush_to_task(),
+        }
+        let keyframe = self.needs_keyframe.load(Relaxed)
+            || last + 1 != frames.n
+            || (frames.n + self.phase).is_multiple_of(keyframe_every);
+        let bytes = match (&frames.delta, keyframe) {
+            (Some(delta), false) => delta.clone(),
+            _ => frames.full.clone(),
+        };
+        let len = bytes.len();
+        if Pin::new(&mut *sink).start_send(Message::Binary(bytes)).is_err() {
+            return self.break_off();
+        }
+        self.last_n.store(frames.n, Relaxed);
+        self.needs_keyframe.store(false, Relaxed);
+        match Pin::new(&mut *sink).poll_flush(&mut cx) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(_)) => return self.break_off(),
+            // Queued: the task finishes the write with a real waker.
+            Poll::Pending => {
+                self.hand_flush_to_task();
+            }
+        }
+        Some(len)
+    }
+
+    /// The socket could not take everything at once: its task flushes it (waiting as long as
+    /// [`super::socket::SEND_TIMEOUT`]), and the hub skips it meanwhile.
+    fn hand_flush_to_task(&self) -> Option<usize> {
+        self.needs_flush.store(true, Relaxed);
+        self.wake.notify_one();
+        None
+    }
+
+    fn break_off(&self) -> Option<usize> {
+        self.broken.store(true, Relaxed);
+        self.wake.notify_one();
+        None
+    }
+
+    /// Asks the task to announce a paradox and resync.
+    fn request_resync(&self, reason: &str) {
+        self.live.store(false, Release);
+        *self.resync.lock().expect("resync lock") = Some(reason.to_string());
+        self.wake.notify_one();
+    }
+}
+
+struct Registered {
+    outlet: Arc<SocketOutlet>,
+    answers: mpsc::Sender<Bytes>,
+}
+
 /// The fan-out of one node.
 pub struct Hub {
     node: String,
+    keyframe_every: u64,
     frames: watch::Sender<Option<Arc<TickFrames>>>,
     catalog: RwLock<Arc<CatalogIndex>>,
-    sockets: Mutex<HashMap<u64, mpsc::Sender<Bytes>>>,
+    sockets: Mutex<HashMap<u64, Registered>>,
     next_socket: AtomicU64,
     /// Counters for `/metrics`.
     pub metrics: RealtimeMetrics,
+    /// Bounds the `sync` frames being prepared at once: a burst of thousands of connections
+    /// queues here instead of exhausting the Redis and PostgreSQL pools.
+    pub sync_gate: tokio::sync::Semaphore,
 }
 
+/// `sync` frames prepared at once (each reads a cart).
+const SYNC_CONCURRENCY: usize = 24;
+
 impl Hub {
-    /// A hub for `node` (the name gestures carry back to it).
-    pub fn new(node: String) -> Self {
+    /// A hub for `node` (the name gestures carry back to it) whose engine ticks every `tick`;
+    /// each socket gets a keyframe once a second.
+    pub fn new(node: String, tick: Duration) -> Self {
         Self {
             node,
+            keyframe_every: (1_000 / tick.as_millis().max(1) as u64).max(1),
             frames: watch::Sender::new(None),
             catalog: RwLock::default(),
             sockets: Mutex::default(),
             next_socket: AtomicU64::new(1),
             metrics: RealtimeMetrics::default(),
+            sync_gate: tokio::sync::Semaphore::new(SYNC_CONCURRENCY),
         }
     }
 
@@ -110,12 +224,24 @@ impl Hub {
         self.frames.subscribe()
     }
 
-    /// Registers a socket: its id and the receiving end of its answer queue.
-    pub fn register(&self) -> (u64, mpsc::Receiver<Bytes>) {
+    /// Registers a socket's write half: its id, its outlet, and the receiving end of its answer
+    /// queue.
+    pub fn register(&self, sink: SplitSink<WebSocket, Message>) -> (u64, Arc<SocketOutlet>, mpsc::Receiver<Bytes>) {
         let id = self.next_socket.fetch_add(1, Relaxed);
-        let (tx, rx) = mpsc::channel(CONTROL_QUEUE);
-        self.sockets.lock().expect("sockets lock").insert(id, tx);
-        (id, rx)
+        let (answers, rx) = mpsc::channel(CONTROL_QUEUE);
+        let outlet = Arc::new(SocketOutlet {
+            sink: tokio::sync::Mutex::new(sink),
+            last_n: AtomicU64::new(0),
+            live: AtomicBool::new(false),
+            needs_keyframe: AtomicBool::new(true),
+            needs_flush: AtomicBool::new(false),
+            broken: AtomicBool::new(false),
+            resync: Mutex::new(None),
+            wake: Notify::new(),
+            phase: id,
+        });
+        self.sockets.lock().expect("sockets lock").insert(id, Registered { outlet: outlet.clone(), answers });
+        (id, outlet, rx)
     }
 
     /// Forgets a socket.
@@ -128,8 +254,8 @@ impl Hub {
     pub fn answer(&self, socket: u64, frame: &ServerFrame) {
         let Ok(bytes) = wire::encode(frame) else { return };
         let mut sockets = self.sockets.lock().expect("sockets lock");
-        if let Some(tx) = sockets.get(&socket) {
-            if tx.try_send(Bytes::from(bytes)).is_err() {
+        if let Some(registered) = sockets.get(&socket) {
+            if registered.answers.try_send(Bytes::from(bytes)).is_err() {
                 sockets.remove(&socket);
                 self.metrics.slow_drops.fetch_add(1, Relaxed);
             }
@@ -163,7 +289,7 @@ impl Hub {
     }
 
     async fn follow(
-        &self,
+        self: &Arc<Self>,
         redis_url: &str,
         keys: &Keys,
         pool: &PgPool,
@@ -175,7 +301,11 @@ impl Hub {
         let mut messages = pubsub.on_message();
         while let Some(message) = messages.next().await {
             match wire::decode::<TickBroadcast>(message.get_payload_bytes()) {
-                Ok(tick) => self.on_tick(tick, pool, predictor).await,
+                Ok(tick) => {
+                    if let Some(frames) = self.on_tick(tick, pool, predictor).await {
+                        self.fan_out(frames).await;
+                    }
+                }
                 Err(e) => tracing::warn!(error = %e, "realtime: undecodable tick skipped"),
             }
         }
@@ -193,7 +323,7 @@ impl Hub {
     }
 
     /// Turns one engine tick into frames for every socket and routes the gesture answers.
-    async fn on_tick(&self, tick: TickBroadcast, pool: &PgPool, predictor: &mut Predictor) {
+    async fn on_tick(&self, tick: TickBroadcast, pool: &PgPool, predictor: &mut Predictor) -> Option<Arc<TickFrames>> {
         self.metrics.ticks_received.fetch_add(1, Relaxed);
         let mut catalog = self.catalog();
         if catalog.digest != tick.catalog {
@@ -206,7 +336,7 @@ impl Hub {
             }
             if catalog.digest != tick.catalog {
                 tracing::warn!("realtime: the engine's catalog differs from PostgreSQL's; tick skipped");
-                return;
+                return None;
             }
         }
         for result in tick.gestures.iter().filter(|g| g.origin.node == self.node) {
@@ -226,7 +356,7 @@ impl Hub {
         let t = now_ms();
         let encode = |s: Vec<BodyState>| wire::encode(&ServerFrame::State { t, n: tick.n, s }).map(Bytes::from);
         let (Ok(full), delta) = (encode(tick.s.clone()), changes.map(encode).transpose()) else {
-            return;
+            return None;
         };
         let frames = TickFrames {
             n: tick.n,
@@ -236,6 +366,35 @@ impl Hub {
             paradox: tick.paradox,
             catalog,
         };
-        self.frames.send_replace(Some(Arc::new(frames)));
+        let frames = Arc::new(frames);
+        self.frames.send_replace(Some(frames.clone()));
+        Some(frames)
+    }
+
+    /// Writes one tick into every live socket, in [`FAN_OUT_SHARDS`] parallel tasks.
+    async fn fan_out(self: &Arc<Self>, frames: Arc<TickFrames>) {
+        let outlets: Vec<Arc<SocketOutlet>> =
+            self.sockets.lock().expect("sockets lock").values().map(|r| r.outlet.clone()).collect();
+        if let Some(reason) = &frames.paradox {
+            outlets.iter().for_each(|o| o.request_resync(reason));
+            return;
+        }
+        let per_shard = outlets.len().div_ceil(FAN_OUT_SHARDS).max(1);
+        let mut shards = tokio::task::JoinSet::new();
+        for chunk in outlets.chunks(per_shard) {
+            let (chunk, frames, hub) = (chunk.to_vec(), frames.clone(), self.clone());
+            shards.spawn(async move {
+                let (mut count, mut bytes) = (0u64, 0u64);
+                for outlet in &chunk {
+                    if let Some(len) = outlet.deliver(&frames, hub.keyframe_every) {
+                        count += 1;
+                        bytes += len as u64;
+                    }
+                }
+                hub.metrics.frames_sent.fetch_add(count, Relaxed);
+                hub.metrics.bytes_sent.fetch_add(bytes, Relaxed);
+            });
+        }
+        while shards.join_next().await.is_some() {}
     }
 }

@@ -1,4 +1,5 @@
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -7,7 +8,6 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
-use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use physics_worker::physics::WellParams;
 use physics_worker::wire::{
@@ -16,7 +16,7 @@ use physics_worker::wire::{
 };
 use serde_json::json;
 
-use super::hub::{TickFrames, ERR_TEMPORAL_PARADOX};
+use super::hub::{SocketOutlet, TickFrames, ERR_TEMPORAL_PARADOX};
 use super::{CLIENT_FRAMES_PER_SEC, CLIENT_FRAME_BURST};
 use crate::auth::tokens::unix_now;
 use crate::auth::Principal;
@@ -85,40 +85,36 @@ enum End {
     Gone,
 }
 
-/// One connection, from the `sync` to the close.
+/// One connection, from the `sync` to the close. The hub writes the tick frames straight into
+/// the socket's [`SocketOutlet`]; this task reads the client, writes answers and `sync` frames,
+/// and looks after the outlet when the hub flags it (a write to finish, broken, paradox).
 struct Connection {
     state: AppState,
     principal: Principal,
     id: u64,
-    sink: SplitSink<WebSocket, Message>,
-    last_n: Option<u64>,
-    needs_keyframe: bool,
-    keyframe_every: u64,
+    outlet: Arc<SocketOutlet>,
     bucket: TokenBucket,
 }
 
 async fn serve(socket: WebSocket, state: AppState, principal: Principal) {
     let hub = state.hub.clone();
-    let (id, mut answers) = hub.register();
-    hub.metrics.connections.fetch_add(1, Relaxed);
     let (sink, mut stream) = socket.split();
-    let keyframe_every = (1_000 / state.config.tick.as_millis().max(1) as u64).max(1);
+    let (id, outlet, mut answers) = hub.register(sink);
+    hub.metrics.connections.fetch_add(1, Relaxed);
     let mut conn = Connection {
         state,
         principal,
         id,
-        sink,
-        last_n: None,
-        needs_keyframe: true,
-        keyframe_every,
+        outlet,
         bucket: TokenBucket::new(CLIENT_FRAMES_PER_SEC, CLIENT_FRAME_BURST),
     };
     let end = conn.run(&mut stream, &mut answers).await;
+    hub.unregister(id);
     if let End::Close(code, reason) = end {
         let frame = CloseFrame { code, reason: reason.into() };
-        let _ = tokio::time::timeout(SEND_TIMEOUT, conn.sink.send(Message::Close(Some(frame)))).await;
+        let mut sink = conn.outlet.sink.lock().await;
+        let _ = tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
     }
-    hub.unregister(id);
     hub.metrics.connections.fetch_sub(1, Relaxed);
 }
 
@@ -145,20 +141,11 @@ impl Connection {
                     Some(Err(e)) => Err(read_error_end(&e)),
                     None => Err(End::Gone),
                 },
-                changed = ticks.changed() => match changed {
-                    Ok(()) => {
-                        let frames = ticks.borrow_and_update().clone();
-                        match frames {
-                            Some(frames) => self.on_tick(&frames).await,
-                            None => Ok(()),
-                        }
-                    }
-                    Err(_) => Err(End::Close(1001, "server shutting down")),
-                },
                 answer = answers.recv() => match answer {
                     Some(bytes) => self.send(bytes).await,
                     None => Err(End::Close(1008, "not reading; too many unanswered frames")),
                 },
+                _ = self.outlet.wake.notified() => self.attend().await,
                 _ = &mut expiry => Err(End::Close(CLOSE_TOKEN_EXPIRED, "token expired; send an auth frame before exp or reconnect")),
             };
             if let Err(end) = step {
@@ -167,9 +154,38 @@ impl Connection {
         }
     }
 
+    /// Handles what the hub flagged on the outlet.
+    async fn attend(&mut self) -> Result<(), End> {
+        if self.outlet.broken.load(Relaxed) {
+            return Err(End::Gone);
+        }
+        let resync = self.outlet.resync.lock().expect("resync lock").take();
+        if self.outlet.needs_flush.swap(false, Relaxed) {
+            let mut sink = self.outlet.sink.lock().await;
+            match tokio::time::timeout(SEND_TIMEOUT, sink.flush()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Err(End::Gone),
+                Err(_) => {
+                    self.state.hub.metrics.slow_drops.fetch_add(1, Relaxed);
+                    return Err(End::Gone);
+                }
+            }
+        }
+        if let Some(reason) = resync {
+            let err = ServerFrame::Err { code: ERR_TEMPORAL_PARADOX.into(), q: None, reason: Some(reason) };
+            self.send_frame(&err).await?;
+            let latest = self.state.hub.subscribe().borrow().clone();
+            if let Some(frames) = latest {
+                self.send_sync(&frames).await?;
+            }
+        }
+        Ok(())
+    }
+
     async fn send(&mut self, bytes: Bytes) -> Result<(), End> {
         let len = bytes.len();
-        match tokio::time::timeout(SEND_TIMEOUT, self.sink.send(Message::Binary(bytes))).await {
+        let mut sink = self.outlet.sink.lock().await;
+        match tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Binary(bytes))).await {
             Ok(Ok(())) => {
                 self.state.hub.metrics.sent(len);
                 Ok(())
@@ -189,9 +205,14 @@ impl Connection {
         }
     }
 
-    /// The `sync` frame: catalog, full state, this shopper's cart orbit.
+    /// The `sync` frame: catalog, full state, this shopper's cart orbit. The hub writes this
+    /// socket's ticks from the next one on, starting with a keyframe.
     async fn send_sync(&mut self, frames: &TickFrames) -> Result<(), End> {
-        let cart = match self.state.carts.get(&self.principal.sub).await {
+        let hub = self.state.hub.clone();
+        let permit = hub.sync_gate.acquire().await;
+        let cart = self.state.carts.get(&self.principal.sub).await;
+        drop(permit);
+        let cart = match cart {
             Ok(lines) => lines
                 .iter()
                 .filter_map(|l| {
@@ -211,31 +232,9 @@ impl Connection {
             cart,
         };
         self.send_frame(&sync).await?;
-        self.last_n = Some(frames.n);
-        self.needs_keyframe = true;
-        Ok(())
-    }
-
-    /// Sends the newest tick: the shared delta when this socket holds the previous tick,
-    /// otherwise (and once a second, staggered per socket) the shared keyframe.
-    async fn on_tick(&mut self, frames: &TickFrames) -> Result<(), End> {
-        if let Some(reason) = &frames.paradox {
-            let err = ServerFrame::Err { code: ERR_TEMPORAL_PARADOX.into(), q: None, reason: Some(reason.clone()) };
-            self.send_frame(&err).await?;
-            return self.send_sync(frames).await;
-        }
-        if self.last_n.is_some_and(|n| frames.n <= n) {
-            return Ok(());
-        }
-        let follows = self.last_n.is_some_and(|n| n + 1 == frames.n);
-        let keyframe_due = (frames.n + self.id).is_multiple_of(self.keyframe_every);
-        let bytes = match &frames.delta {
-            Some(delta) if follows && !self.needs_keyframe && !keyframe_due => delta.clone(),
-            _ => frames.full.clone(),
-        };
-        self.send(bytes).await?;
-        self.last_n = Some(frames.n);
-        self.needs_keyframe = false;
+        self.outlet.last_n.store(frames.n, Relaxed);
+        self.outlet.needs_keyframe.store(true, Relaxed);
+        self.outlet.live.store(true, std::sync::atomic::Ordering::Release);
         Ok(())
     }
 
