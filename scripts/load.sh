@@ -43,7 +43,7 @@ for ((k = 0; k < NODES; k++)); do
 done
 allowed=$(IFS=,; echo "${origins[*]}")
 for ((k = 0; k < NODES; k++)); do
-  LEPTOS_SITE_ADDR=127.0.0.1:$((3100 + k)) SWIFTCART_ALLOWED_ORIGINS=$allowed RUST_LOG=warn \
+  LEPTOS_SITE_ADDR=127.0.0.1:$((3100 + k)) SWIFTCART_ALLOWED_ORIGINS=$allowed RUST_LOG=${RUST_LOG:-warn} \
     target/release/server serve &
   pids+=($!)
 done

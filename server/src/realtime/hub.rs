@@ -1,14 +1,11 @@
 use std::collections::HashMap;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
 use std::sync::{Arc, Mutex, RwLock};
-use std::task::{Context, Poll};
+use std::task::Context;
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket};
 use bytes::Bytes;
-use futures_util::stream::SplitSink;
-use futures_util::{Sink, StreamExt};
+use futures_util::StreamExt;
 use physics_worker::wire::{self, BodyState, CatalogEntry, ServerFrame};
 use sqlx::PgPool;
 use tokio::sync::{mpsc, watch, Notify};
@@ -16,6 +13,7 @@ use uuid::Uuid;
 
 use super::delta::Predictor;
 use super::metrics::RealtimeMetrics;
+use super::raw::{self, Drained, Writer};
 use crate::engine::now_ms;
 use crate::engine::store::TickBroadcast;
 use crate::keys::Keys;
@@ -67,10 +65,10 @@ impl CatalogIndex {
 pub struct TickFrames {
     /// The tick.
     pub n: u64,
-    /// The `s` frame with only what clients cannot predict; `None` when this node missed the
-    /// previous tick, so every socket needs the keyframe.
+    /// The `s` frame with only what clients cannot predict, framed for the wire; `None` when
+    /// this node missed the previous tick, so every socket needs the keyframe.
     pub delta: Option<Bytes>,
-    /// The `s` frame with every product (a keyframe).
+    /// The `s` frame with every product (a keyframe), framed for the wire.
     pub full: Bytes,
     /// Every product's state (for `sync` frames).
     pub state: Arc<Vec<BodyState>>,
@@ -79,6 +77,18 @@ pub struct TickFrames {
     /// The catalog the indices refer to.
     pub catalog: Arc<CatalogIndex>,
 }
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Sockets a fan-out task writes before it lets other tasks run.
+const FAN_OUT_BATCH: usize = 256;
 
 /// Sockets are written by this many tasks in parallel each tick.
 const FAN_OUT_SHARDS: usize = 2;
@@ -89,15 +99,15 @@ const FAN_OUT_SHARDS: usize = 2;
 /// it catches up; its task flushes it, and drops it if that takes [`super::socket::SEND_TIMEOUT`].
 pub struct SocketOutlet {
     /// The write half.
-    pub sink: tokio::sync::Mutex<SplitSink<WebSocket, Message>>,
+    pub writer: Mutex<Writer>,
+    /// Bytes are left in the writer: the task finishes the write, and the hub skips the socket.
+    pub needs_flush: AtomicBool,
     /// The last tick written to this socket.
     pub last_n: AtomicU64,
     /// Set once the socket's `sync` is out: from then on the hub writes its ticks.
     pub live: AtomicBool,
     /// The next tick must be a keyframe.
     pub needs_keyframe: AtomicBool,
-    /// A write is still in the socket's buffer; the task must flush it.
-    pub needs_flush: AtomicBool,
     /// A write failed: the socket is gone.
     pub broken: AtomicBool,
     /// A paradox to announce, followed by a fresh `sync`.
@@ -111,8 +121,9 @@ pub struct SocketOutlet {
 impl SocketOutlet {
     /// Writes this tick's frame if the socket can take it now; the bytes written, if any.
     ///
-    /// The write never waits: a socket that cannot take the frame now skips this tick (and gets a
-    /// keyframe when it takes one again) while its task flushes it.
+    /// The write never waits: what the socket does not take at once is left to the socket's
+    /// task, which finishes it (or drops a client that takes nothing for
+    /// [`super::socket::SEND_TIMEOUT`]); the socket skips ticks meanwhile and gets a keyframe after.
     fn deliver(&self, frames: &TickFrames, keyframe_every: u64) -> Option<usize> {
         if !self.live.load(Acquire) {
             return None;
@@ -121,44 +132,35 @@ impl SocketOutlet {
         if frames.n <= last {
             return None;
         }
-        // The task holds the sink while it writes an answer or flushes; this tick is skipped.
-        let mut sink = self.sink.try_lock().ok()?;
-        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
-        match Pin::new(&mut *sink).poll_ready(&mut cx) {
-            Poll::Ready(Ok(())) => {}
-            Poll::Ready(Err(_)) => return self.break_off(),
-            Poll::Pending => return self.hand_flush_to_task(),
+        // A socket whose task is finishing a write is left to it; it gets a keyframe afterwards.
+        if self.needs_flush.load(Acquire) {
+            return None;
         }
+        // The task holds the writer while it queues an answer; this tick is skipped for it.
+        let mut writer = self.writer.try_lock().ok()?;
         let keyframe = self.needs_keyframe.load(Relaxed)
             || last + 1 != frames.n
             || (frames.n + self.phase).is_multiple_of(keyframe_every);
-        let bytes = match (&frames.delta, keyframe) {
-            (Some(delta), false) => delta.clone(),
-            _ => frames.full.clone(),
+        let framed = match (&frames.delta, keyframe) {
+            (Some(delta), false) => delta,
+            _ => &frames.full,
         };
-        let len = bytes.len();
-        if Pin::new(&mut *sink).start_send(Message::Binary(bytes)).is_err() {
+        if writer.push(framed).is_err() {
             return self.break_off();
         }
         self.last_n.store(frames.n, Relaxed);
         self.needs_keyframe.store(false, Relaxed);
-        match Pin::new(&mut *sink).poll_flush(&mut cx) {
-            Poll::Ready(Ok(())) => {}
-            Poll::Ready(Err(_)) => return self.break_off(),
-            // Queued: the task finishes the write with a real waker.
-            Poll::Pending => {
-                self.hand_flush_to_task();
+        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+        match writer.drain(&mut cx) {
+            Ok(Drained::All) => {}
+            // The rest is the task's to write, with a waker that knows when the socket is ready.
+            Ok(Drained::Partly) => {
+                self.needs_flush.store(true, Release);
+                self.wake.notify_one();
             }
+            Err(_) => return self.break_off(),
         }
-        Some(len)
-    }
-
-    /// The socket could not take everything at once: its task flushes it (waiting as long as
-    /// [`super::socket::SEND_TIMEOUT`]), and the hub skips it meanwhile.
-    fn hand_flush_to_task(&self) -> Option<usize> {
-        self.needs_flush.store(true, Relaxed);
-        self.wake.notify_one();
-        None
+        Some(framed.len())
     }
 
     fn break_off(&self) -> Option<usize> {
@@ -226,15 +228,15 @@ impl Hub {
 
     /// Registers a socket's write half: its id, its outlet, and the receiving end of its answer
     /// queue.
-    pub fn register(&self, sink: SplitSink<WebSocket, Message>) -> (u64, Arc<SocketOutlet>, mpsc::Receiver<Bytes>) {
+    pub fn register(&self, writer: Writer) -> (u64, Arc<SocketOutlet>, mpsc::Receiver<Bytes>) {
         let id = self.next_socket.fetch_add(1, Relaxed);
         let (answers, rx) = mpsc::channel(CONTROL_QUEUE);
         let outlet = Arc::new(SocketOutlet {
-            sink: tokio::sync::Mutex::new(sink),
+            writer: Mutex::new(writer),
+            needs_flush: AtomicBool::new(false),
             last_n: AtomicU64::new(0),
             live: AtomicBool::new(false),
             needs_keyframe: AtomicBool::new(true),
-            needs_flush: AtomicBool::new(false),
             broken: AtomicBool::new(false),
             resync: Mutex::new(None),
             wake: Notify::new(),
@@ -272,6 +274,21 @@ impl Hub {
     ) {
         tokio::pin!(shutdown);
         let mut predictor = Predictor::default();
+        // Writing to the sockets runs apart from receiving ticks: when a fan-out takes longer
+        // than a tick, the next one starts from the newest tick instead of falling behind.
+        let fan_out = {
+            let hub = self.clone();
+            let mut ticks = self.subscribe();
+            tokio::spawn(async move {
+                while ticks.changed().await.is_ok() {
+                    let frames = ticks.borrow_and_update().clone();
+                    if let Some(frames) = frames {
+                        hub.fan_out(frames).await;
+                    }
+                }
+            })
+        };
+        let _stop_fan_out = AbortOnDrop(fan_out);
         loop {
             tokio::select! {
                 result = self.follow(&redis_url, &keys, &pool, &mut predictor) => {
@@ -302,9 +319,7 @@ impl Hub {
         while let Some(message) = messages.next().await {
             match wire::decode::<TickBroadcast>(message.get_payload_bytes()) {
                 Ok(tick) => {
-                    if let Some(frames) = self.on_tick(tick, pool, predictor).await {
-                        self.fan_out(frames).await;
-                    }
+                    self.on_tick(tick, pool, predictor).await;
                 }
                 Err(e) => tracing::warn!(error = %e, "realtime: undecodable tick skipped"),
             }
@@ -354,7 +369,9 @@ impl Hub {
         // Stamped once, when the frames are handed to the sockets: receive time minus `t`
         // includes any wait in this node's sockets.
         let t = now_ms();
-        let encode = |s: Vec<BodyState>| wire::encode(&ServerFrame::State { t, n: tick.n, s }).map(Bytes::from);
+        let encode = |s: Vec<BodyState>| {
+            wire::encode(&ServerFrame::State { t, n: tick.n, s }).map(|p| Bytes::from(raw::frame(2, &p)))
+        };
         let (Ok(full), delta) = (encode(tick.s.clone()), changes.map(encode).transpose()) else {
             return None;
         };
@@ -383,17 +400,23 @@ impl Hub {
         let mut shards = tokio::task::JoinSet::new();
         for chunk in outlets.chunks(per_shard) {
             let (chunk, frames, hub) = (chunk.to_vec(), frames.clone(), self.clone());
-            shards.spawn(async move {
+            // Unconstrained: tokio's cooperative budget would otherwise make every write after
+            // the first 128 of a tick report "not ready" (it is about fairness, not the socket).
+            shards.spawn(tokio::task::unconstrained(async move {
                 let (mut count, mut bytes) = (0u64, 0u64);
-                for outlet in &chunk {
+                for (k, outlet) in chunk.iter().enumerate() {
                     if let Some(len) = outlet.deliver(&frames, hub.keyframe_every) {
                         count += 1;
                         bytes += len as u64;
                     }
+                    // Let the engine, gestures and answers run between batches of writes.
+                    if k % FAN_OUT_BATCH == FAN_OUT_BATCH - 1 {
+                        tokio::task::yield_now().await;
+                    }
                 }
                 hub.metrics.frames_sent.fetch_add(count, Relaxed);
                 hub.metrics.bytes_sent.fetch_add(bytes, Relaxed);
-            });
+            }));
         }
         while shards.join_next().await.is_some() {}
     }

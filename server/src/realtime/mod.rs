@@ -11,6 +11,8 @@ pub mod delta;
 pub mod hub;
 /// Counters exported on `/metrics`.
 pub mod metrics;
+/// The upgrade, tungstenite's read side, and the non-waiting write side.
+pub mod raw;
 /// `GET /ws`: the handshake and the per-connection loop.
 pub mod socket;
 

@@ -2,21 +2,25 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
+use hyper_util::rt::TokioIo;
 use physics_worker::physics::WellParams;
 use physics_worker::wire::{
     self, validate_gesture, CartLine as WireCartLine, ClientFrame, GestureAction, ServerFrame, ValidGesture,
     MAX_CLIENT_FRAME_BYTES, SUBPROTOCOL,
 };
 use serde_json::json;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::WebSocketStream;
 
 use super::hub::{SocketOutlet, TickFrames, ERR_TEMPORAL_PARADOX};
+use super::raw::{self, Drained, ReadSide, Writer};
 use super::{CLIENT_FRAMES_PER_SEC, CLIENT_FRAME_BURST};
 use crate::auth::tokens::unix_now;
 use crate::auth::Principal;
@@ -29,15 +33,14 @@ use crate::startup::AppState;
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(2);
 /// Longest a new socket waits for the engine's first tick before giving up.
 pub const FIRST_TICK_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a closing socket waits for the client's close frame.
+pub const CLOSE_LINGER: Duration = Duration::from_secs(1);
 /// Close code sent when the socket's token expires (see docs/contract-notes.md).
 pub const CLOSE_TOKEN_EXPIRED: u16 = 4001;
 
 /// `GET /ws`: checks the Origin (403) and the token (401) before upgrading.
-pub async fn upgrade(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
-) -> Response {
+pub async fn upgrade(State(state): State<AppState>, mut request: Request) -> Response {
+    let headers = request.headers();
     let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
     if !origin.is_some_and(|o| state.config.allowed_origins.iter().any(|allowed| allowed == o)) {
         return refuse(StatusCode::FORBIDDEN, "ERR_FORBIDDEN", "this Origin may not open the real-time socket");
@@ -60,17 +63,17 @@ pub async fn upgrade(
     if !offered.contains(&SUBPROTOCOL) {
         return refuse(StatusCode::BAD_REQUEST, "ERR_BAD_REQUEST", "the subprotocol swiftcart.v1 is required");
     }
-    let ws = match ws {
-        Ok(ws) => ws,
-        Err(rejection) => return rejection.into_response(),
+    let Some(response) = raw::handshake(request.method(), headers, SUBPROTOCOL) else {
+        return refuse(StatusCode::BAD_REQUEST, "ERR_BAD_REQUEST", "expected a WebSocket upgrade (version 13)");
     };
-    ws.protocols([SUBPROTOCOL])
-        .read_buffer_size(8 * 1024)
-        .write_buffer_size(0)
-        .max_write_buffer_size(1024 * 1024)
-        .max_message_size(MAX_CLIENT_FRAME_BYTES)
-        .max_frame_size(MAX_CLIENT_FRAME_BYTES)
-        .on_upgrade(move |socket| serve(socket, state, principal))
+    let on_upgrade = hyper::upgrade::on(&mut request);
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => serve(TokioIo::new(upgraded), state, principal).await,
+            Err(e) => tracing::debug!(error = %e, "realtime: upgrade failed"),
+        }
+    });
+    response
 }
 
 fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
@@ -96,10 +99,15 @@ struct Connection {
     bucket: TokenBucket,
 }
 
-async fn serve(socket: WebSocket, state: AppState, principal: Principal) {
+async fn serve(io: raw::Io, state: AppState, principal: Principal) {
     let hub = state.hub.clone();
-    let (sink, mut stream) = socket.split();
-    let (id, outlet, mut answers) = hub.register(sink);
+    let (read, write) = tokio::io::split(io);
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .max_message_size(Some(MAX_CLIENT_FRAME_BYTES))
+        .max_frame_size(Some(MAX_CLIENT_FRAME_BYTES));
+    let mut stream = WebSocketStream::from_raw_socket(ReadSide(read), Role::Server, Some(config)).await;
+    let (id, outlet, mut answers) = hub.register(Writer::new(write));
     hub.metrics.connections.fetch_add(1, Relaxed);
     let mut conn = Connection {
         state,
@@ -109,11 +117,17 @@ async fn serve(socket: WebSocket, state: AppState, principal: Principal) {
         bucket: TokenBucket::new(CLIENT_FRAMES_PER_SEC, CLIENT_FRAME_BURST),
     };
     let end = conn.run(&mut stream, &mut answers).await;
+    match &end {
+        End::Close(code, reason) => tracing::debug!(socket = id, code, reason, "realtime: closing"),
+        End::Gone => tracing::debug!(socket = id, "realtime: client gone"),
+    }
     hub.unregister(id);
     if let End::Close(code, reason) = end {
-        let frame = CloseFrame { code, reason: reason.into() };
-        let mut sink = conn.outlet.sink.lock().await;
-        let _ = tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+        if conn.write_framed(raw::close_frame(code, reason)).await.is_ok() {
+            // Read until the client answers the close (or a second passes): closing with its
+            // bytes unread would reset the connection and could lose the close frame.
+            let _ = tokio::time::timeout(CLOSE_LINGER, async { while let Some(Ok(_)) = stream.next().await {} }).await;
+        }
     }
     hub.metrics.connections.fetch_sub(1, Relaxed);
 }
@@ -121,7 +135,7 @@ async fn serve(socket: WebSocket, state: AppState, principal: Principal) {
 impl Connection {
     async fn run(
         &mut self,
-        stream: &mut futures_util::stream::SplitStream<WebSocket>,
+        stream: &mut WebSocketStream<ReadSide>,
         answers: &mut tokio::sync::mpsc::Receiver<Bytes>,
     ) -> End {
         let mut ticks = self.state.hub.subscribe();
@@ -159,18 +173,12 @@ impl Connection {
         if self.outlet.broken.load(Relaxed) {
             return Err(End::Gone);
         }
-        let resync = self.outlet.resync.lock().expect("resync lock").take();
-        if self.outlet.needs_flush.swap(false, Relaxed) {
-            let mut sink = self.outlet.sink.lock().await;
-            match tokio::time::timeout(SEND_TIMEOUT, sink.flush()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => return Err(End::Gone),
-                Err(_) => {
-                    self.state.hub.metrics.slow_drops.fetch_add(1, Relaxed);
-                    return Err(End::Gone);
-                }
-            }
+        if self.outlet.needs_flush.load(std::sync::atomic::Ordering::Acquire) {
+            self.flush().await?;
+            self.outlet.needs_keyframe.store(true, Relaxed);
+            self.outlet.needs_flush.store(false, std::sync::atomic::Ordering::Release);
         }
+        let resync = self.outlet.resync.lock().expect("resync lock").take();
         if let Some(reason) = resync {
             let err = ServerFrame::Err { code: ERR_TEMPORAL_PARADOX.into(), q: None, reason: Some(reason) };
             self.send_frame(&err).await?;
@@ -184,12 +192,27 @@ impl Connection {
 
     async fn send(&mut self, bytes: Bytes) -> Result<(), End> {
         let len = bytes.len();
-        let mut sink = self.outlet.sink.lock().await;
-        match tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Binary(bytes))).await {
-            Ok(Ok(())) => {
-                self.state.hub.metrics.sent(len);
-                Ok(())
-            }
+        self.write_framed(raw::frame(2, &bytes)).await?;
+        self.state.hub.metrics.sent(len);
+        Ok(())
+    }
+
+    /// Queues a whole frame behind whatever the socket still holds and writes until all of it
+    /// is out (at most [`SEND_TIMEOUT`]).
+    async fn write_framed(&self, framed: Vec<u8>) -> Result<(), End> {
+        self.outlet.writer.lock().expect("writer lock").push(&framed).map_err(|_| End::Gone)?;
+        self.flush().await
+    }
+
+    /// Writes everything the socket holds, waiting for it to take it (at most [`SEND_TIMEOUT`]).
+    async fn flush(&self) -> Result<(), End> {
+        let drained = std::future::poll_fn(|cx| match self.outlet.writer.lock().expect("writer lock").drain(cx) {
+            Ok(Drained::All) => std::task::Poll::Ready(Ok(())),
+            Ok(Drained::Partly) => std::task::Poll::Pending,
+            Err(e) => std::task::Poll::Ready(Err(e)),
+        });
+        match tokio::time::timeout(SEND_TIMEOUT, drained).await {
+            Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(End::Gone),
             Err(_) => {
                 self.state.hub.metrics.slow_drops.fetch_add(1, Relaxed);
@@ -247,7 +270,7 @@ impl Connection {
             Message::Binary(bytes) => bytes,
             Message::Text(_) => return Err(End::Close(1003, "binary MessagePack frames only")),
             Message::Close(_) => return Err(End::Gone),
-            Message::Ping(_) | Message::Pong(_) => return Ok(()),
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => return Ok(()),
         };
         if !self.bucket.take() {
             self.state.hub.metrics.flood_closes.fetch_add(1, Relaxed);
@@ -344,12 +367,11 @@ fn gesture_seq(frame: &ClientFrame) -> Option<u32> {
 }
 
 /// A frame too large is closed with 1009; any other read error means the client is gone.
-fn read_error_end(error: &axum::Error) -> End {
-    let text = error.to_string();
-    if text.contains("Message too long") || text.contains("Frame too long") || text.contains("too long") {
-        End::Close(1009, "frames are at most 64 KiB")
-    } else {
-        End::Gone
+fn read_error_end(error: &tungstenite::Error) -> End {
+    match error {
+        tungstenite::Error::Capacity(_) => End::Close(1009, "frames are at most 64 KiB"),
+        tungstenite::Error::Protocol(_) => End::Close(1002, "WebSocket protocol error"),
+        _ => End::Gone,
     }
 }
 

@@ -66,6 +66,15 @@ async fn the_handshake_refuses_bad_origins_and_bad_tokens_before_upgrading() {
     ] {
         assert_eq!(open(&app, Some(ALLOWED_ORIGIN), Some(&with(&token))).await.err(), Some(401), "{what}");
     }
+    let not_an_upgrade = app
+        .http
+        .get(app.ws_url().replacen("ws://", "http://", 1))
+        .header("Origin", ALLOWED_ORIGIN)
+        .header("Sec-WebSocket-Protocol", with(&good))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_an_upgrade.status(), 400, "a plain GET is not an upgrade");
     assert!(open(&app, Some(ALLOWED_ORIGIN), Some(&with(&good))).await.is_ok());
     app.cleanup().await;
 }
