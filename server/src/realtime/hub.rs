@@ -87,6 +87,9 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// Ticks kept so that a socket behind by a few ticks gets their deltas instead of a keyframe.
+const KEPT_TICKS: usize = 8;
+
 /// Sockets a fan-out task writes before it lets other tasks run.
 const FAN_OUT_BATCH: usize = 256;
 
@@ -119,36 +122,51 @@ pub struct SocketOutlet {
 }
 
 impl SocketOutlet {
-    /// Writes this tick's frame if the socket can take it now; the bytes written, if any.
+    /// Writes the ticks this socket has not had, if it can take them now; returns the frames and
+    /// bytes written. `window` holds the newest ticks in order. A socket that holds the tick just
+    /// before them gets every delta it missed in one write, so a fan-out that fell behind sends
+    /// small deltas rather than keyframes; otherwise (or when its keyframe is due) it gets the
+    /// newest keyframe.
     ///
     /// The write never waits: what the socket does not take at once is left to the socket's
     /// task, which finishes it (or drops a client that takes nothing for
-    /// [`super::socket::SEND_TIMEOUT`]); the socket skips ticks meanwhile and gets a keyframe after.
-    fn deliver(&self, frames: &TickFrames, keyframe_every: u64) -> Option<usize> {
+    /// [`super::socket::SEND_TIMEOUT`]); the socket skips ticks meanwhile.
+    fn deliver(&self, window: &[Arc<TickFrames>], keyframe_every: u64) -> Option<(u64, usize)> {
+        let newest = window.last()?;
         if !self.live.load(Acquire) {
             return None;
         }
         let last = self.last_n.load(Relaxed);
-        if frames.n <= last {
+        if newest.n <= last {
             return None;
         }
-        // A socket whose task is finishing a write is left to it; it gets a keyframe afterwards.
+        // A socket whose task is finishing a write is left to it.
         if self.needs_flush.load(Acquire) {
             return None;
         }
         // The task holds the writer while it queues an answer; this tick is skipped for it.
         let mut writer = self.writer.try_lock().ok()?;
-        let keyframe = self.needs_keyframe.load(Relaxed)
-            || last + 1 != frames.n
-            || (frames.n + self.phase).is_multiple_of(keyframe_every);
-        let framed = match (&frames.delta, keyframe) {
-            (Some(delta), false) => delta,
-            _ => &frames.full,
+        let missed: Vec<&TickFrames> = window.iter().map(Arc::as_ref).filter(|f| f.n > last).collect();
+        let chain = !self.needs_keyframe.load(Relaxed)
+            && missed.first().is_some_and(|f| f.n == last + 1)
+            && missed.windows(2).all(|w| w[1].n == w[0].n + 1)
+            && missed.iter().all(|f| f.delta.is_some() && !(f.n + self.phase).is_multiple_of(keyframe_every));
+        let mut frames = 0;
+        let mut bytes = 0;
+        let mut push = |framed: &Bytes| {
+            frames += 1;
+            bytes += framed.len();
+            writer.push(framed)
         };
-        if writer.push(framed).is_err() {
+        let pushed = if chain {
+            missed.iter().filter_map(|f| f.delta.as_ref()).try_for_each(&mut push)
+        } else {
+            push(&newest.full)
+        };
+        if pushed.is_err() {
             return self.break_off();
         }
-        self.last_n.store(frames.n, Relaxed);
+        self.last_n.store(newest.n, Relaxed);
         self.needs_keyframe.store(false, Relaxed);
         let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
         match writer.drain(&mut cx) {
@@ -160,10 +178,10 @@ impl SocketOutlet {
             }
             Err(_) => return self.break_off(),
         }
-        Some(framed.len())
+        Some((frames, bytes))
     }
 
-    fn break_off(&self) -> Option<usize> {
+    fn break_off<T>(&self) -> Option<T> {
         self.broken.store(true, Relaxed);
         self.wake.notify_one();
         None
@@ -187,6 +205,8 @@ pub struct Hub {
     node: String,
     keyframe_every: u64,
     frames: watch::Sender<Option<Arc<TickFrames>>>,
+    /// The newest ticks, contiguous, oldest first (at most [`KEPT_TICKS`]).
+    recent: Mutex<std::collections::VecDeque<Arc<TickFrames>>>,
     catalog: RwLock<Arc<CatalogIndex>>,
     sockets: Mutex<HashMap<u64, Registered>>,
     next_socket: AtomicU64,
@@ -208,6 +228,7 @@ impl Hub {
             node,
             keyframe_every: (1_000 / tick.as_millis().max(1) as u64).max(1),
             frames: watch::Sender::new(None),
+            recent: Mutex::default(),
             catalog: RwLock::default(),
             sockets: Mutex::default(),
             next_socket: AtomicU64::new(1),
@@ -280,11 +301,22 @@ impl Hub {
             let hub = self.clone();
             let mut ticks = self.subscribe();
             tokio::spawn(async move {
+                let mut fanned_out = 0;
                 while ticks.changed().await.is_ok() {
-                    let frames = ticks.borrow_and_update().clone();
-                    if let Some(frames) = frames {
-                        hub.fan_out(frames).await;
+                    ticks.borrow_and_update();
+                    let window: Vec<Arc<TickFrames>> =
+                        hub.recent.lock().expect("recent lock").iter().filter(|f| f.n > fanned_out).cloned().collect();
+                    let Some(newest) = window.last() else { continue };
+                    fanned_out = newest.n;
+                    if let Some(reason) = window.iter().rev().find_map(|f| f.paradox.as_ref()) {
+                        let outlets: Vec<Arc<SocketOutlet>> =
+                            hub.sockets.lock().expect("sockets lock").values().map(|r| r.outlet.clone()).collect();
+                        outlets.iter().for_each(|o| o.request_resync(reason));
+                        continue;
                     }
+                    // Sockets that are behind need earlier ticks too: hand over all kept ones.
+                    let all: Vec<Arc<TickFrames>> = hub.recent.lock().expect("recent lock").iter().cloned().collect();
+                    hub.fan_out(Arc::new(all)).await;
                 }
             })
         };
@@ -384,29 +416,35 @@ impl Hub {
             catalog,
         };
         let frames = Arc::new(frames);
+        {
+            let mut recent = self.recent.lock().expect("recent lock");
+            if recent.back().is_some_and(|last| last.n + 1 != frames.n) {
+                recent.clear();
+            }
+            recent.push_back(frames.clone());
+            while recent.len() > KEPT_TICKS {
+                recent.pop_front();
+            }
+        }
         self.frames.send_replace(Some(frames.clone()));
         Some(frames)
     }
 
     /// Writes one tick into every live socket, in [`FAN_OUT_SHARDS`] parallel tasks.
-    async fn fan_out(self: &Arc<Self>, frames: Arc<TickFrames>) {
+    async fn fan_out(self: &Arc<Self>, window: Arc<Vec<Arc<TickFrames>>>) {
         let outlets: Vec<Arc<SocketOutlet>> =
             self.sockets.lock().expect("sockets lock").values().map(|r| r.outlet.clone()).collect();
-        if let Some(reason) = &frames.paradox {
-            outlets.iter().for_each(|o| o.request_resync(reason));
-            return;
-        }
         let per_shard = outlets.len().div_ceil(FAN_OUT_SHARDS).max(1);
         let mut shards = tokio::task::JoinSet::new();
         for chunk in outlets.chunks(per_shard) {
-            let (chunk, frames, hub) = (chunk.to_vec(), frames.clone(), self.clone());
+            let (chunk, window, hub) = (chunk.to_vec(), window.clone(), self.clone());
             // Unconstrained: tokio's cooperative budget would otherwise make every write after
             // the first 128 of a tick report "not ready" (it is about fairness, not the socket).
             shards.spawn(tokio::task::unconstrained(async move {
                 let (mut count, mut bytes) = (0u64, 0u64);
                 for (k, outlet) in chunk.iter().enumerate() {
-                    if let Some(len) = outlet.deliver(&frames, hub.keyframe_every) {
-                        count += 1;
+                    if let Some((frames, len)) = outlet.deliver(&window, hub.keyframe_every) {
+                        count += frames;
                         bytes += len as u64;
                     }
                     // Let the engine, gestures and answers run between batches of writes.
