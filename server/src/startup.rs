@@ -56,6 +56,9 @@ pub struct AppState {
     pub hub: Arc<Hub>,
 }
 
+/// Send buffer of every connection, in bytes (Linux doubles it for bookkeeping).
+pub const SOCKET_SEND_BUFFER: usize = 128 * 1024;
+
 /// A built, bound, not yet running server.
 pub struct Application {
     listener: TcpListener,
@@ -152,9 +155,12 @@ impl Application {
         ));
         let cart_writer = tokio::spawn(self.state.carts.clone().run_writer(stopped()));
         tracing::info!("SwiftCart listening on http://{}", self.listener.local_addr()?);
-        // Frames are small and latency-bound: no Nagle delay on any connection.
+        // Frames are small and latency-bound: no Nagle delay on any connection. A fixed send
+        // buffer bounds the kernel memory a client that stops reading can hold (autotuning would
+        // let it grow to 4 MiB), so such a client is noticed and dropped.
         let listener = self.listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
+            let _ = socket2::SockRef::from(&*tcp).set_send_buffer_size(SOCKET_SEND_BUFFER);
         });
         let result = axum::serve(listener, router(self.state)).with_graceful_shutdown(shutdown).await;
         // Sockets end when the hub stops; carts still waiting are written before the exit.

@@ -59,6 +59,8 @@ pub struct Options {
     pub postgres_via: Option<SocketAddr>,
     /// Join another test app's database and key prefix (a second node of the same deployment).
     pub join: Option<(String, String)>,
+    /// Add synthetic products until this many are live (a bigger catalog).
+    pub products: Option<usize>,
 }
 
 /// Creates a fresh database, migrates and seeds it, and starts the server on port 0.
@@ -96,6 +98,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let pool = swiftcart::db::connect_lazy(&database_url).unwrap();
     swiftcart::db::migrate(&pool).await.unwrap();
     swiftcart::seed::run(&pool).await.unwrap();
+    if let Some(total) = options.products {
+        swiftcart::seed::fill_to(&pool, total).await.unwrap();
+    }
 
     let app = Application::build(config).await.expect("application builds");
     let metrics = app.state().metrics.clone();

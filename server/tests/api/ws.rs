@@ -10,7 +10,7 @@ use swiftcart::auth::{Claims, Role, TokenKeys};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::{spawn_app, spawn_app_with, TestApp, ALLOWED_ORIGIN};
-use crate::wsclient::{connect, open, Next, WsClient};
+use crate::wsclient::{connect, open, open_non_reading, Next, WsClient};
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -259,5 +259,48 @@ async fn a_socket_closes_when_its_token_expires_unless_renewed() {
     let (other, _) = app.tokens.issue("someone-else", Role::Guest);
     renewing.send(&ClientFrame::Auth { token: other }).await;
     assert_eq!(renewing.close_code(2 * SECOND).await, Some(1008));
+    app.cleanup().await;
+}
+
+/// The value of a `/metrics` line.
+async fn metric(app: &TestApp, name: &str) -> f64 {
+    let text = app.get("/metrics").await.text().await.unwrap();
+    text.lines().find_map(|l| l.strip_prefix(name)?.trim().parse().ok()).unwrap_or(f64::NAN)
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_dropped_and_never_stalls_the_others() {
+    // 600 products: keyframes of about 33 KB fill a stalled socket's buffers within seconds.
+    let app = spawn_app_with(crate::helpers::Options { products: Some(600), ..Default::default() }).await;
+    let mut bystander = synced(&app, &app.guest_token().await).await;
+    // The bystander reads all along and records the ticks it gets.
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    let reader = tokio::spawn(async move {
+        let mut ticks = Vec::new();
+        loop {
+            tokio::select! {
+                next = bystander.next(SECOND) => match next {
+                    Some(Next::Frame(ServerFrame::State { n, .. })) => ticks.push(n),
+                    Some(Next::Frame(_)) => {}
+                    _ => return (ticks, false),
+                },
+                _ = &mut stopped => return (ticks, true),
+            }
+        }
+    });
+    let stalled = open_non_reading(&app, &app.guest_token().await).await;
+    let dropped = crate::helpers::eventually(Duration::from_secs(30), || async {
+        metric(&app, "swiftcart_ws_slow_drops_total").await >= 1.0
+    })
+    .await;
+    assert!(dropped.is_some(), "the non-reading client is dropped");
+    assert_eq!(metric(&app, "swiftcart_ws_connections").await, 1.0, "only the bystander is left");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = stop.send(());
+    let (ticks, alive) = reader.await.unwrap();
+    assert!(alive, "the bystander stayed connected");
+    assert!(ticks.len() >= 10, "{ticks:?}");
+    assert!(ticks.windows(2).all(|w| w[1] == w[0] + 1), "the bystander got every tick: {ticks:?}");
+    drop(stalled);
     app.cleanup().await;
 }

@@ -100,3 +100,20 @@ impl WsClient {
         }
     }
 }
+
+/// Opens `/ws` on a socket with a tiny receive buffer and then never reads from it: a client
+/// that stopped reading. Returns the socket (dropping it disconnects).
+pub async fn open_non_reading(app: &TestApp, token: &str) -> TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let host = app.address.trim_start_matches("http://").to_string();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4 * 1024).unwrap();
+    let mut stream = socket.connect(host.parse().unwrap()).await.unwrap();
+    let request = format!(
+        "GET /ws HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Protocol: swiftcart.v1, bearer.{token}\r\nOrigin: {ALLOWED_ORIGIN}\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream
+}
