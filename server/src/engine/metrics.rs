@@ -52,9 +52,8 @@ impl EngineMetrics {
     /// Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let mut metric = |name: &str, kind: &str, help: &str, value: f64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
-        };
+        let mut metric =
+            |name: &str, kind: &str, help: &str, value: f64| write_metric(&mut out, name, kind, help, value);
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         metric("swiftcart_engine_ticks_total", "counter", "Engine ticks run by this node.", get(&self.ticks) as f64);
         metric(
@@ -95,4 +94,9 @@ impl EngineMetrics {
         );
         out
     }
+}
+
+/// Appends one metric in the Prometheus text format (the one writer of `/metrics` lines).
+pub fn write_metric(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
 }

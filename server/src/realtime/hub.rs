@@ -146,11 +146,14 @@ impl SocketOutlet {
         }
         // The task holds the writer while it queues an answer; this tick is skipped for it.
         let mut writer = self.writer.try_lock().ok()?;
-        let missed: Vec<&TickFrames> = window.iter().map(Arc::as_ref).filter(|f| f.n > last).collect();
-        let chain = !self.needs_keyframe.load(Relaxed)
-            && missed.first().is_some_and(|f| f.n == last + 1)
-            && missed.windows(2).all(|w| w[1].n == w[0].n + 1)
-            && missed.iter().all(|f| f.delta.is_some() && !(f.n + self.phase).is_multiple_of(keyframe_every));
+        // `window` is contiguous (the hub clears it when it misses a tick), so the socket can be
+        // caught up with deltas when the tick after its last one is still in it.
+        let catch_up = window.iter().position(|f| f.n == last + 1).filter(|&start| {
+            !self.needs_keyframe.load(Relaxed)
+                && window[start..]
+                    .iter()
+                    .all(|f| f.delta.is_some() && !(f.n + self.phase).is_multiple_of(keyframe_every))
+        });
         let mut frames = 0;
         let mut bytes = 0;
         let mut push = |framed: &Bytes| {
@@ -158,10 +161,9 @@ impl SocketOutlet {
             bytes += framed.len();
             writer.push(framed)
         };
-        let pushed = if chain {
-            missed.iter().filter_map(|f| f.delta.as_ref()).try_for_each(&mut push)
-        } else {
-            push(&newest.full)
+        let pushed = match catch_up {
+            Some(start) => window[start..].iter().filter_map(|f| f.delta.as_ref()).try_for_each(&mut push),
+            None => push(&newest.full),
         };
         if pushed.is_err() {
             return self.break_off();
@@ -350,9 +352,7 @@ impl Hub {
         let mut messages = pubsub.on_message();
         while let Some(message) = messages.next().await {
             match wire::decode::<TickBroadcast>(message.get_payload_bytes()) {
-                Ok(tick) => {
-                    self.on_tick(tick, pool, predictor).await;
-                }
+                Ok(tick) => self.on_tick(tick, pool, predictor).await,
                 Err(e) => tracing::warn!(error = %e, "realtime: undecodable tick skipped"),
             }
         }
@@ -370,7 +370,7 @@ impl Hub {
     }
 
     /// Turns one engine tick into frames for every socket and routes the gesture answers.
-    async fn on_tick(&self, tick: TickBroadcast, pool: &PgPool, predictor: &mut Predictor) -> Option<Arc<TickFrames>> {
+    async fn on_tick(&self, tick: TickBroadcast, pool: &PgPool, predictor: &mut Predictor) {
         self.metrics.ticks_received.fetch_add(1, Relaxed);
         let mut catalog = self.catalog();
         if catalog.digest != tick.catalog {
@@ -383,7 +383,7 @@ impl Hub {
             }
             if catalog.digest != tick.catalog {
                 tracing::warn!("realtime: the engine's catalog differs from PostgreSQL's; tick skipped");
-                return None;
+                return;
             }
         }
         for result in tick.gestures.iter().filter(|g| g.origin.node == self.node) {
@@ -405,7 +405,7 @@ impl Hub {
             wire::encode(&ServerFrame::State { t, n: tick.n, s }).map(|p| Bytes::from(raw::frame(2, &p)))
         };
         let (Ok(full), delta) = (encode(tick.s.clone()), changes.map(encode).transpose()) else {
-            return None;
+            return;
         };
         let frames = TickFrames {
             n: tick.n,
@@ -426,8 +426,7 @@ impl Hub {
                 recent.pop_front();
             }
         }
-        self.frames.send_replace(Some(frames.clone()));
-        Some(frames)
+        self.frames.send_replace(Some(frames));
     }
 
     /// Writes one tick into every live socket, in [`FAN_OUT_SHARDS`] parallel tasks.

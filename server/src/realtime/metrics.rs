@@ -1,4 +1,4 @@
-use std::fmt::Write as _;
+use crate::engine::metrics::write_metric;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 
 /// Counters of the WebSocket side of a node.
@@ -69,7 +69,7 @@ impl RealtimeMetrics {
             ),
         ];
         for (name, kind, help, value) in rows {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+            write_metric(out, name, kind, help, value);
         }
     }
 }
