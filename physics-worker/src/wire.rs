@@ -16,6 +16,11 @@ pub const SUBPROTOCOL: &str = "swiftcart.v1";
 /// Largest frame a client may send, in bytes (larger ones close the socket with 1009).
 pub const MAX_CLIENT_FRAME_BYTES: usize = 64 * 1024;
 
+/// The `err` code of a malformed, unknown or refused client frame; the socket stays usable.
+pub const ERR_BAD_FRAME: &str = "ERR_BAD_FRAME";
+/// The `err` code after which a client rewinds to its last confirmed snapshot and resyncs.
+pub const ERR_TEMPORAL_PARADOX: &str = "ERR_TEMPORAL_PARADOX";
+
 /// Index of a product in the catalog a `sync` frame announced.
 pub type ProductIndex = u32;
 
@@ -123,6 +128,18 @@ pub enum ServerFrame {
         /// Server time, ms since the epoch.
         t: f64,
     },
+}
+
+impl ServerFrame {
+    /// `{"k":"err","code":"ERR_TEMPORAL_PARADOX",…}`, answering gesture `q` if given.
+    pub fn paradox(q: Option<u32>, reason: &str) -> Self {
+        Self::Err { code: ERR_TEMPORAL_PARADOX.into(), q, reason: Some(reason.into()) }
+    }
+
+    /// `{"k":"err","code":"ERR_BAD_FRAME",…}`, answering gesture `q` if given.
+    pub fn bad_frame(q: Option<u32>, reason: &str) -> Self {
+        Self::Err { code: ERR_BAD_FRAME.into(), q, reason: Some(reason.into()) }
+    }
 }
 
 /// Frames a client sends.

@@ -40,15 +40,6 @@ impl Principal {
             .map(|claims| Some(claims.into()))
             .map_err(|_| ApiError::Unauthorized("invalid or expired token; sign in again".into()))
     }
-
-    /// Refuses anyone but an admin.
-    pub fn require_admin(&self) -> Result<(), ApiError> {
-        if self.role == Role::Admin {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden("this needs an admin account"))
-        }
-    }
 }
 
 impl FromRequestParts<AppState> for Principal {

@@ -19,9 +19,6 @@ use crate::engine::store::TickBroadcast;
 use crate::keys::Keys;
 use crate::product_state::{catalog_digest, live_products};
 
-/// The code of every Temporal Paradox.
-pub const ERR_TEMPORAL_PARADOX: &str = "ERR_TEMPORAL_PARADOX";
-
 /// Answers (`ack`, `err`, `pong`) a socket may have waiting; a socket that lets more pile up is
 /// not reading and is dropped.
 pub const CONTROL_QUEUE: usize = 64;
@@ -389,11 +386,7 @@ impl Hub {
         for result in tick.gestures.iter().filter(|g| g.origin.node == self.node) {
             let frame = match &result.refused {
                 None => ServerFrame::Ack { q: result.origin.q, n: tick.n },
-                Some(reason) => ServerFrame::Err {
-                    code: ERR_TEMPORAL_PARADOX.into(),
-                    q: Some(result.origin.q),
-                    reason: Some(reason.clone()),
-                },
+                Some(reason) => ServerFrame::paradox(Some(result.origin.q), reason),
             };
             self.answer(result.origin.conn, &frame);
         }

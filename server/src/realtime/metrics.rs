@@ -29,47 +29,18 @@ impl RealtimeMetrics {
 
     /// Appends the Prometheus text of these counters.
     pub fn render_into(&self, out: &mut String) {
-        let rows: [(&str, &str, &str, i64); 7] = [
-            ("swiftcart_ws_connections", "gauge", "Open WebSocket connections.", self.connections.load(Relaxed)),
-            (
-                "swiftcart_ws_frames_sent_total",
-                "counter",
-                "Frames written to sockets.",
-                self.frames_sent.load(Relaxed) as i64,
-            ),
-            (
-                "swiftcart_ws_bytes_sent_total",
-                "counter",
-                "Payload bytes written to sockets.",
-                self.bytes_sent.load(Relaxed) as i64,
-            ),
-            (
-                "swiftcart_ws_ticks_received_total",
-                "counter",
-                "Engine ticks received by this node.",
-                self.ticks_received.load(Relaxed) as i64,
-            ),
-            (
-                "swiftcart_ws_bad_frames_total",
-                "counter",
-                "Client frames refused as malformed.",
-                self.bad_frames.load(Relaxed) as i64,
-            ),
-            (
-                "swiftcart_ws_flood_closes_total",
-                "counter",
-                "Sockets closed for flooding.",
-                self.flood_closes.load(Relaxed) as i64,
-            ),
-            (
-                "swiftcart_ws_slow_drops_total",
-                "counter",
-                "Sockets dropped for not reading.",
-                self.slow_drops.load(Relaxed) as i64,
-            ),
+        let connections = self.connections.load(Relaxed);
+        write_metric(out, "swiftcart_ws_connections", "gauge", "Open WebSocket connections.", connections);
+        let counters = [
+            ("swiftcart_ws_frames_sent_total", "Frames written to sockets.", &self.frames_sent),
+            ("swiftcart_ws_bytes_sent_total", "Payload bytes written to sockets.", &self.bytes_sent),
+            ("swiftcart_ws_ticks_received_total", "Engine ticks received by this node.", &self.ticks_received),
+            ("swiftcart_ws_bad_frames_total", "Client frames refused as malformed.", &self.bad_frames),
+            ("swiftcart_ws_flood_closes_total", "Sockets closed for flooding.", &self.flood_closes),
+            ("swiftcart_ws_slow_drops_total", "Sockets dropped for not reading.", &self.slow_drops),
         ];
-        for (name, kind, help, value) in rows {
-            write_metric(out, name, kind, help, value);
+        for (name, help, counter) in counters {
+            write_metric(out, name, "counter", help, counter.load(Relaxed));
         }
     }
 }

@@ -116,11 +116,6 @@ impl Writer {
         Self { half, pending: Vec::new() }
     }
 
-    /// Whether earlier frames are still waiting.
-    pub fn is_backed_up(&self) -> bool {
-        !self.pending.is_empty()
-    }
-
     /// Appends a whole frame; an error if the client has not been reading for too long.
     pub fn push(&mut self, framed: &[u8]) -> io::Result<()> {
         if self.pending.len() + framed.len() > MAX_PENDING_BYTES {

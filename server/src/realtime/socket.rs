@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
 
-use super::hub::{SocketOutlet, TickFrames, ERR_TEMPORAL_PARADOX};
+use super::hub::{SocketOutlet, TickFrames};
 use super::raw::{self, Drained, ReadSide, Writer};
 use super::{CLIENT_FRAMES_PER_SEC, CLIENT_FRAME_BURST};
 use crate::auth::tokens::unix_now;
@@ -180,8 +180,7 @@ impl Connection {
         }
         let resync = self.outlet.resync.lock().expect("resync lock").take();
         if let Some(reason) = resync {
-            let err = ServerFrame::Err { code: ERR_TEMPORAL_PARADOX.into(), q: None, reason: Some(reason) };
-            self.send_frame(&err).await?;
+            self.send_frame(&ServerFrame::paradox(None, &reason)).await?;
             let latest = self.state.hub.subscribe().borrow().clone();
             if let Some(frames) = latest {
                 self.send_sync(&frames).await?;
@@ -302,7 +301,7 @@ impl Connection {
 
     async fn bad_frame(&mut self, q: Option<u32>, reason: &str) -> Result<(), End> {
         self.state.hub.metrics.bad_frames.fetch_add(1, Relaxed);
-        self.send_frame(&ServerFrame::Err { code: "ERR_BAD_FRAME".into(), q, reason: Some(reason.into()) }).await
+        self.send_frame(&ServerFrame::bad_frame(q, reason)).await
     }
 
     /// A fresh token for the same subject moves the socket's deadline; anything else closes it.
@@ -325,37 +324,35 @@ impl Connection {
     /// with `ack` (or a paradox) through the hub once a tick has applied it.
     async fn gesture(&mut self, gesture: ValidGesture, product: uuid::Uuid) -> Result<(), End> {
         let q = gesture.q;
-        let unavailable =
-            ServerFrame::Err { code: ERR_TEMPORAL_PARADOX.into(), q: Some(q), reason: Some("unavailable".into()) };
+        match self.apply_and_queue(gesture, product).await {
+            Ok(()) => Ok(()),
+            Err(reason) => self.send_frame(&ServerFrame::paradox(Some(q), reason)).await,
+        }
+    }
+
+    /// The cart change and the queueing of a gesture; the paradox reason when either fails.
+    async fn apply_and_queue(&self, gesture: ValidGesture, product: uuid::Uuid) -> Result<(), &'static str> {
+        let carts = &self.state.carts;
         let kind = match gesture.action {
             GestureAction::Flick(v) => GestureKind::Flick(v),
-            GestureAction::Beam => match self.state.carts.add_one(&self.principal.sub, product).await {
+            GestureAction::Beam => match carts.add_one(&self.principal.sub, product).await {
                 Ok(Change::Done(_)) => GestureKind::Beam,
-                Ok(Change::Full) => {
-                    let full = ServerFrame::Err {
-                        code: ERR_TEMPORAL_PARADOX.into(),
-                        q: Some(q),
-                        reason: Some("cart_full".into()),
-                    };
-                    return self.send_frame(&full).await;
-                }
-                Err(_) => return self.send_frame(&unavailable).await,
+                Ok(Change::Full) => return Err("cart_full"),
+                Err(_) => return Err("unavailable"),
             },
-            GestureAction::Drop => match self.state.carts.remove(&self.principal.sub, product).await {
-                Ok(_) => GestureKind::Drop,
-                Err(_) => return self.send_frame(&unavailable).await,
-            },
+            GestureAction::Drop => carts
+                .remove(&self.principal.sub, product)
+                .await
+                .map(|_| GestureKind::Drop)
+                .map_err(|_| "unavailable")?,
         };
         let queued = QueuedGesture {
             id: uuid::Uuid::new_v4(),
             product,
             kind,
-            origin: GestureOrigin { node: self.state.hub.node().to_string(), conn: self.id, q },
+            origin: GestureOrigin { node: self.state.hub.node().to_string(), conn: self.id, q: gesture.q },
         };
-        if store::queue_gesture(&self.state.redis, &self.state.keys, &queued).await.is_err() {
-            return self.send_frame(&unavailable).await;
-        }
-        Ok(())
+        store::queue_gesture(&self.state.redis, &self.state.keys, &queued).await.map_err(|_| "unavailable")
     }
 }
 

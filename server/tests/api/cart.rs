@@ -110,29 +110,17 @@ async fn signing_in_keeps_the_guest_cart() {
     let ids = app.product_ids().await;
     let guest = app.guest_token().await;
     put_quantity(&app, &guest, &ids[3].to_string(), json!({"quantity": 2})).await;
-    let registered = app
-        .post_json(
-            "/api/auth/register",
-            Some(&guest),
-            json!({"email": "gus@example.com", "password": "guest turned 2 shopper"}),
-        )
-        .await;
-    assert_eq!(registered.status(), 201);
-    let token = registered.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_string();
+    let (email, password) = ("gus@example.com", "guest turned 2 shopper");
+    let (status, token) = app.sign_in("/api/auth/register", Some(&guest), email, password).await;
+    assert_eq!(status, 201);
     assert_eq!(app.cart(&token).await, vec![(ids[3].to_string(), 2)]);
     assert!(app.cart(&guest).await.is_empty(), "the guest cart moved, not copied");
 
     // Logging in later as a new guest with items merges quantities.
     let guest2 = app.guest_token().await;
     put_quantity(&app, &guest2, &ids[3].to_string(), json!({"quantity": 3})).await;
-    let login = app
-        .post_json(
-            "/api/auth/login",
-            Some(&guest2),
-            json!({"email": "gus@example.com", "password": "guest turned 2 shopper"}),
-        )
-        .await;
-    let token = login.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_string();
+    let (status, token) = app.sign_in("/api/auth/login", Some(&guest2), email, password).await;
+    assert_eq!(status, 200);
     assert_eq!(app.cart(&token).await, vec![(ids[3].to_string(), 5)]);
     app.cleanup().await;
 }

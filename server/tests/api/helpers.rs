@@ -149,6 +149,15 @@ impl TestApp {
         body["token"].as_str().unwrap().to_string()
     }
 
+    /// Registers or logs in (`path`), carrying a guest token if given: the status and the new
+    /// access token.
+    pub async fn sign_in(&self, path: &str, guest: Option<&str>, email: &str, password: &str) -> (u16, String) {
+        let response = self.post_json(path, guest, serde_json::json!({"email": email, "password": password})).await;
+        let status = response.status().as_u16();
+        let body: serde_json::Value = response.json().await.unwrap();
+        (status, body["token"].as_str().unwrap_or_default().to_string())
+    }
+
     /// `GET /api/cart` as `token`: (product id, quantity) pairs.
     pub async fn cart(&self, token: &str) -> Vec<(String, u64)> {
         let response = self.http.get(format!("{}/api/cart", self.address)).bearer_auth(token).send().await.unwrap();
