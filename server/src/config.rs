@@ -45,6 +45,8 @@ pub struct Config {
     pub stripe_webhook_secret: String,
     /// The engine's fixed tick.
     pub tick: Duration,
+    /// How long a checkout quote holds its prices and stock.
+    pub quote_ttl: Duration,
 }
 
 /// A configuration variable with a bad value.
@@ -116,6 +118,12 @@ impl Config {
             .filter(|ms| (5..=1_000).contains(ms))
             .ok_or_else(|| err("SWIFTCART_TICK_MS", "expected whole milliseconds between 5 and 1000".into()))?;
 
+        let quote_ttl_secs: u64 = get("SWIFTCART_QUOTE_TTL_SECS", "30")
+            .parse()
+            .ok()
+            .filter(|s| (1..=3_600).contains(s))
+            .ok_or_else(|| err("SWIFTCART_QUOTE_TTL_SECS", "expected whole seconds between 1 and 3600".into()))?;
+
         let redis_key_prefix = get("SWIFTCART_REDIS_PREFIX", "");
         if redis_key_prefix.chars().any(|c| c.is_whitespace()) {
             return Err(err("SWIFTCART_REDIS_PREFIX", "must not contain whitespace".into()));
@@ -134,6 +142,7 @@ impl Config {
             stripe_api_base: get("STRIPE_API_BASE", "http://127.0.0.1:8420"),
             stripe_webhook_secret: get("STRIPE_WEBHOOK_SECRET", "whsec_swiftcart_local"),
             tick: Duration::from_millis(tick_ms),
+            quote_ttl: Duration::from_secs(quote_ttl_secs),
         })
     }
 }
@@ -164,6 +173,7 @@ mod tests {
     fn a_bad_value_names_its_variable() {
         assert_eq!(with(&[("SWIFTCART_TICK_MS", "fast")]).unwrap_err().var, "SWIFTCART_TICK_MS");
         assert_eq!(with(&[("SWIFTCART_TICK_MS", "0")]).unwrap_err().var, "SWIFTCART_TICK_MS");
+        assert_eq!(with(&[("SWIFTCART_QUOTE_TTL_SECS", "0")]).unwrap_err().var, "SWIFTCART_QUOTE_TTL_SECS");
         assert_eq!(with(&[("LEPTOS_SITE_ADDR", "nowhere")]).unwrap_err().var, "LEPTOS_SITE_ADDR");
         assert_eq!(with(&[("DATABASE_URL", "mysql://x")]).unwrap_err().var, "DATABASE_URL");
         assert_eq!(with(&[("SWIFTCART_JWT_SECRET", "short")]).unwrap_err().var, "SWIFTCART_JWT_SECRET");

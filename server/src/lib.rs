@@ -9,6 +9,8 @@ pub mod auth;
 pub mod cart;
 /// The catalog read model: live products from PostgreSQL with their live state from Redis.
 pub mod catalog;
+/// Hyperdrive checkout: quotes, charges through Stripe, orders, the sweeper.
+pub mod checkout;
 /// Configuration from the environment, parsed once at start.
 pub mod config;
 /// PostgreSQL: the pool and the migrations.

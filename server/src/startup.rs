@@ -21,6 +21,8 @@ use tokio::net::TcpListener;
 use crate::auth::TokenKeys;
 use crate::cart::CartStore;
 use crate::catalog::Catalog;
+use crate::checkout::stripe::StripeHub;
+use crate::checkout::{sweeper, Hyperdrive};
 use crate::config::{Config, Environment};
 use crate::engine::metrics::EngineMetrics;
 use crate::engine::{self, EngineContext};
@@ -54,6 +56,8 @@ pub struct AppState {
     pub carts: CartStore,
     /// This node's WebSocket fan-out.
     pub hub: Arc<Hub>,
+    /// Checkout: quotes, charges, the Stripe client.
+    pub hyperdrive: Hyperdrive,
 }
 
 /// Send buffer of every connection, in bytes (Linux doubles it for bookkeeping).
@@ -97,10 +101,15 @@ impl Application {
             Ok(index) => hub.set_catalog(index),
             Err(e) => tracing::warn!(error = %e, "catalog index deferred: PostgreSQL unavailable"),
         }
+        let carts = CartStore::new(redis.clone(), pool.clone(), keys.clone());
+        let stripe = StripeHub::new(&config.stripe_secret_key, &config.stripe_api_base, &config.stripe_webhook_secret)?;
+        let hyperdrive =
+            Hyperdrive::new(pool.clone(), redis.clone(), keys.clone(), carts.clone(), stripe, config.quote_ttl);
         let state = AppState {
             leptos_options,
             tokens: TokenKeys::new(config.jwt_secret.as_bytes()),
-            carts: CartStore::new(redis.clone(), pool.clone(), keys.clone()),
+            carts,
+            hyperdrive,
             hub: Arc::new(hub),
             pool,
             redis,
@@ -154,6 +163,8 @@ impl Application {
             stopped(),
         ));
         let cart_writer = tokio::spawn(self.state.carts.clone().run_writer(stopped()));
+        // The first sweep runs at once: orders left between paid and recorded are settled at start.
+        let checkout_sweeper = tokio::spawn(sweeper::run(self.state.hyperdrive.clone(), stopped()));
         tracing::info!("SwiftCart listening on http://{}", self.listener.local_addr()?);
         // Frames are small and latency-bound: no Nagle delay on any connection. A fixed send
         // buffer bounds the kernel memory a client that stops reading can hold (autotuning would
@@ -167,6 +178,7 @@ impl Application {
         let _ = stop_background.send(true);
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), cart_writer).await;
         let _ = tokio::time::timeout(std::time::Duration::from_secs(1), hub).await;
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), checkout_sweeper).await;
         // Let the engine hand its lease back, but never hang the shutdown on Redis.
         let _ = stop_engine.send(());
         if tokio::time::timeout(std::time::Duration::from_secs(2), &mut engine).await.is_err() {

@@ -62,6 +62,19 @@ struct Leadership {
     engine: Engine,
     /// Reason to send with the first broadcast (clients' state was reset).
     paradox: Option<String>,
+    /// The catalog stamp the engine's products were loaded at (see [`stock::catalog_stamp`]).
+    catalog_stamp: String,
+}
+
+/// Reloads the products after an admin change, keeping every body's current state (the last
+/// tick's write to Redis) and the tick count; returns how many products are live now.
+async fn reload_catalog(ctx: &EngineContext, leading: &mut Leadership, stamp: String) -> anyhow::Result<usize> {
+    let loaded = store::load_state(&ctx.pool, &ctx.redis, &ctx.keys).await?;
+    let count = loaded.products.len();
+    leading.engine = Engine::new(loaded.products, loaded.bodies, leading.engine.n, now_ms());
+    leading.catalog_stamp = stamp;
+    ctx.metrics.set_leader(true, count);
+    Ok(count)
 }
 
 /// Runs the engine loop on this node until `shutdown` resolves; a leader then hands its lease
@@ -97,7 +110,14 @@ pub async fn run(ctx: EngineContext, shutdown: impl std::future::Future<Output =
             }
             let started = Instant::now();
             if stock.has_changed().unwrap_or(false) {
-                leading.engine.set_stock(&stock.borrow_and_update());
+                let feed = stock.borrow_and_update().clone();
+                if feed.catalog_stamp != leading.catalog_stamp && !feed.catalog_stamp.is_empty() {
+                    match reload_catalog(&ctx, &mut leading, feed.catalog_stamp).await {
+                        Ok(products) => tracing::info!(products, "engine: catalog changed; products reloaded"),
+                        Err(e) => tracing::warn!(error = %e, "engine: catalog reload failed; next time"),
+                    }
+                }
+                leading.engine.set_stock(&feed.levels);
             }
             match lead_one_tick(&ctx, &mut leading, &history).await {
                 Ok(true) => ctx.metrics.record_tick(started.elapsed(), ctx.tick),
@@ -131,7 +151,7 @@ async fn become_leader(ctx: &EngineContext, kept: &mut Option<Engine>) -> Option
     let written = store::last_written_tick(&ctx.redis, &ctx.keys).await.ok().flatten();
     if let Some(engine) = kept.take() {
         if written.is_none_or(|n| n <= engine.n) {
-            return Some(Leadership { lease, engine, paradox: None });
+            return Some(Leadership { lease, engine, paradox: None, catalog_stamp: String::new() });
         }
     }
     match store::load_state(&ctx.pool, &ctx.redis, &ctx.keys).await {
@@ -141,7 +161,8 @@ async fn become_leader(ctx: &EngineContext, kept: &mut Option<Engine>) -> Option
                 "state_lost".to_string()
             });
             let engine = Engine::new(loaded.products, loaded.bodies, loaded.n, now_ms());
-            Some(Leadership { lease, engine, paradox })
+            let catalog_stamp = stock::catalog_stamp(&ctx.pool).await.unwrap_or_default();
+            Some(Leadership { lease, engine, paradox, catalog_stamp })
         }
         Err(e) => {
             tracing::warn!(error = %e, "engine: cannot load state; will retry");

@@ -1,6 +1,8 @@
-//! Stock levels for the price's scarcity term. PostgreSQL is the system of record for stock; a
-//! background task reads it every [`REFRESH`] and publishes the levels on a `watch` channel, which
-//! the leader picks up at the start of a tick without ever waiting for the database.
+//! Stock levels for the price's scarcity term, and a stamp of the catalog. PostgreSQL is the
+//! system of record for both; a background task reads them every [`REFRESH`] and publishes them on
+//! a `watch` channel, which the leader picks up at the start of a tick without ever waiting for the
+//! database. A new catalog stamp (an admin created, edited or retired a product) makes the leader
+//! reload its products.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -10,18 +12,27 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 /// How often stock levels are re-read.
-pub const REFRESH: Duration = Duration::from_secs(2);
+pub const REFRESH: Duration = Duration::from_secs(1);
 
-/// Starts the feed; the receiver sees a new map whenever a read succeeds.
-pub fn spawn_feed(pool: PgPool) -> watch::Receiver<HashMap<Uuid, i64>> {
-    let (tx, rx) = watch::channel(HashMap::new());
+/// What the feed publishes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StockFeed {
+    /// Units available per product.
+    pub levels: HashMap<Uuid, i64>,
+    /// Changes whenever a product is created, edited or retired.
+    pub catalog_stamp: String,
+}
+
+/// Starts the feed; the receiver sees a new value whenever a read succeeds.
+pub fn spawn_feed(pool: PgPool) -> watch::Receiver<StockFeed> {
+    let (tx, rx) = watch::channel(StockFeed::default());
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(REFRESH);
         loop {
             ticker.tick().await;
-            match levels(&pool).await {
-                Ok(levels) => {
-                    if tx.send(levels).is_err() {
+            match read(&pool).await {
+                Ok(feed) => {
+                    if tx.send(feed).is_err() {
                         return; // the engine is gone
                     }
                 }
@@ -39,4 +50,17 @@ pub async fn levels(pool: &PgPool) -> Result<HashMap<Uuid, i64>, sqlx::Error> {
             .fetch_all(pool)
             .await?;
     Ok(rows.into_iter().collect())
+}
+
+/// The catalog's stamp: live count and last change.
+pub async fn catalog_stamp(pool: &PgPool) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT count(*) FILTER (WHERE retired_at IS NULL)::text || '/' || coalesce(max(updated_at)::text, '') FROM products",
+    )
+    .fetch_one(pool)
+    .await
+}
+
+async fn read(pool: &PgPool) -> Result<StockFeed, sqlx::Error> {
+    Ok(StockFeed { levels: levels(pool).await?, catalog_stamp: catalog_stamp(pool).await? })
 }

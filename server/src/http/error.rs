@@ -27,9 +27,54 @@ pub enum ApiError {
     /// 422: the request is well-formed but its values are not acceptable.
     #[error("{0}")]
     Unprocessable(String),
+    /// 409 `ERR_TEMPORAL_PARADOX`: a critical moment failed and was undone; the client rewinds.
+    #[error("{message}")]
+    Paradox {
+        /// Which kind of paradox (the contract's `reason`).
+        reason: Paradox,
+        /// What happened, in plain words.
+        message: String,
+    },
+    /// 409: the same Idempotency-Key is still being worked on; retry shortly.
+    #[error("{0}")]
+    InProgress(&'static str),
     /// 503: a backing service failed; the details go to the log only.
     #[error("service unavailable")]
     Unavailable(#[from] anyhow::Error),
+}
+
+/// The reasons of `ERR_TEMPORAL_PARADOX` (CONTRACT.md, checkout).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Paradox {
+    /// Not enough units left.
+    OutOfStock,
+    /// The quote's frozen prices ran out.
+    QuoteExpired,
+    /// Stripe refused or could not take the payment.
+    PaymentFailed,
+    /// Live state (Redis) or the record (PostgreSQL) was lost at the critical moment.
+    StateLost,
+    /// Something changed concurrently; retrying may work.
+    Conflict,
+}
+
+impl Paradox {
+    /// This paradox with its plain-words message.
+    pub fn with(self, message: impl Into<String>) -> ApiError {
+        ApiError::Paradox { reason: self, message: message.into() }
+    }
+
+    /// The contract's name of this reason.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OutOfStock => "out_of_stock",
+            Self::QuoteExpired => "quote_expired",
+            Self::PaymentFailed => "payment_failed",
+            Self::StateLost => "state_lost",
+            Self::Conflict => "conflict",
+        }
+    }
 }
 
 impl From<sqlx::Error> for ApiError {
@@ -62,21 +107,39 @@ impl ApiError {
             Self::Conflict(_) => (StatusCode::CONFLICT, "ERR_CONFLICT"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "ERR_NOT_FOUND"),
             Self::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "ERR_INVALID"),
+            Self::Paradox { .. } => (StatusCode::CONFLICT, physics_worker::wire::ERR_TEMPORAL_PARADOX),
+            Self::InProgress(_) => (StatusCode::CONFLICT, "ERR_IN_PROGRESS"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE"),
         }
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The status and JSON body this error answers with (also stored for idempotent replays).
+    pub fn to_parts(&self) -> (StatusCode, serde_json::Value) {
         let (status, code) = self.status_and_code();
-        let message = match &self {
+        let message = match self {
             Self::Unavailable(inner) => {
                 tracing::error!(error = ?inner, "request failed on a backing service");
                 "a backing service is unavailable; please retry shortly".to_string()
             }
             other => other.to_string(),
         };
-        (status, Json(json!({ "error": code, "message": message }))).into_response()
+        let mut body = json!({ "error": code, "message": message });
+        if let Self::Paradox { reason, .. } = self {
+            body["reason"] = json!(reason.as_str());
+        }
+        (status, body)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = self.to_parts();
+        let mut response = (status, Json(body)).into_response();
+        if matches!(self, Self::InProgress(_)) {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+        }
+        response
     }
 }

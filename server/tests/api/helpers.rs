@@ -46,6 +46,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// The server's token keys, to mint tokens (also bad ones) directly.
     pub tokens: swiftcart::auth::TokenKeys,
+    /// The server's checkout, to run a sweep on demand.
+    pub hyperdrive: swiftcart::checkout::Hyperdrive,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -105,6 +107,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let app = Application::build(config).await.expect("application builds");
     let metrics = app.state().metrics.clone();
     let tokens = app.state().tokens.clone();
+    let hyperdrive = app.state().hyperdrive.clone();
     let address = format!("http://127.0.0.1:{}", app.port());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async {
@@ -122,6 +125,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         owns_data,
         http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap(),
         tokens,
+        hyperdrive,
         shutdown: Some(tx),
         server: Some(server),
     }
@@ -169,6 +173,33 @@ impl TestApp {
             .iter()
             .map(|i| (i["productId"].as_str().unwrap().to_string(), i["quantity"].as_u64().unwrap()))
             .collect()
+    }
+
+    /// A new account (written directly, without password hashing) and an access token for it.
+    pub async fn shopper(&self, role: swiftcart::auth::Role) -> (uuid::Uuid, String) {
+        let id = uuid::Uuid::new_v4();
+        let db_role = if role == swiftcart::auth::Role::Admin { "admin" } else { "shopper" };
+        sqlx::query("INSERT INTO users (id, email, password_hash, role) VALUES ($1, $2, 'not-a-hash', $3)")
+            .bind(id)
+            .bind(format!("{}@shoppers.test", id.simple()))
+            .bind(db_role)
+            .execute(&self.pool)
+            .await
+            .unwrap();
+        (id, self.tokens.issue(&id.to_string(), role).0)
+    }
+
+    /// `PUT /api/cart/items/{product}` as `token`, asserting success.
+    pub async fn put_cart(&self, token: &str, product: uuid::Uuid, quantity: u32) {
+        let response = self
+            .http
+            .put(format!("{}/api/cart/items/{product}", self.address))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "quantity": quantity }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
     }
 
     /// The `ws://` URL of `/ws`.

@@ -1,0 +1,422 @@
+//! Hyperdrive checkout: a quote freezes prices and reserves stock atomically across Redis and
+//! PostgreSQL; a charge pays exactly the quote through Stripe and records the order, or
+//! compensates and answers a Temporal Paradox with its reason.
+//!
+//! The order of a charge, and what makes each failure safe:
+//! 1. the quote moves to `charging` and a `pending` order is written (one transaction);
+//! 2. an unconfirmed PaymentIntent is created and its id stored on the order (nothing charged);
+//! 3. the intent is confirmed (the only step that takes money);
+//! 4. the order is settled paid (reservation becomes a stock decrement) or failed (reservation
+//!    released, intent canceled).
+//!
+//! A crash or outage between 3 and 4 leaves a `pending` order with its intent id: the
+//! [`sweeper`] (at start and every few seconds, on every node) asks Stripe and settles it, as does
+//! the webhook. No order is ever paid without being recorded, or recorded without being paid.
+
+/// PostgreSQL transitions of stock, quotes and orders.
+pub mod ledger;
+/// StripeHub: the only module that talks to Stripe.
+pub mod stripe;
+/// The background pass: expired quotes and orders left pending.
+pub mod sweeper;
+
+use std::time::Duration;
+
+use deadpool_redis::redis;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use self::ledger::{OrderView, PricedLine};
+use self::stripe::{StripeFailure, StripeHub};
+use crate::cart::CartStore;
+use crate::http::error::{ApiError, Paradox};
+use crate::keys::Keys;
+use crate::redis_pool::RedisPool;
+
+/// How many times a quote re-reads prices when the watched product state moved under it.
+pub const MAX_WATCH_ATTEMPTS: usize = 8;
+
+/// How long a confirmed payment's recording is retried before the sweeper takes over.
+pub const SETTLE_RETRY_FOR: Duration = Duration::from_secs(6);
+
+/// A quote as the API answers it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Quote {
+    /// The quote.
+    pub quote_id: Uuid,
+    /// Lines at their frozen prices.
+    pub items: Vec<PricedLine>,
+    /// Sum of the lines, in cents.
+    pub total_cents: i64,
+    /// Until when prices are frozen and stock held.
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The body of `POST /api/checkout`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChargeRequest {
+    /// The quote to pay.
+    pub quote_id: Uuid,
+    /// A Stripe PaymentMethod id (`pm_…`) made by Stripe.js in the browser.
+    pub payment_method_id: String,
+}
+
+impl ChargeRequest {
+    /// Fingerprint of the request, to refuse a replayed Idempotency-Key with another body.
+    pub fn fingerprint(&self) -> Vec<u8> {
+        let mut hash = Sha256::new();
+        hash.update(self.quote_id.as_bytes());
+        hash.update(self.payment_method_id.as_bytes());
+        hash.finalize().to_vec()
+    }
+
+    /// Refuses anything that is not a PaymentMethod id, before anything is recorded.
+    pub fn validate(&self) -> Result<(), ApiError> {
+        let id = &self.payment_method_id;
+        let well_formed = id.len() <= 255
+            && id
+                .strip_prefix("pm_")
+                .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+        // The value itself is never echoed or logged: it might be something that is not ours to keep.
+        well_formed.then_some(()).ok_or_else(|| {
+            ApiError::Unprocessable(
+                "paymentMethodId must be a Stripe PaymentMethod id (pm_…) made by Stripe.js; card details never go to this server".into(),
+            )
+        })
+    }
+}
+
+/// What a charge ended as.
+#[derive(Debug)]
+pub enum Charged {
+    /// Paid and recorded.
+    Paid(OrderView),
+    /// Paid (or possibly paid) but not yet recorded; the sweeper finishes it.
+    Pending(OrderView),
+}
+
+/// Checkout: quotes and charges.
+#[derive(Clone)]
+pub struct Hyperdrive {
+    pool: PgPool,
+    redis: RedisPool,
+    keys: Keys,
+    carts: CartStore,
+    /// The Stripe client.
+    pub stripe: StripeHub,
+    quote_ttl: Duration,
+}
+
+impl Hyperdrive {
+    /// Checkout over these stores; quotes live `quote_ttl`.
+    pub fn new(
+        pool: PgPool,
+        redis: RedisPool,
+        keys: Keys,
+        carts: CartStore,
+        stripe: StripeHub,
+        quote_ttl: Duration,
+    ) -> Self {
+        Self { pool, redis, keys, carts, stripe, quote_ttl }
+    }
+
+    /// PostgreSQL (for the sweeper and the webhook).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Freezes the prices of `user`'s cart and reserves its stock, all or nothing. Replaces the
+    /// shopper's earlier open quote, if any.
+    pub async fn quote(&self, user: Uuid, sub: &str) -> Result<Quote, ApiError> {
+        let mut cart = self
+            .carts
+            .get(sub)
+            .await
+            .map_err(|_| Paradox::StateLost.with("your cart orbit could not be read; please retry"))?;
+        if cart.is_empty() {
+            return Err(ApiError::Unprocessable(
+                "your cart is empty: beam a product into your cart orbit first".into(),
+            ));
+        }
+        // One lock order for every transaction: no deadlocks between shoppers.
+        cart.sort_by_key(|line| line.product_id);
+
+        let mut tx = self.pool.begin().await?;
+        let earlier: Vec<Uuid> =
+            sqlx::query_scalar("SELECT id FROM quotes WHERE user_id = $1 AND status = 'open' FOR UPDATE")
+                .bind(user)
+                .fetch_all(&mut *tx)
+                .await?;
+        for quote in earlier {
+            ledger::release_quote(&mut tx, quote).await?;
+        }
+        for line in &cart {
+            // Conditional: never more reserved than in stock, so no oversell whatever the race.
+            let reserved = sqlx::query(
+                "UPDATE inventory SET reserved_count = reserved_count + $2, updated_at = now()
+                 WHERE product_id = $1 AND stock_count - reserved_count >= $2
+                   AND EXISTS (SELECT 1 FROM products WHERE id = $1 AND retired_at IS NULL)",
+            )
+            .bind(line.product_id)
+            .bind(line.quantity as i32)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if reserved == 0 {
+                // Dropping the transaction rolls back every reservation made so far.
+                return Err(Paradox::OutOfStock
+                    .with(format!("not enough stock left for product {}; nothing was reserved", line.product_id)));
+            }
+        }
+        let products: Vec<Uuid> = cart.iter().map(|line| line.product_id).collect();
+        let prices = self.read_prices_watched(&products).await?;
+
+        let items: Vec<PricedLine> = cart
+            .iter()
+            .zip(prices)
+            .map(|(line, price)| PricedLine {
+                product_id: line.product_id,
+                quantity: line.quantity as i32,
+                unit_price_cents: price,
+            })
+            .collect();
+        let total_cents = items.iter().map(|i| i.unit_price_cents * i64::from(i.quantity)).sum();
+        let ttl_ms = self.quote_ttl.as_millis() as i64;
+        let (quote_id, expires_at): (Uuid, chrono::DateTime<chrono::Utc>) = sqlx::query_as(
+            "INSERT INTO quotes (user_id, total_cents, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3::float8 / 1000))
+             RETURNING id, expires_at",
+        )
+        .bind(user)
+        .bind(total_cents)
+        .bind(ttl_ms as f64)
+        .fetch_one(&mut *tx)
+        .await?;
+        for item in &items {
+            sqlx::query(
+                "INSERT INTO quote_items (quote_id, product_id, quantity, unit_price_cents) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(quote_id)
+            .bind(item.product_id)
+            .bind(item.quantity)
+            .bind(item.unit_price_cents)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Quote { quote_id, items, total_cents, expires_at })
+    }
+
+    /// Reads `price_current` of every product as one consistent snapshot: under `WATCH` on their
+    /// state hashes, confirmed by an empty `MULTI`/`EXEC` that fails if any of them was written in
+    /// between. Retries [`MAX_WATCH_ATTEMPTS`] times, then answers a paradox (`conflict`).
+    async fn read_prices_watched(&self, products: &[Uuid]) -> Result<Vec<i64>, ApiError> {
+        let state_lost = || Paradox::StateLost.with("the live prices could not be read; please retry");
+        let mut conn = self.redis.get().await.map_err(|_| state_lost())?;
+        let keys: Vec<String> = products.iter().map(|p| self.keys.product_state(*p)).collect();
+        for _ in 0..MAX_WATCH_ATTEMPTS {
+            let attempt = async {
+                redis::cmd("WATCH").arg(&keys).query_async::<()>(&mut conn).await?;
+                let mut read = redis::pipe();
+                for key in &keys {
+                    read.cmd("HGET").arg(key).arg("price_current");
+                }
+                let prices: Vec<Option<i64>> = read.query_async(&mut conn).await?;
+                redis::cmd("MULTI").query_async::<()>(&mut conn).await?;
+                let committed: Option<Vec<redis::Value>> = redis::cmd("EXEC").query_async(&mut conn).await?;
+                Ok::<_, redis::RedisError>(committed.map(|_| prices))
+            };
+            match attempt.await {
+                Ok(Some(prices)) => {
+                    return prices.into_iter().collect::<Option<Vec<i64>>>().ok_or_else(|| {
+                        Paradox::StateLost.with("a product's live state was lost and is being rebuilt; please retry")
+                    });
+                }
+                Ok(None) => continue, // a tick wrote the state in between: read again
+                Err(e) => {
+                    tracing::warn!(error = %e, "quote: Redis read failed");
+                    let _ = redis::cmd("DISCARD").query_async::<()>(&mut conn).await;
+                    let _ = redis::cmd("UNWATCH").query_async::<()>(&mut conn).await;
+                    return Err(state_lost());
+                }
+            }
+        }
+        Err(Paradox::Conflict.with("prices kept moving while they were being frozen; please retry"))
+    }
+
+    /// Pays `request.quote_id` for `user`. See the module documentation for the steps.
+    pub async fn charge(
+        &self,
+        user: Uuid,
+        sub: &str,
+        request: &ChargeRequest,
+        idempotency: &str,
+    ) -> Result<Charged, ApiError> {
+        let order = self.open_order(user, request.quote_id, idempotency).await?;
+        let (order_id, total) = order;
+
+        let intent = match self.stripe.create_intent(total, &request.payment_method_id, order_id).await {
+            Ok(intent) => intent,
+            Err(failure) => {
+                // No intent was confirmed, so no money moved.
+                ledger::settle_failed(&self.pool, order_id, "payment_failed").await?;
+                return Err(payment_paradox(failure));
+            }
+        };
+        let stored = sqlx::query("UPDATE orders SET stripe_payment_intent_id = $2, updated_at = now() WHERE id = $1")
+            .bind(order_id)
+            .bind(&intent.id)
+            .execute(&self.pool)
+            .await;
+        if let Err(e) = stored {
+            // Without its id on the order the intent must never be confirmed: cancel it. The
+            // sweeper fails the order (and frees its stock) once PostgreSQL is back.
+            tracing::warn!(error = %e, order = %order_id, "checkout: could not record the intent; canceling it");
+            let _ = self.stripe.cancel(&intent.id).await;
+            return Err(Paradox::StateLost.with("the order could not be recorded; nothing was charged"));
+        }
+
+        match self.stripe.confirm(&intent.id, order_id).await {
+            Ok(confirmed) if confirmed.is_paid() => self.record_paid(user, sub, order_id, &confirmed.id).await,
+            Ok(other) => {
+                let _ = self.stripe.cancel(&other.id).await;
+                ledger::settle_failed(&self.pool, order_id, "payment_failed").await?;
+                Err(Paradox::PaymentFailed
+                    .with(format!("the payment did not complete ({}); nothing was charged", other.status)))
+            }
+            Err(StripeFailure::Refused { message }) => {
+                let message = match message {
+                    Some(message) => message,
+                    None => self
+                        .stripe
+                        .retrieve(&intent.id)
+                        .await
+                        .ok()
+                        .and_then(|i| i.failure_message())
+                        .unwrap_or_else(|| "The payment was refused.".into()),
+                };
+                let _ = self.stripe.cancel(&intent.id).await;
+                ledger::settle_failed(&self.pool, order_id, "payment_failed").await?;
+                Err(Paradox::PaymentFailed
+                    .with(format!("{message} Nothing was charged; your cart and its stock are as they were.")))
+            }
+            Err(StripeFailure::Unknown(e)) => {
+                // Did the confirmation land? Ask once; the sweeper keeps asking if Stripe is away.
+                tracing::warn!(error = %e, order = %order_id, "checkout: confirmation outcome unknown");
+                match self.stripe.retrieve(&intent.id).await {
+                    Ok(now) if now.is_paid() => self.record_paid(user, sub, order_id, &now.id).await,
+                    Ok(now) if now.status == "requires_confirmation" || now.is_dead() => {
+                        let _ = self.stripe.cancel(&now.id).await;
+                        ledger::settle_failed(&self.pool, order_id, "payment_failed").await?;
+                        Err(Paradox::PaymentFailed
+                            .with("the payment service did not answer in time; nothing was charged"))
+                    }
+                    _ => Ok(Charged::Pending(self.pending_view(user, order_id).await)),
+                }
+            }
+        }
+    }
+
+    /// Writes the quote's `charging` state and a `pending` order; returns (order id, total).
+    async fn open_order(&self, user: Uuid, quote: Uuid, idempotency: &str) -> Result<(Uuid, i64), ApiError> {
+        let mut tx = self.pool.begin().await?;
+        let row: Option<(String, bool, i64)> = sqlx::query_as(
+            "SELECT status, expires_at <= now(), total_cents FROM quotes WHERE id = $1 AND user_id = $2 FOR UPDATE",
+        )
+        .bind(quote)
+        .bind(user)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((status, expired, total)) = row else {
+            return Err(ApiError::NotFound("no such quote: ask for a quote first"));
+        };
+        match (status.as_str(), expired) {
+            ("open", false) => {}
+            ("open", true) => {
+                ledger::release_quote(&mut tx, quote).await?;
+                tx.commit().await?;
+                return Err(expired_paradox());
+            }
+            ("released", _) => return Err(expired_paradox()),
+            _ => return Err(Paradox::Conflict.with("this quote is already being paid or was paid")),
+        }
+        sqlx::query("UPDATE quotes SET status = 'charging' WHERE id = $1").bind(quote).execute(&mut *tx).await?;
+        let order: Uuid = sqlx::query_scalar(
+            "INSERT INTO orders (user_id, status, total_cents, quote_id) VALUES ($1, 'pending', $2, $3) RETURNING id",
+        )
+        .bind(user)
+        .bind(total)
+        .bind(quote)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE checkout_requests SET order_id = $3 WHERE user_id = $1 AND idempotency_key = $2")
+            .bind(user)
+            .bind(idempotency)
+            .bind(order)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok((order, total))
+    }
+
+    /// Records a confirmed payment, retrying through a short outage; after that the sweeper does.
+    async fn record_paid(&self, user: Uuid, sub: &str, order: Uuid, intent: &str) -> Result<Charged, ApiError> {
+        let started = std::time::Instant::now();
+        loop {
+            match ledger::settle_paid(&self.pool, order, intent).await {
+                Ok(_) => break,
+                Err(e) if started.elapsed() < SETTLE_RETRY_FOR => {
+                    tracing::warn!(error = %e, order = %order, "checkout: recording a paid order failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, order = %order, "checkout: paid order left for the sweeper");
+                    return Ok(Charged::Pending(self.pending_view(user, order).await));
+                }
+            }
+        }
+        let view = ledger::order_view(&self.pool, user, order).await?.ok_or(ApiError::NotFound("no such order"))?;
+        for item in &view.items {
+            if let Err(e) = self.carts.remove(sub, item.product_id).await {
+                tracing::warn!(error = %e, "checkout: could not clear a bought item from the cart orbit");
+            }
+        }
+        Ok(Charged::Paid(view))
+    }
+
+    /// What the shopper is told about an order whose payment is still being recorded.
+    async fn pending_view(&self, user: Uuid, order: Uuid) -> OrderView {
+        match ledger::order_view(&self.pool, user, order).await {
+            Ok(Some(view)) => view,
+            _ => OrderView {
+                order_id: order,
+                status: "pending".into(),
+                total_cents: 0,
+                items: Vec::new(),
+                payment_intent_id: None,
+                created_at: chrono::Utc::now(),
+                paid_at: None,
+            },
+        }
+    }
+}
+
+fn expired_paradox() -> ApiError {
+    Paradox::QuoteExpired.with("the frozen prices expired and the stock went back; ask for a new quote")
+}
+
+fn payment_paradox(failure: StripeFailure) -> ApiError {
+    match failure {
+        StripeFailure::Refused { message } => Paradox::PaymentFailed.with(format!(
+            "{} Nothing was charged.",
+            message.unwrap_or_else(|| "The payment method was refused.".into())
+        )),
+        StripeFailure::Unknown(e) => {
+            tracing::warn!(error = %e, "checkout: Stripe unreachable");
+            Paradox::PaymentFailed.with("the payment service is unreachable; nothing was charged")
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! StripeHub: every conversation with Stripe, in one place.
+//!
+//! async-stripe sends the requests (auth, API version, idempotency keys); the replies are read into
+//! the small types below, because its generated types do not parse localstripe's replies (see
+//! TOOLCHAIN.md). The same code talks to localstripe in development and tests and to the real API
+//! in production. Only ids and amounts pass through here: never card data.
+
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use stripe::{IdempotencyKey, RequestStrategy};
+use stripe_client_core::{RequestBuilder, StripeMethod};
+
+/// How long one Stripe call may take before its outcome counts as unknown.
+pub const STRIPE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A webhook older (or newer) than this is refused.
+pub const SIGNATURE_TOLERANCE_SECS: i64 = 300;
+
+/// The part of a PaymentIntent we act on.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Intent {
+    /// `pi_…`
+    pub id: String,
+    /// `requires_confirmation`, `succeeded`, `requires_payment_method`, `canceled`, …
+    pub status: String,
+    /// Amount in cents.
+    pub amount: i64,
+    /// The last charge, when Stripe expanded it (localstripe always does; we ask for it).
+    #[serde(default)]
+    pub latest_charge: Option<serde_json::Value>,
+    /// Why the last attempt failed, if it did.
+    #[serde(default)]
+    pub last_payment_error: Option<serde_json::Value>,
+}
+
+impl Intent {
+    /// Money was taken and not given back.
+    pub fn is_paid(&self) -> bool {
+        self.status == "succeeded" && self.refunded_cents() < self.amount
+    }
+
+    /// Whether this intent can never take money any more (declined, canceled, or refunded).
+    pub fn is_dead(&self) -> bool {
+        matches!(self.status.as_str(), "canceled" | "requires_payment_method")
+            || (self.status == "succeeded" && self.refunded_cents() >= self.amount)
+    }
+
+    /// Stripe's words for why the last attempt failed ("Your card was declined.").
+    pub fn failure_message(&self) -> Option<String> {
+        let from = |v: &Option<serde_json::Value>, field: &str| {
+            v.as_ref().and_then(|v| v.get(field)).and_then(|m| m.as_str()).map(str::to_string)
+        };
+        from(&self.last_payment_error, "message").or_else(|| from(&self.latest_charge, "failure_message"))
+    }
+
+    fn refunded_cents(&self) -> i64 {
+        self.latest_charge.as_ref().and_then(|c| c.get("amount_refunded")).and_then(|a| a.as_i64()).unwrap_or(0)
+    }
+}
+
+/// Why a Stripe call did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum StripeFailure {
+    /// Stripe answered and refused (a declined card, a bad payment method): nothing was charged.
+    #[error("payment refused: {message:?}")]
+    Refused {
+        /// Stripe's words when it gave them, safe to show the shopper ("Your card was declined.").
+        message: Option<String>,
+    },
+    /// No usable answer (network, timeout, an unreadable reply): the outcome is unknown.
+    #[error("Stripe unreachable: {0}")]
+    Unknown(String),
+}
+
+/// `POST /v1/payment_intents` (form-encoded by async-stripe: `metadata[order_id]=…`).
+#[derive(Serialize)]
+struct CreateIntent<'a> {
+    amount: i64,
+    currency: &'a str,
+    payment_method: &'a str,
+    payment_method_types: [&'a str; 1],
+    metadata: Metadata<'a>,
+}
+
+#[derive(Serialize)]
+struct Metadata<'a> {
+    order_id: &'a str,
+}
+
+#[derive(Serialize)]
+struct Refund<'a> {
+    payment_intent: &'a str,
+}
+
+/// Asks for the intent's last charge in full (it carries refunds and the decline message).
+#[derive(Serialize)]
+struct Expand {
+    expand: [&'static str; 1],
+}
+
+const EXPAND_CHARGE: Expand = Expand { expand: ["latest_charge"] };
+
+/// The Stripe client of this deployment.
+#[derive(Clone)]
+pub struct StripeHub {
+    client: stripe::Client,
+    webhook_secret: String,
+}
+
+impl std::fmt::Debug for StripeHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StripeHub")
+    }
+}
+
+impl StripeHub {
+    /// A client of the Stripe API at `api_base` (localstripe in development).
+    pub fn new(secret_key: &str, api_base: &str, webhook_secret: &str) -> anyhow::Result<Self> {
+        let base = if api_base.ends_with('/') { api_base.to_string() } else { format!("{api_base}/") };
+        let client = stripe::ClientBuilder::new(secret_key)
+            .url(base)
+            .timeout(STRIPE_TIMEOUT)
+            .build()
+            .map_err(|e| anyhow::anyhow!("STRIPE_API_BASE / STRIPE_SECRET_KEY: {e}"))?;
+        Ok(Self { client, webhook_secret: webhook_secret.to_string() })
+    }
+
+    /// Creates an unconfirmed PaymentIntent for `amount_cents` with the shopper's payment method.
+    /// Nothing is charged until [`StripeHub::confirm`].
+    pub async fn create_intent(
+        &self,
+        amount_cents: i64,
+        payment_method: &str,
+        order_id: uuid::Uuid,
+    ) -> Result<Intent, StripeFailure> {
+        let order = order_id.to_string();
+        let form = CreateIntent {
+            amount: amount_cents,
+            currency: "usd",
+            payment_method,
+            payment_method_types: ["card"],
+            metadata: Metadata { order_id: &order },
+        };
+        let request = RequestBuilder::new(StripeMethod::Post, "/payment_intents").form(&form);
+        self.send(request, Some(format!("swiftcart-create-{order}"))).await
+    }
+
+    /// Confirms (charges) an intent.
+    pub async fn confirm(&self, intent_id: &str, order_id: uuid::Uuid) -> Result<Intent, StripeFailure> {
+        let request = RequestBuilder::new(StripeMethod::Post, format!("/payment_intents/{intent_id}/confirm"))
+            .form(&EXPAND_CHARGE);
+        self.send(request, Some(format!("swiftcart-confirm-{order_id}"))).await
+    }
+
+    /// Reads an intent as Stripe sees it now.
+    pub async fn retrieve(&self, intent_id: &str) -> Result<Intent, StripeFailure> {
+        let request =
+            RequestBuilder::new(StripeMethod::Get, format!("/payment_intents/{intent_id}")).query(&EXPAND_CHARGE);
+        self.send(request, None).await
+    }
+
+    /// Cancels an intent that has not taken money (compensation).
+    pub async fn cancel(&self, intent_id: &str) -> Result<Intent, StripeFailure> {
+        let request = RequestBuilder::new(StripeMethod::Post, format!("/payment_intents/{intent_id}/cancel"));
+        self.send(request, Some(format!("swiftcart-cancel-{intent_id}"))).await
+    }
+
+    /// Gives back all the money of an intent that took it (compensation).
+    pub async fn refund(&self, intent_id: &str) -> Result<(), StripeFailure> {
+        let request = RequestBuilder::new(StripeMethod::Post, "/refunds").form(&Refund { payment_intent: intent_id });
+        self.send::<serde_json::Value>(request, Some(format!("swiftcart-refund-{intent_id}"))).await.map(|_| ())
+    }
+
+    async fn send<T: serde::de::DeserializeOwned>(
+        &self,
+        request: RequestBuilder,
+        idempotency_key: Option<String>,
+    ) -> Result<T, StripeFailure> {
+        let mut request = request.customize::<miniserde::json::Value>();
+        if let Some(key) = idempotency_key {
+            let key = IdempotencyKey::new(key).map_err(|e| StripeFailure::Unknown(e.to_string()))?;
+            request = request.request_strategy(RequestStrategy::Idempotent(key));
+        }
+        match request.send(&self.client).await {
+            Ok(value) => serde_json::from_str(&miniserde::json::to_string(&value))
+                .map_err(|e| StripeFailure::Unknown(format!("unreadable reply: {e}"))),
+            Err(stripe::StripeError::Stripe(errors, status)) if (400..500).contains(&status) => {
+                Err(StripeFailure::Refused { message: errors.message })
+            }
+            // async-stripe reports an error status whose body it cannot read (localstripe's) this
+            // way: Stripe did answer, and refused.
+            Err(stripe::StripeError::JSONDeserialize(why)) if why.contains("Stripe error") => {
+                Err(StripeFailure::Refused { message: None })
+            }
+            Err(e) => Err(StripeFailure::Unknown(e.to_string())),
+        }
+    }
+
+    /// Checks a `Stripe-Signature` header (`t=…,v1=…`) over the raw body at `now` (Unix seconds).
+    pub fn verify_signature(&self, header: &str, body: &[u8], now: i64) -> Result<(), &'static str> {
+        verify_signature(&self.webhook_secret, header, body, now)
+    }
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Checks a `Stripe-Signature` header: HMAC-SHA256 of `{t}.{body}` under `secret`, any `v1`
+/// matching, and `t` within [`SIGNATURE_TOLERANCE_SECS`] of `now`.
+pub fn verify_signature(secret: &str, header: &str, body: &[u8], now: i64) -> Result<(), &'static str> {
+    let mut timestamp = None;
+    let mut candidates = Vec::new();
+    for part in header.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", t)) => timestamp = t.parse::<i64>().ok(),
+            Some(("v1", v)) => candidates.extend(hex::decode(v).ok()),
+            _ => {}
+        }
+    }
+    let timestamp = timestamp.ok_or("Stripe-Signature has no timestamp")?;
+    if (now - timestamp).abs() > SIGNATURE_TOLERANCE_SECS {
+        return Err("Stripe-Signature timestamp outside the tolerance");
+    }
+    if candidates.is_empty() {
+        return Err("Stripe-Signature has no v1 signature");
+    }
+    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).map_err(|_| "bad webhook secret")?;
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    // verify_slice compares in constant time.
+    let matches = candidates.iter().any(|candidate| mac.clone().verify_slice(candidate).is_ok());
+    if matches {
+        Ok(())
+    } else {
+        Err("Stripe-Signature does not match")
+    }
+}
+
+/// Signs `body` as Stripe does (`t=…,v1=…`): for tests and the local webhook forwarder.
+pub fn sign(secret: &str, body: &[u8], timestamp: i64) -> String {
+    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!("t={timestamp},v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signature_verifies_only_for_its_body_secret_and_time() {
+        let body = br#"{"id":"evt_1"}"#;
+        let header = sign("whsec_a", body, 1_000);
+        assert!(verify_signature("whsec_a", &header, body, 1_000).is_ok());
+        assert!(verify_signature("whsec_a", &header, body, 1_000 + SIGNATURE_TOLERANCE_SECS).is_ok());
+        assert!(verify_signature("whsec_a", &header, body, 1_000 + SIGNATURE_TOLERANCE_SECS + 1).is_err());
+        assert!(verify_signature("whsec_b", &header, body, 1_000).is_err());
+        assert!(verify_signature("whsec_a", &header, br#"{"id":"evt_2"}"#, 1_000).is_err());
+        assert!(verify_signature("whsec_a", "t=1000", body, 1_000).is_err());
+        assert!(verify_signature("whsec_a", "garbage", body, 1_000).is_err());
+        assert!(verify_signature("whsec_a", "t=1000,v1=zz", body, 1_000).is_err());
+    }
+
+    #[test]
+    fn refunded_intents_are_dead_not_paid() {
+        let intent = |status: &str, refunded: i64| Intent {
+            id: "pi_1".into(),
+            status: status.into(),
+            amount: 500,
+            latest_charge: Some(serde_json::json!({ "amount_refunded": refunded })),
+            last_payment_error: None,
+        };
+        assert!(intent("succeeded", 0).is_paid());
+        assert!(!intent("succeeded", 500).is_paid());
+        assert!(intent("succeeded", 500).is_dead());
+        assert!(intent("canceled", 0).is_dead());
+        assert!(!intent("requires_confirmation", 0).is_dead());
+        assert!(!intent("requires_confirmation", 0).is_paid());
+    }
+}

@@ -1,0 +1,277 @@
+//! `/api/admin/products…`: catalog and stock management (role admin). PostgreSQL is changed
+//! first; the product's live state is written to Redis at once, and every node's engine and
+//! WebSocket hub pick the change up within a second (the catalog stamp, see
+//! [`crate::engine::stock`]), so connected shoppers see it live.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{patch, post, put};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::error::{ApiError, ApiJson};
+use crate::auth::{Principal, Role};
+use crate::product_state;
+use crate::startup::AppState;
+
+/// The routes of this area.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/admin/products", post(create))
+        .route("/api/admin/products/{product_id}", patch(edit).delete(retire))
+        .route("/api/admin/products/{product_id}/stock", put(set_stock))
+}
+
+/// Largest price accepted, in cents (ten million dollars).
+const MAX_PRICE_CENTS: i64 = 1_000_000_000;
+/// Largest stock count accepted.
+const MAX_STOCK: i64 = 1_000_000;
+
+fn admin(who: &Principal) -> Result<(), ApiError> {
+    (who.role == Role::Admin).then_some(()).ok_or(ApiError::Forbidden("only an admin may manage the catalog"))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct NewProduct {
+    slug: String,
+    name: String,
+    #[serde(default)]
+    description: String,
+    image_url: Option<String>,
+    msrp_cents: i64,
+    price_floor_cents: Option<i64>,
+    base_mass: Option<f32>,
+    #[serde(default)]
+    stock_count: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ProductEdit {
+    name: Option<String>,
+    description: Option<String>,
+    image_url: Option<String>,
+    msrp_cents: Option<i64>,
+    price_floor_cents: Option<i64>,
+    base_mass: Option<f32>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct StockBody {
+    stock_count: i64,
+}
+
+/// A product as the admin API answers it.
+#[derive(Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+struct AdminProduct {
+    product_id: Uuid,
+    slug: String,
+    name: String,
+    description: String,
+    image_url: String,
+    msrp_cents: i64,
+    price_floor_cents: i64,
+    base_mass: f32,
+    stock_count: i32,
+    reserved_count: i32,
+    retired: bool,
+}
+
+const SELECT_ADMIN: &str = "SELECT p.id AS product_id, p.slug, p.name, p.description, p.image_path AS image_url,
+        p.msrp_cents, p.price_floor_cents, p.base_mass, COALESCE(i.stock_count, 0) AS stock_count,
+        COALESCE(i.reserved_count, 0) AS reserved_count, p.retired_at IS NOT NULL AS retired
+     FROM products p LEFT JOIN inventory i ON i.product_id = p.id WHERE p.id = $1";
+
+async fn load(state: &AppState, id: Uuid) -> Result<AdminProduct, ApiError> {
+    sqlx::query_as(SELECT_ADMIN)
+        .bind(id)
+        .fetch_optional(&state.pool)
+        .await?
+        .ok_or(ApiError::NotFound("no such product"))
+}
+
+fn check_name(name: &str) -> Result<(), ApiError> {
+    (1..=200)
+        .contains(&name.trim().chars().count())
+        .then_some(())
+        .ok_or_else(|| ApiError::Unprocessable("name must be 1 to 200 characters".into()))
+}
+
+fn check_price(field: &str, cents: i64) -> Result<(), ApiError> {
+    (0..=MAX_PRICE_CENTS)
+        .contains(&cents)
+        .then_some(())
+        .ok_or_else(|| ApiError::Unprocessable(format!("{field} must be whole cents from 0 to {MAX_PRICE_CENTS}")))
+}
+
+fn check_mass(mass: f32) -> Result<(), ApiError> {
+    (mass > 0.0 && mass <= 100.0)
+        .then_some(())
+        .ok_or_else(|| ApiError::Unprocessable("baseMass must be above 0 and at most 100".into()))
+}
+
+fn check_image(url: &str) -> Result<(), ApiError> {
+    (url.starts_with('/') && url.len() <= 300 && !url.contains(".."))
+        .then_some(())
+        .ok_or_else(|| ApiError::Unprocessable("imageUrl must be a path on this site, such as /products/x.svg".into()))
+}
+
+/// Maps the table's own checks (floor above msrp, a taken slug) to clear errors.
+fn constraint_error(e: sqlx::Error) -> ApiError {
+    match e.as_database_error().and_then(|d| d.code()).as_deref() {
+        Some("23505") => ApiError::Conflict("a product with this slug already exists"),
+        Some("23514") => ApiError::Unprocessable("values out of range: the price floor must not exceed msrpCents, the slug must be lower-case words joined by dashes".into()),
+        _ => e.into(),
+    }
+}
+
+/// Writes the live state of new products to Redis now, rather than at the engine's next reload.
+async fn publish(state: &AppState) {
+    if let Err(e) = product_state::cold_boot(&state.pool, &state.redis, &state.keys).await {
+        tracing::warn!(error = %e, "admin: product state not written to Redis yet; the engine writes it on reload");
+    }
+}
+
+async fn create(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiJson(body): ApiJson<NewProduct>,
+) -> Result<impl IntoResponse, ApiError> {
+    admin(&who)?;
+    check_name(&body.name)?;
+    check_price("msrpCents", body.msrp_cents)?;
+    if body.msrp_cents == 0 {
+        return Err(ApiError::Unprocessable("msrpCents must be above 0".into()));
+    }
+    let floor = body.price_floor_cents.unwrap_or(body.msrp_cents / 2);
+    check_price("priceFloorCents", floor)?;
+    let mass = body.base_mass.unwrap_or(1.0);
+    check_mass(mass)?;
+    let image = body.image_url.unwrap_or_else(|| "/favicon.svg".into());
+    check_image(&image)?;
+    if !(0..=MAX_STOCK).contains(&body.stock_count) {
+        return Err(ApiError::Unprocessable(format!("stockCount must be from 0 to {MAX_STOCK}")));
+    }
+    let mut tx = state.pool.begin().await?;
+    let id: Uuid = sqlx::query_scalar(
+        "INSERT INTO products (slug, name, description, image_path, msrp_cents, price_floor_cents, base_mass, sort_order)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT COALESCE(max(sort_order), 0) + 1 FROM products)) RETURNING id",
+    )
+    .bind(body.slug.trim())
+    .bind(body.name.trim())
+    .bind(body.description.trim())
+    .bind(&image)
+    .bind(body.msrp_cents)
+    .bind(floor)
+    .bind(mass)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(constraint_error)?;
+    sqlx::query("INSERT INTO inventory (product_id, stock_count) VALUES ($1, $2)")
+        .bind(id)
+        .bind(body.stock_count as i32)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    publish(&state).await;
+    tracing::info!(product = %id, slug = %body.slug.trim(), "admin: product created");
+    Ok((StatusCode::CREATED, Json(load(&state, id).await?)))
+}
+
+async fn edit(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<Uuid>,
+    ApiJson(body): ApiJson<ProductEdit>,
+) -> Result<impl IntoResponse, ApiError> {
+    admin(&who)?;
+    if let Some(name) = &body.name {
+        check_name(name)?;
+    }
+    if let Some(cents) = body.msrp_cents {
+        check_price("msrpCents", cents)?;
+    }
+    if let Some(cents) = body.price_floor_cents {
+        check_price("priceFloorCents", cents)?;
+    }
+    if let Some(mass) = body.base_mass {
+        check_mass(mass)?;
+    }
+    if let Some(image) = &body.image_url {
+        check_image(image)?;
+    }
+    let changed = sqlx::query(
+        "UPDATE products SET name = COALESCE($2, name), description = COALESCE($3, description),
+            image_path = COALESCE($4, image_path), msrp_cents = COALESCE($5, msrp_cents),
+            price_floor_cents = COALESCE($6, price_floor_cents), base_mass = COALESCE($7, base_mass), updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(body.name.as_deref().map(str::trim))
+    .bind(body.description.as_deref().map(str::trim))
+    .bind(body.image_url.as_deref())
+    .bind(body.msrp_cents)
+    .bind(body.price_floor_cents)
+    .bind(body.base_mass)
+    .execute(&state.pool)
+    .await
+    .map_err(constraint_error)?
+    .rows_affected();
+    if changed == 0 {
+        return Err(ApiError::NotFound("no such product"));
+    }
+    Ok(Json(load(&state, id).await?))
+}
+
+async fn retire(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<impl IntoResponse, ApiError> {
+    admin(&who)?;
+    let changed =
+        sqlx::query("UPDATE products SET retired_at = COALESCE(retired_at, now()), updated_at = now() WHERE id = $1")
+            .bind(id)
+            .execute(&state.pool)
+            .await?
+            .rows_affected();
+    if changed == 0 {
+        return Err(ApiError::NotFound("no such product"));
+    }
+    tracing::info!(product = %id, "admin: product retired");
+    Ok(Json(load(&state, id).await?))
+}
+
+async fn set_stock(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<Uuid>,
+    ApiJson(body): ApiJson<StockBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    admin(&who)?;
+    if !(0..=MAX_STOCK).contains(&body.stock_count) {
+        return Err(ApiError::Unprocessable(format!("stockCount must be from 0 to {MAX_STOCK}")));
+    }
+    let product = load(&state, id).await?;
+    // Never below what open checkouts hold: those units are promised.
+    let changed = sqlx::query(
+        "UPDATE inventory SET stock_count = $2, updated_at = now() WHERE product_id = $1 AND reserved_count <= $2",
+    )
+    .bind(id)
+    .bind(body.stock_count as i32)
+    .execute(&state.pool)
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        return Err(ApiError::Unprocessable(format!(
+            "{} units are reserved by open checkouts; stockCount cannot go below that",
+            product.reserved_count
+        )));
+    }
+    Ok(Json(load(&state, id).await?))
+}

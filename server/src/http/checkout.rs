@@ -1,0 +1,215 @@
+//! `/api/checkout/quote`, `/api/checkout`, `/api/orders` and `/api/stripe/webhook`: Hyperdrive
+//! over REST. The rules live in [`crate::checkout`]; this module is the HTTP edge: who may call,
+//! the Idempotency-Key, and Stripe's signed events.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::error::{ApiError, ApiJson};
+use crate::auth::{Principal, Role};
+use crate::checkout::{ledger, ChargeRequest, Charged};
+use crate::startup::AppState;
+
+/// The routes of this area.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/checkout/quote", post(quote))
+        .route("/api/checkout", post(checkout))
+        .route("/api/orders", get(orders))
+        .route("/api/stripe/webhook", post(webhook))
+}
+
+/// The account behind a token; guests are asked to sign in (their cart is kept).
+fn account(who: &Principal) -> Result<Uuid, ApiError> {
+    if who.role == Role::Guest {
+        return Err(ApiError::Unauthorized(
+            "checkout needs an account: sign in or register; your cart orbit is kept".into(),
+        ));
+    }
+    who.sub.parse().map_err(|_| ApiError::Unauthorized("invalid token subject; sign in again".into()))
+}
+
+async fn quote(State(state): State<AppState>, who: Principal) -> Result<impl IntoResponse, ApiError> {
+    let user = account(&who)?;
+    let quote = state.hyperdrive.quote(user, &who.sub).await?;
+    Ok((StatusCode::CREATED, Json(quote)))
+}
+
+/// Longest accepted Idempotency-Key.
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+async fn checkout(
+    State(state): State<AppState>,
+    who: Principal,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<ChargeRequest>,
+) -> Result<Response, ApiError> {
+    let user = account(&who)?;
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY)
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "an Idempotency-Key header (1 to {MAX_IDEMPOTENCY_KEY} characters) is required, so a retry never charges twice"
+            ))
+        })?
+        .to_string();
+    request.validate()?;
+    let fingerprint = request.fingerprint();
+
+    let first: bool = sqlx::query_scalar(
+        "INSERT INTO checkout_requests (user_id, idempotency_key, request_hash) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING RETURNING true",
+    )
+    .bind(user)
+    .bind(&key)
+    .bind(&fingerprint)
+    .fetch_optional(&state.pool)
+    .await?
+    .unwrap_or(false);
+    if !first {
+        return replay(&state, user, &key, &fingerprint).await;
+    }
+
+    let (status, body) = match state.hyperdrive.charge(user, &who.sub, &request, &key).await {
+        Ok(Charged::Paid(order)) => (StatusCode::CREATED, serde_json::to_value(order).expect("serialisable")),
+        Ok(Charged::Pending(order)) => {
+            let mut body = serde_json::to_value(order).expect("serialisable");
+            body["message"] =
+                json!("your payment is being confirmed; the order appears in your orders within a minute");
+            (StatusCode::ACCEPTED, body)
+        }
+        Err(ApiError::Unavailable(e)) => {
+            // Nothing to remember: let the same key be retried once the service is back.
+            let _ = sqlx::query(
+                "DELETE FROM checkout_requests WHERE user_id = $1 AND idempotency_key = $2 AND order_id IS NULL",
+            )
+            .bind(user)
+            .bind(&key)
+            .execute(&state.pool)
+            .await;
+            return Err(ApiError::Unavailable(e));
+        }
+        Err(e) => e.to_parts(),
+    };
+    // Pending answers are not final: a replay rebuilds them from the order.
+    if status != StatusCode::ACCEPTED {
+        let stored = sqlx::query(
+            "UPDATE checkout_requests SET response_status = $3, response_body = $4 WHERE user_id = $1 AND idempotency_key = $2",
+        )
+        .bind(user)
+        .bind(&key)
+        .bind(status.as_u16() as i16)
+        .bind(&body)
+        .execute(&state.pool)
+        .await;
+        if let Err(e) = stored {
+            tracing::warn!(error = %e, "checkout: could not store the answer; a replay rebuilds it from the order");
+        }
+    }
+    Ok((status, Json(body)).into_response())
+}
+
+/// The answer to a replayed Idempotency-Key: the first answer, never a second charge.
+async fn replay(state: &AppState, user: Uuid, key: &str, fingerprint: &[u8]) -> Result<Response, ApiError> {
+    type Row = (Vec<u8>, Option<Uuid>, Option<i16>, Option<serde_json::Value>);
+    let (hash, order, status, body): Row = sqlx::query_as(
+        "SELECT request_hash, order_id, response_status, response_body FROM checkout_requests
+         WHERE user_id = $1 AND idempotency_key = $2",
+    )
+    .bind(user)
+    .bind(key)
+    .fetch_one(&state.pool)
+    .await?;
+    if hash != fingerprint {
+        return Err(ApiError::Unprocessable(
+            "this Idempotency-Key was already used for a different checkout request; use a new key".into(),
+        ));
+    }
+    if let (Some(status), Some(body)) = (status, body) {
+        let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
+        return Ok((status, Json(body)).into_response());
+    }
+    // The first request is still running, or ended before it could store its answer.
+    let Some(order) = order else {
+        return Err(ApiError::InProgress("this checkout is still being processed; retry in a moment"));
+    };
+    match ledger::order_view(&state.pool, user, order).await? {
+        Some(view) if view.status == "paid" => {
+            Ok((StatusCode::CREATED, Json(serde_json::to_value(view).expect("serialisable"))).into_response())
+        }
+        Some(view) if view.status == "failed" => {
+            Err(crate::http::error::Paradox::PaymentFailed.with("the payment did not go through; nothing was charged"))
+        }
+        _ => Err(ApiError::InProgress("this checkout is still being processed; retry in a moment")),
+    }
+}
+
+async fn orders(State(state): State<AppState>, who: Principal) -> Result<impl IntoResponse, ApiError> {
+    let user = account(&who)?;
+    Ok(Json(json!({ "orders": ledger::orders_of(&state.pool, user, None).await? })))
+}
+
+/// The part of a Stripe event we read.
+#[derive(Deserialize)]
+struct StripeEvent {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    data: StripeEventData,
+}
+
+#[derive(Deserialize)]
+struct StripeEventData {
+    object: serde_json::Value,
+}
+
+/// `POST /api/stripe/webhook`: verified over the raw body; each event id is handled once.
+async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let signature = headers.get("stripe-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let now = chrono::Utc::now().timestamp();
+    if let Err(why) = state.hyperdrive.stripe.verify_signature(signature, &body, now) {
+        return Err(ApiError::BadRequest(format!("{why}; the event was ignored")));
+    }
+    let event: StripeEvent =
+        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("not a Stripe event: {e}")))?;
+    let seen: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM stripe_events WHERE id = $1)")
+        .bind(&event.id)
+        .fetch_one(&state.pool)
+        .await?;
+    if seen {
+        return Ok(Json(json!({ "received": true, "duplicate": true })).into_response());
+    }
+    let intent_id = event.data.object.get("id").and_then(|v| v.as_str()).unwrap_or_default();
+    let order: Option<Uuid> = sqlx::query_scalar("SELECT id FROM orders WHERE stripe_payment_intent_id = $1")
+        .bind(intent_id)
+        .fetch_optional(&state.pool)
+        .await?;
+    if let Some(order) = order {
+        match event.kind.as_str() {
+            "payment_intent.succeeded" => {
+                ledger::settle_paid(&state.pool, order, intent_id).await?;
+            }
+            "payment_intent.payment_failed" | "payment_intent.canceled" => {
+                ledger::settle_failed(&state.pool, order, "payment_failed").await?;
+            }
+            _ => {}
+        }
+    }
+    // Remembered only once handled, so a failure above lets Stripe's redelivery try again.
+    sqlx::query("INSERT INTO stripe_events (id, event_type) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(&event.id)
+        .bind(&event.kind)
+        .execute(&state.pool)
+        .await?;
+    Ok(Json(json!({ "received": true })).into_response())
+}
