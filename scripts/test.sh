@@ -6,7 +6,8 @@
 #   3. the wasm tests in headless Chromium (wasm-pack test --headless --chrome),
 #   4. a short fuzzing run of client frame decoding and gesture validation (cargo fuzz, nightly),
 #   5. the browser end-to-end tests (playwright-core + Chromium) against a freshly built site
-#      served from its own database.
+#      served from its own database, then a scan of that database, its Redis keys and the server
+#      log for card-number-like strings (every Rust test's database is scanned the same way).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/prepare.sh"
 cd "$REPO_ROOT"
@@ -56,5 +57,9 @@ curl -sf "http://$LEPTOS_SITE_ADDR/healthz" >/dev/null || { cat target/e2e-serve
 
 say "browser end-to-end tests against http://$LEPTOS_SITE_ADDR"
 BASE_URL="http://$LEPTOS_SITE_ADDR" npm run -s e2e
+
+say "scanning the end-to-end database, its Redis keys and the server log for card numbers"
+kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null; server_pid=
+target/debug/server scan-pii --log target/e2e-server.log
 
 say "all tests passed in $(( $(date +%s) - started )) s (after preparation)"

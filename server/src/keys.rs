@@ -16,6 +16,11 @@ impl Keys {
         Self { prefix: prefix.into() }
     }
 
+    /// The prefix of every key (empty in production).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// `sc:prod:state:{uuid}`: a product's physics and price hash.
     pub fn product_state(&self, product: Uuid) -> String {
         format!("{}sc:prod:state:{}", self.prefix, product)

@@ -23,6 +23,8 @@ pub mod health;
 pub mod http;
 /// Every Redis key name, in one place.
 pub mod keys;
+/// Card-number detection over databases, Redis and logs (proof that none is kept).
+pub mod pii;
 /// Product physics state in Redis: cold boot, and the live mass and price the pages show.
 pub mod product_state;
 /// The real-time pipe: `/ws`, the per-node fan-out, delta frames.

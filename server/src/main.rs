@@ -32,6 +32,13 @@ enum Command {
         #[arg(long)]
         email: String,
     },
+    /// Look for card-number-like strings in every table, every Redis key under the prefix, and
+    /// the given log files; exit non-zero if any is found (only the last four digits are shown).
+    ScanPii {
+        /// Log files to scan as well.
+        #[arg(long = "log")]
+        logs: Vec<std::path::PathBuf>,
+    },
 }
 
 #[tokio::main]
@@ -62,6 +69,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(total) = fill_to {
                 println!("synthetic products added: {}", seed::fill_to(&pool, total).await?);
             }
+            Ok(())
+        }
+        Command::ScanPii { logs } => {
+            let pool = db::connect_lazy(&config.database_url)?;
+            let redis = swiftcart::redis_pool::create_pool(&config.redis_url)?;
+            let keys = swiftcart::keys::Keys::new(config.redis_key_prefix.clone());
+            let mut found = swiftcart::pii::scan_database(&pool).await?;
+            found.extend(swiftcart::pii::scan_redis(&redis, &keys).await?);
+            for log in &logs {
+                let text = std::fs::read_to_string(log).map_err(|e| anyhow::anyhow!("{}: {e}", log.display()))?;
+                found
+                    .extend(swiftcart::pii::card_numbers(&text).into_iter().map(|m| format!("{}: {m}", log.display())));
+            }
+            if !found.is_empty() {
+                anyhow::bail!("card-number-like strings found: {}", found.join(", "));
+            }
+            println!(
+                "no card-number-like string in PostgreSQL, Redis (prefix {:?}) or {} log file(s)",
+                keys.prefix(),
+                logs.len()
+            );
             Ok(())
         }
         Command::CreateAdmin { email } => {

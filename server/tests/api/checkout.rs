@@ -538,3 +538,23 @@ async fn admins_manage_the_catalog_and_changes_go_live() {
     assert_eq!(app.get("/api/products/warp-core-lamp").await.status(), 404);
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_card_number_scan_finds_a_planted_number_in_postgres_and_redis() {
+    let app = spawn_app().await;
+    assert!(swiftcart::pii::scan_database(&app.pool).await.unwrap().is_empty());
+    sqlx::query("UPDATE products SET description = 'paid with 4000 0000 0000 0341' WHERE slug = (SELECT min(slug) FROM products)")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let found = swiftcart::pii::scan_database(&app.pool).await.unwrap();
+    assert_eq!(found, vec!["products: …0341"]);
+    let mut conn = app.redis.get().await.unwrap();
+    let key = format!("{}leak", app.prefix);
+    let _: () = redis::cmd("SET").arg(&key).arg("4242424242424242").query_async(&mut conn).await.unwrap();
+    assert_eq!(swiftcart::pii::scan_redis(&app.redis, &app.keys).await.unwrap().len(), 1);
+    // Clean again, so the scan in cleanup passes.
+    let _: () = redis::cmd("DEL").arg(&key).query_async(&mut conn).await.unwrap();
+    sqlx::query("UPDATE products SET description = ''").execute(&app.pool).await.unwrap();
+    app.cleanup().await;
+}

@@ -249,6 +249,10 @@ impl TestApp {
         if !self.owns_data {
             return;
         }
+        // No card number may ever be kept: every test's data is scanned before it is dropped.
+        let mut found = swiftcart::pii::scan_database(&self.pool).await.unwrap_or_default();
+        found.extend(swiftcart::pii::scan_redis(&self.redis, &self.keys).await.unwrap_or_default());
+        assert!(found.is_empty(), "card-number-like strings stored: {found:?}");
         if let Ok(mut conn) = self.redis.get().await {
             let keys: Vec<String> =
                 redis::cmd("KEYS").arg(format!("{}*", self.prefix)).query_async(&mut conn).await.unwrap_or_default();
