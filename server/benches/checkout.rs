@@ -1,0 +1,216 @@
+//! Checkout throughput against the real PostgreSQL, Redis and localstripe, over HTTP:
+//!
+//! * the quote path alone (price freeze under WATCH + reservation), every shopper on their own
+//!   product (no contention) and every shopper on one product (row contention);
+//! * end-to-end checkouts (quote, then charge through localstripe), the same two ways.
+//!
+//! `cargo bench -p server --bench checkout -- [--shoppers N] [--seconds S]`. It makes its own
+//! database (`swiftcart_bench_checkout`, dropped at the end) and Redis prefix, and needs
+//! localstripe on 127.0.0.1:8420 (`scripts/prepare.sh` starts it).
+
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use sqlx::{Connection, Executor, PgConnection};
+use swiftcart::auth::Role;
+use swiftcart::config::Config;
+use swiftcart::startup::Application;
+use uuid::Uuid;
+
+const DB: &str = "swiftcart_bench_checkout";
+const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+struct Args {
+    shoppers: usize,
+    seconds: u64,
+}
+
+fn args() -> Args {
+    let mut args = Args { shoppers: 16, seconds: 5 };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        match flag.as_str() {
+            "--shoppers" => args.shoppers = it.next().and_then(|v| v.parse().ok()).expect("--shoppers N"),
+            "--seconds" => args.seconds = it.next().and_then(|v| v.parse().ok()).expect("--seconds S"),
+            "--bench" => {}
+            other => panic!("unknown flag {other}; use --shoppers N --seconds S"),
+        }
+    }
+    args
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = args();
+    let mut admin = PgConnection::connect(ADMIN_URL).await?;
+    admin.execute(format!(r#"DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)"#).as_str()).await?;
+    admin.execute(format!(r#"CREATE DATABASE "{DB}""#).as_str()).await?;
+    let prefix = format!("benchco{}:", Uuid::new_v4().simple());
+    let vars = [
+        ("DATABASE_URL", format!("postgres://postgres@127.0.0.1:5432/{DB}")),
+        ("SWIFTCART_REDIS_PREFIX", prefix.clone()),
+        ("LEPTOS_SITE_ADDR", "127.0.0.1:0".to_string()),
+        ("SWIFTCART_QUOTE_TTL_SECS", "600".to_string()),
+    ];
+    let config = Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()))?;
+    let pool = swiftcart::db::connect_lazy(&config.database_url)?;
+    swiftcart::db::migrate(&pool).await?;
+    swiftcart::seed::run(&pool).await?;
+    let app = Application::build(config).await?;
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let tokens = app.state().tokens.clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+
+    let products: Vec<Uuid> =
+        sqlx::query_scalar("SELECT id FROM products ORDER BY sort_order, slug").fetch_all(&pool).await?;
+    assert!(products.len() >= args.shoppers, "the seed has {} products; use --shoppers ≤ that", products.len());
+    sqlx::query("UPDATE inventory SET stock_count = 1000000, reserved_count = 0").execute(&pool).await?;
+    let http = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
+    let mut shoppers = Vec::new();
+    for _ in 0..args.shoppers {
+        let id = Uuid::new_v4();
+        sqlx::query("INSERT INTO users (id, email, password_hash) VALUES ($1, $2, 'bench')")
+            .bind(id)
+            .bind(format!("{}@bench.test", id.simple()))
+            .execute(&pool)
+            .await?;
+        shoppers.push(tokens.issue(&id.to_string(), Role::Shopper).0);
+    }
+
+    println!(
+        "checkout benchmark: {} concurrent shoppers, {} s per case, localstripe on 127.0.0.1:8420",
+        args.shoppers, args.seconds
+    );
+    println!("| case | ops/s | p50 ms | p99 ms | errors |");
+    println!("| --- | --- | --- | --- | --- |");
+    for (name, contended, pay) in [
+        ("quote, own product each", false, false),
+        ("quote, one product for all", true, false),
+        ("quote + charge, own product each", false, true),
+        ("quote + charge, one product for all", true, true),
+    ] {
+        for (n, token) in shoppers.iter().enumerate() {
+            let product = if contended { products[0] } else { products[n] };
+            let cart = http
+                .get(format!("{base}/api/cart"))
+                .bearer_auth(token)
+                .send()
+                .await?
+                .json::<serde_json::Value>()
+                .await?;
+            for item in cart["items"].as_array().into_iter().flatten() {
+                let id = item["productId"].as_str().unwrap_or_default();
+                http.delete(format!("{base}/api/cart/items/{id}")).bearer_auth(token).send().await?;
+            }
+            let put = http
+                .put(format!("{base}/api/cart/items/{product}"))
+                .bearer_auth(token)
+                .json(&serde_json::json!({ "quantity": 1 }))
+                .send()
+                .await?;
+            assert!(put.status().is_success());
+        }
+        let deadline = Instant::now() + Duration::from_secs(args.seconds);
+        let runs = shoppers.iter().cloned().enumerate().map(|(n, token)| {
+            let http = http.clone();
+            let base = base.clone();
+            let product = if contended { products[0] } else { products[n] };
+            tokio::spawn(async move {
+                let mut latencies = Histogram::<u64>::new(3).expect("histogram");
+                let mut errors = 0u64;
+                let mut seq = 0u64;
+                while Instant::now() < deadline {
+                    let started = Instant::now();
+                    let ok = one(&http, &base, &token, pay, n, &mut seq, product).await;
+                    if ok {
+                        latencies.record(started.elapsed().as_micros() as u64).expect("in range");
+                    } else {
+                        errors += 1;
+                    }
+                }
+                (latencies, errors)
+            })
+        });
+        let started = Instant::now();
+        let mut all = Histogram::<u64>::new(3)?;
+        let mut errors = 0;
+        for run in futures_util::future::join_all(runs).await {
+            let (latencies, e) = run?;
+            all.add(latencies)?;
+            errors += e;
+        }
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "| {name} | {:.0} | {:.1} | {:.1} | {errors} |",
+            all.len() as f64 / secs,
+            all.value_at_quantile(0.5) as f64 / 1000.0,
+            all.value_at_quantile(0.99) as f64 / 1000.0
+        );
+    }
+    let _ = stop.send(());
+    let _ = server.await;
+    pool.close().await;
+    admin.execute(format!(r#"DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)"#).as_str()).await?;
+    let redis = swiftcart::redis_pool::create_pool("redis://127.0.0.1:6379")?;
+    let mut conn = redis.get().await?;
+    let keys: Vec<String> = deadpool_redis::redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(&mut conn).await?;
+    if !keys.is_empty() {
+        let _: () = deadpool_redis::redis::cmd("DEL").arg(keys).query_async(&mut conn).await?;
+    }
+    Ok(())
+}
+
+/// One quote (and, with `pay`, one charge); `true` when it succeeded. Paid carts are refilled.
+async fn one(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    pay: bool,
+    shopper: usize,
+    seq: &mut u64,
+    product: Uuid,
+) -> bool {
+    let Ok(response) = http.post(format!("{base}/api/checkout/quote")).bearer_auth(token).send().await else {
+        return false;
+    };
+    if response.status() != 201 {
+        if std::env::var_os("BENCH_VERBOSE").is_some() {
+            eprintln!("quote: {} {}", response.status(), response.text().await.unwrap_or_default());
+        }
+        return false;
+    }
+    if !pay {
+        return true;
+    }
+    let Ok(quote) = response.json::<serde_json::Value>().await else { return false };
+    *seq += 1;
+    let charged = http
+        .post(format!("{base}/api/checkout"))
+        .bearer_auth(token)
+        .header("Idempotency-Key", format!("bench-{shopper}-{seq}-{}", Uuid::new_v4().simple()))
+        .json(&serde_json::json!({ "quoteId": quote["quoteId"], "paymentMethodId": "pm_card_visa" }))
+        .send()
+        .await
+        .ok();
+    let charged = match charged {
+        Some(r) if r.status() == 201 => true,
+        Some(r) => {
+            if std::env::var_os("BENCH_VERBOSE").is_some() {
+                eprintln!("charge: {} {}", r.status(), r.text().await.unwrap_or_default());
+            }
+            false
+        }
+        None => false,
+    };
+    // A paid product leaves the cart orbit: put it back for the next round (not timed apart).
+    let _ = http
+        .put(format!("{base}/api/cart/items/{product}"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "quantity": 1 }))
+        .send()
+        .await;
+    charged
+}
