@@ -3,6 +3,9 @@
 //! Nothing here touches a clock, a socket, tokio or web-sys: callers pass time in and get state
 //! out, so the server engine, the Web Worker and the tests all run the very same functions.
 
+/// The lag-compensating manifold: clock sync, jitter buffer, interpolation, capped
+/// extrapolation, prediction of the shopper's own gestures and soft reconciliation.
+pub mod manifold;
 /// The gravity well: bodies, the fixed-step integrator, impulses and the initial layout.
 pub mod physics;
 /// The live price of a product as a pure function of its situation.

@@ -21,6 +21,27 @@ fn wasm_prices_match_the_native_vectors_to_the_cent() {
 }
 
 #[wasm_bindgen_test]
+fn manifold_interpolates_under_jitter_in_the_browser() {
+    common::streams::check_interpolation_under_jitter();
+}
+
+#[wasm_bindgen_test]
+fn manifold_survives_loss_and_reordering_in_the_browser() {
+    common::streams::check_loss_and_reordering();
+}
+
+#[wasm_bindgen_test]
+fn manifold_caps_extrapolation_in_the_browser() {
+    common::streams::check_extrapolation_cap();
+}
+
+#[wasm_bindgen_test]
+fn manifold_reconciles_predictions_without_snaps_in_the_browser() {
+    common::streams::check_prediction_reconciles_without_snaps(false);
+    common::streams::check_prediction_reconciles_without_snaps(true);
+}
+
+#[wasm_bindgen_test]
 fn frames_round_trip_in_the_browser() {
     let frame = ClientFrame::Flick { i: 7, v: [0.25, -1.0, 0.0], q: 3 };
     assert_eq!(decode::<ClientFrame>(&encode(&frame).unwrap()).unwrap(), frame);

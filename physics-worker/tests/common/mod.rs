@@ -71,3 +71,7 @@ pub fn golden() -> (u64, Vec<i64>) {
     let hash = u64::from_str_radix(lines.next().expect("hash line").trim_start_matches("0x"), 16).unwrap();
     (hash, lines.map(|l| l.parse().unwrap()).collect())
 }
+
+/// Synthetic snapshot streams for the manifold.
+#[allow(dead_code)]
+pub mod streams;
