@@ -72,7 +72,7 @@ impl Server {
         step(&mut self.bodies, &self.params, &mut self.scratch);
         self.n += 1;
         self.truth.push(self.bodies.clone());
-        let keyframe = self.n % 20 == 0;
+        let keyframe = self.n.is_multiple_of(20);
         let list = self
             .bodies
             .iter()
