@@ -1,11 +1,17 @@
 //! SwiftCart's user interface: the same components render on the server and hydrate in the browser.
 
+/// The Alive UI on the main thread: the worker, the animation loop, gestures, the paradox.
+#[cfg(feature = "hydrate")]
+pub mod alive;
 /// Product data as the pages see it, and the server functions that load it.
 pub mod catalog;
 /// Formatting of money, which is always integer cents.
 pub mod money;
 /// One component per page.
 pub mod pages;
+/// The browser's access token (guest or account), kept in localStorage.
+#[cfg(feature = "hydrate")]
+pub mod session;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};

@@ -8,7 +8,8 @@ use crate::catalog::{get_catalog, get_product, ProductSummary};
 use crate::money::format_cents;
 
 /// `/`: the Gravity Well. Every product is a card in a list rendered on the server, so it works
-/// without JavaScript; the orbiting, live-priced manifold is not built yet.
+/// without JavaScript. Once hydrated, [`crate::alive`] starts the physics worker and the cards
+/// orbit (unless the shopper prefers reduced motion: then the grid stays, with every feature).
 #[component]
 pub fn GravityWell() -> impl IntoView {
     let catalog = Resource::new(|| (), |_| get_catalog());
@@ -20,6 +21,7 @@ pub fn GravityWell() -> impl IntoView {
                     match catalog.await {
                         Ok(products) => view! {
                             <p class="well-count">{format!("{} products in orbit", products.len())}</p>
+                            <AliveWell/>
                             <ul class="product-grid">
                                 {products.into_iter().map(|p| view! { <ProductCard product=p/> }).collect_view()}
                             </ul>
@@ -32,20 +34,43 @@ pub fn GravityWell() -> impl IntoView {
     }
 }
 
+/// The live parts around the list: the sync indicator, the paradox banner and the cart orbit.
+/// Hidden until the Alive UI starts; its effect (browser only) starts it.
+#[component]
+fn AliveWell() -> impl IntoView {
+    Effect::new(|_| {
+        #[cfg(feature = "hydrate")]
+        crate::alive::start();
+    });
+    view! {
+        <p data-testid="syncing" class="syncing" role="status" hidden>"Syncing orbits…"</p>
+        <div data-testid="paradox" class="paradox" role="alert" hidden>
+            <p class="paradox-title">"Temporal Paradox"</p>
+            <p class="paradox-message"></p>
+        </div>
+        <aside data-testid="cart-orbit" class="cart-orbit" aria-label="Your cart orbit" data-count="0">
+            <p class="cart-count">"Cart orbit"</p>
+            <ul class="cart-ring"></ul>
+        </aside>
+    }
+}
+
 /// One product card: image, name, live price and stock, with the contract's DOM hooks.
 #[component]
 fn ProductCard(product: ProductSummary) -> impl IntoView {
     let href = format!("/p/{}", product.slug);
     let label = format!("{}, {}", product.name, format_cents(product.price_current_cents));
+    let beam_label = format!("Beam {} into your cart orbit", product.name);
     view! {
         <li class="product-card" data-product-id=product.product_id.clone()
             data-price-cents=product.price_current_cents>
-            <a href=href aria-label=label>
-                <img src=product.image_url.clone() alt="" width="160" height="160" loading="lazy"/>
+            <a href=href aria-label=label draggable="false">
+                <img src=product.image_url.clone() alt="" width="160" height="160" loading="lazy" draggable="false"/>
                 <h2 class="product-name">{product.name.clone()}</h2>
                 <p class="product-price">{format_cents(product.price_current_cents)}</p>
                 <StockLine stock=product.stock_level/>
             </a>
+            <button type="button" class="beam" data-beam=product.product_id.clone() aria-label=beam_label>"Beam"</button>
         </li>
     }
 }

@@ -1,25 +1,87 @@
-//! The browser side: a gloo-worker that runs off the main thread.
+//! The browser side: a gloo-worker that owns the WebSocket and the manifold, off the main thread.
 //!
 //! The page talks to it with [`Command`]s and hears back [`Event`]s (the design's Command/Event
-//! interface). The manifold itself (socket, clock sync, jitter buffer) arrives with the Alive UI.
+//! interface: `CONNECT`, `SEND_GESTURE`, `STATE_UPDATE`, `ERROR_PARADOX`, plus what the page needs
+//! to draw: the catalog order, connection state, gesture outcomes). MessagePack frames are decoded
+//! here; per animation frame the page gets every product's position in one `Vec<f32>` (one typed
+//! buffer on the wire, never an object per product).
 
 use gloo_worker::{HandlerId, Worker, WorkerScope};
 use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
-use crate::physics::{self, Body, StepScratch, WellParams};
-use crate::wire::PROTOCOL_VERSION;
+use crate::manifold::Manifold;
+use crate::physics::Vec3;
+use crate::wire::{self, ClientFrame, ServerFrame, ERR_TEMPORAL_PARADOX, PROTOCOL_VERSION, SUBPROTOCOL};
+
+/// The engine's tick the manifold assumes (the contract's default `SWIFTCART_TICK_MS`).
+pub const TICK_MS: f64 = 50.0;
+/// How often the worker pings for clock sync.
+const PING_EVERY_MS: i32 = 2_000;
+/// First reconnection delay; doubles up to [`MAX_BACKOFF_MS`].
+const FIRST_BACKOFF_MS: i32 = 500;
+/// Longest reconnection delay.
+const MAX_BACKOFF_MS: i32 = 8_000;
+
+/// A shopper's gesture.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Gesture {
+    /// Flick-to-orbit with this impulse (well units per second).
+    Flick {
+        /// Product index.
+        i: u32,
+        /// Impulse.
+        v: Vec3,
+    },
+    /// Tractor beam into the cart orbit.
+    Beam {
+        /// Product index.
+        i: u32,
+    },
+    /// Out of the cart orbit.
+    Drop {
+        /// Product index.
+        i: u32,
+    },
+}
 
 /// What the page asks of the worker.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Command {
     /// Say which wire protocol the worker speaks.
     Hello,
-    /// Advance these bodies by `steps` fixed steps with the shared integrator.
-    Simulate {
-        /// The starting state.
-        bodies: Vec<Body>,
-        /// How many steps.
-        steps: u32,
+    /// `CONNECT`: open (or reopen) `/ws` at `url` with this access token.
+    Connect {
+        /// `ws://…/ws` or `wss://…/ws`.
+        url: String,
+        /// The JWT, sent as the `bearer.<JWT>` subprotocol.
+        token: String,
+    },
+    /// `SEND_GESTURE`.
+    SendGesture(Gesture),
+    /// One animation frame at `now` (ms since the epoch): answer with a `StateUpdate`.
+    Frame {
+        /// The frame's time.
+        now: f64,
+    },
+    /// Drop the socket as if the network failed (tests and the "simulate outage" control).
+    Disconnect,
+}
+
+/// The connection as the page shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Connection {
+    /// Opening the socket.
+    Connecting,
+    /// Open and synced.
+    Open,
+    /// Lost; the next attempt is in `retry_in_ms`.
+    Lost {
+        /// Delay before the next attempt.
+        retry_in_ms: i32,
+        /// The close code, when there was one (1008 flood, 4001 expired token, …).
+        code: u16,
     },
 }
 
@@ -31,37 +93,301 @@ pub enum Event {
         /// The wire protocol version.
         protocol_version: u32,
     },
-    /// Answer to [`Command::Simulate`].
-    Simulated(Vec<Body>),
+    /// The connection changed.
+    Connection(Connection),
+    /// A `sync` arrived: product ids by index, and the shopper's cart orbit.
+    Synced {
+        /// Product uuids in index order.
+        ids: Vec<String>,
+        /// `(index, quantity)` of the cart orbit.
+        cart: Vec<(u32, u32)>,
+    },
+    /// `STATE_UPDATE`: every product's `[x, y, z, mass]` for the frame asked for.
+    StateUpdate {
+        /// `manifold::STRIDE` floats per product, in index order.
+        positions: Vec<f32>,
+        /// Prices in cents by index, when they changed since the last update.
+        prices: Option<Vec<i64>>,
+        /// Time the manifold took for this frame, in microseconds.
+        manifold_us: f32,
+        /// How far past the newest confirmed tick this frame was extrapolated, in ms.
+        extrapolated_ms: f32,
+    },
+    /// A gesture left with sequence number `q`.
+    Sent {
+        /// Sequence number.
+        q: u32,
+        /// The gesture.
+        gesture: Gesture,
+    },
+    /// The server applied gesture `q`.
+    Accepted {
+        /// Sequence number.
+        q: u32,
+    },
+    /// The server refused gesture `q` as malformed (it visibly undoes itself).
+    Refused {
+        /// Sequence number.
+        q: u32,
+        /// The server's reason.
+        reason: String,
+    },
+    /// `ERROR_PARADOX`: rewind to the last confirmed state; a fresh `sync` follows.
+    ErrorParadox {
+        /// The gesture it answers, if any.
+        q: Option<u32>,
+        /// The server's reason (`state_lost`, `cart_full`, …).
+        reason: String,
+    },
+}
+
+/// Messages from the socket and timers to the worker itself.
+pub enum Message {
+    /// The socket opened.
+    Opened,
+    /// A binary frame.
+    Frame(Vec<u8>),
+    /// The socket closed with this code.
+    Closed(u16),
+    /// Time to ping.
+    Ping,
+    /// Time to reconnect.
+    Reconnect,
 }
 
 /// The physics worker.
 pub struct PhysicsWorker {
-    params: WellParams,
-    scratch: StepScratch,
+    manifold: Manifold,
+    /// Who to send events to (the page that connected).
+    page: Option<HandlerId>,
+    target: Option<(String, String)>,
+    socket: Option<web_sys::WebSocket>,
+    /// Keeps the socket's callbacks alive as long as the socket.
+    callbacks: Vec<Closure<dyn FnMut(JsValue)>>,
+    ping: Option<Closure<dyn FnMut()>>,
+    reconnect: Option<Closure<dyn FnMut()>>,
+    backoff_ms: i32,
+    next_q: u32,
+    positions: Vec<f32>,
+}
+
+/// Milliseconds since the epoch on the worker's clock (the page uses the same origin-based time).
+pub fn epoch_now() -> f64 {
+    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    global.performance().map(|p| p.time_origin() + p.now()).unwrap_or_else(js_sys::Date::now)
+}
+
+fn global() -> web_sys::WorkerGlobalScope {
+    js_sys::global().unchecked_into()
+}
+
+impl PhysicsWorker {
+    fn emit(&self, scope: &WorkerScope<Self>, event: Event) {
+        if let Some(page) = self.page {
+            scope.respond(page, event);
+        }
+    }
+
+    fn send(&self, frame: &ClientFrame) -> bool {
+        let (Some(socket), Ok(bytes)) = (&self.socket, wire::encode(frame)) else { return false };
+        socket.ready_state() == web_sys::WebSocket::OPEN && socket.send_with_u8_array(&bytes).is_ok()
+    }
+
+    fn open(&mut self, scope: &WorkerScope<Self>) {
+        self.close_socket();
+        let Some((url, token)) = self.target.clone() else { return };
+        let protocols = js_sys::Array::of2(&SUBPROTOCOL.into(), &format!("bearer.{token}").into());
+        let Ok(socket) = web_sys::WebSocket::new_with_str_sequence(&url, &protocols) else {
+            self.schedule_reconnect(scope, 0);
+            return;
+        };
+        socket.set_binary_type(web_sys::BinaryType::Arraybuffer);
+        let on_open = {
+            let scope = scope.clone();
+            Closure::<dyn FnMut(JsValue)>::new(move |_| scope.send_message(Message::Opened))
+        };
+        let on_message = {
+            let scope = scope.clone();
+            Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+                let event: web_sys::MessageEvent = event.unchecked_into();
+                if let Ok(buffer) = event.data().dyn_into::<js_sys::ArrayBuffer>() {
+                    scope.send_message(Message::Frame(js_sys::Uint8Array::new(&buffer).to_vec()));
+                }
+            })
+        };
+        let on_close = {
+            let scope = scope.clone();
+            Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+                let code = event.dyn_ref::<web_sys::CloseEvent>().map(|e| e.code()).unwrap_or(1006);
+                scope.send_message(Message::Closed(code))
+            })
+        };
+        socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        self.callbacks = vec![on_open, on_message, on_close];
+        self.socket = Some(socket);
+        self.emit(scope, Event::Connection(Connection::Connecting));
+    }
+
+    fn close_socket(&mut self) {
+        if let Some(socket) = self.socket.take() {
+            socket.set_onopen(None);
+            socket.set_onmessage(None);
+            socket.set_onclose(None);
+            let _ = socket.close();
+        }
+        self.callbacks.clear();
+    }
+
+    fn schedule_reconnect(&mut self, scope: &WorkerScope<Self>, code: u16) {
+        let delay = self.backoff_ms;
+        self.backoff_ms = (self.backoff_ms * 2).min(MAX_BACKOFF_MS);
+        let callback = {
+            let scope = scope.clone();
+            Closure::<dyn FnMut()>::new(move || scope.send_message(Message::Reconnect))
+        };
+        let _ =
+            global().set_timeout_with_callback_and_timeout_and_arguments_0(callback.as_ref().unchecked_ref(), delay);
+        self.reconnect = Some(callback);
+        self.emit(scope, Event::Connection(Connection::Lost { retry_in_ms: delay, code }));
+    }
+
+    fn on_frame(&mut self, scope: &WorkerScope<Self>, bytes: &[u8]) {
+        let arrived = epoch_now();
+        let Ok(frame) = wire::decode::<ServerFrame>(bytes) else { return };
+        match frame {
+            ServerFrame::Sync { t, n, catalog, s, cart } => {
+                self.manifold.on_sync(&catalog, n, t, &s, arrived);
+                self.backoff_ms = FIRST_BACKOFF_MS;
+                let mut ids = vec![String::new(); catalog.len()];
+                for entry in catalog {
+                    if let Some(slot) = ids.get_mut(entry.i as usize) {
+                        *slot = entry.id;
+                    }
+                }
+                let cart = cart.into_iter().map(|line| (line.i, line.qty)).collect();
+                self.emit(scope, Event::Synced { ids, cart });
+                self.emit(scope, Event::Connection(Connection::Open));
+            }
+            ServerFrame::State { t, n, s } => self.manifold.on_state(n, t, &s, arrived),
+            ServerFrame::Ack { q, n } => {
+                self.manifold.on_ack(q, n);
+                self.emit(scope, Event::Accepted { q });
+            }
+            ServerFrame::Err { code, q, reason } => {
+                let reason = reason.unwrap_or_default();
+                if let Some(q) = q {
+                    self.manifold.on_refused(q);
+                }
+                if code == ERR_TEMPORAL_PARADOX {
+                    self.emit(scope, Event::ErrorParadox { q, reason });
+                } else if let Some(q) = q {
+                    self.emit(scope, Event::Refused { q, reason });
+                }
+            }
+            ServerFrame::Pong { c, t } => self.manifold.on_pong(c, t, arrived),
+            ServerFrame::Authed { .. } => {}
+        }
+    }
 }
 
 impl Worker for PhysicsWorker {
-    type Message = ();
+    type Message = Message;
     type Input = Command;
     type Output = Event;
 
-    fn create(_scope: &WorkerScope<Self>) -> Self {
-        Self { params: WellParams::default(), scratch: StepScratch::default() }
+    fn create(scope: &WorkerScope<Self>) -> Self {
+        let ping = {
+            let scope = scope.clone();
+            Closure::<dyn FnMut()>::new(move || scope.send_message(Message::Ping))
+        };
+        let _ = global()
+            .set_interval_with_callback_and_timeout_and_arguments_0(ping.as_ref().unchecked_ref(), PING_EVERY_MS);
+        Self {
+            manifold: Manifold::new(TICK_MS),
+            page: None,
+            target: None,
+            socket: None,
+            callbacks: Vec::new(),
+            ping: Some(ping),
+            reconnect: None,
+            backoff_ms: FIRST_BACKOFF_MS,
+            next_q: 1,
+            positions: Vec::new(),
+        }
     }
 
-    fn update(&mut self, _scope: &WorkerScope<Self>, _msg: Self::Message) {}
+    fn update(&mut self, scope: &WorkerScope<Self>, message: Self::Message) {
+        match message {
+            Message::Opened => {
+                // Clock sync at once, then every PING_EVERY_MS.
+                self.send(&ClientFrame::Ping { c: epoch_now() });
+            }
+            Message::Frame(bytes) => self.on_frame(scope, &bytes),
+            Message::Closed(code) => {
+                self.close_socket();
+                self.schedule_reconnect(scope, code);
+            }
+            Message::Ping => {
+                self.send(&ClientFrame::Ping { c: epoch_now() });
+            }
+            Message::Reconnect => self.open(scope),
+        }
+    }
 
     fn received(&mut self, scope: &WorkerScope<Self>, command: Self::Input, who: HandlerId) {
-        let event = match command {
-            Command::Hello => Event::Ready { protocol_version: PROTOCOL_VERSION },
-            Command::Simulate { mut bodies, steps } => {
-                for _ in 0..steps {
-                    physics::step(&mut bodies, &self.params, &mut self.scratch);
-                }
-                Event::Simulated(bodies)
+        match command {
+            Command::Hello => scope.respond(who, Event::Ready { protocol_version: PROTOCOL_VERSION }),
+            Command::Connect { url, token } => {
+                self.page = Some(who);
+                self.target = Some((url, token));
+                self.backoff_ms = FIRST_BACKOFF_MS;
+                self.open(scope);
             }
-        };
-        scope.respond(who, event);
+            Command::SendGesture(gesture) => {
+                let q = self.next_q;
+                self.next_q = self.next_q.wrapping_add(1);
+                let frame = match &gesture {
+                    Gesture::Flick { i, v } => ClientFrame::Flick { i: *i, v: *v, q },
+                    Gesture::Beam { i } => ClientFrame::Beam { i: *i, q },
+                    Gesture::Drop { i } => ClientFrame::Drop { i: *i, q },
+                };
+                if self.send(&frame) {
+                    if let Gesture::Flick { i, v } = &gesture {
+                        self.manifold.predict_flick(q, *i as usize, *v, epoch_now());
+                    }
+                    self.emit(scope, Event::Sent { q, gesture });
+                } else {
+                    self.emit(scope, Event::ErrorParadox { q: Some(q), reason: "disconnected".into() });
+                }
+            }
+            Command::Frame { now } => {
+                let started = epoch_now();
+                let Some(frame) = self.manifold.render(now, &mut self.positions) else { return };
+                let prices = self.manifold.take_prices_changed().then(|| self.manifold.prices().to_vec());
+                let manifold_us = ((epoch_now() - started) * 1000.0) as f32;
+                scope.respond(
+                    who,
+                    Event::StateUpdate {
+                        positions: self.positions.clone(),
+                        prices,
+                        manifold_us,
+                        extrapolated_ms: frame.extrapolated_ms as f32,
+                    },
+                );
+            }
+            Command::Disconnect => {
+                if let Some(socket) = &self.socket {
+                    let _ = socket.close();
+                }
+            }
+        }
+    }
+
+    fn destroy(&mut self, _scope: &WorkerScope<Self>, _id: gloo_worker::WorkerDestroyHandle<Self>) {
+        self.close_socket();
+        self.ping = None;
+        self.reconnect = None;
     }
 }

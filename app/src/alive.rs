@@ -1,0 +1,686 @@
+//! The Alive UI on the main thread (hydrate only): starts the physics worker, and runs one
+//! `requestAnimationFrame` loop that writes every card's `transform` straight to its style from
+//! the worker's position buffer. Nothing here goes through a reactive re-render per frame.
+//!
+//! Gestures: a drag released with speed is a flick (the velocity of the last ~80 ms of pointer
+//! movement becomes the impulse); a drag released over the cart orbit, a long press, or the
+//! card's "Beam" button (keyboard: Tab to it, Enter) is a tractor beam; dragging a cart token out
+//! of the orbit, or its remove button, drops it. A Temporal Paradox, or a lost connection, plays
+//! the rewind and shows what happened in plain words until the state is synced again.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use gloo_worker::{Spawnable, WorkerBridge};
+use physics_worker::manifold::STRIDE;
+use physics_worker::worker::{Command, Connection, Event, Gesture, PhysicsWorker};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{Element, HtmlElement};
+
+use crate::money::format_cents;
+
+/// Where the worker bundle is served.
+const WORKER_PATH: &str = "/worker/worker.js";
+/// Pointer samples older than this do not count toward a flick's velocity.
+const FLICK_WINDOW_MS: f64 = 80.0;
+/// A press held this long without moving is a tractor beam.
+const LONG_PRESS_MS: f64 = 500.0;
+/// Movement under this many pixels is a tap, not a drag.
+const DRAG_THRESHOLD_PX: f64 = 6.0;
+/// Largest impulse the well accepts (`WellParams::max_impulse`).
+const MAX_IMPULSE: f32 = 1.5;
+/// How long the rewind plays.
+const REWIND_MS: f64 = 1_200.0;
+/// Frame statistics kept for measurements (`window.__swiftcartStats()`).
+const STATS_FRAMES: usize = 1_200;
+
+/// Everything the loop and the handlers share.
+struct Well {
+    bridge: Option<WorkerBridge<PhysicsWorker>>,
+    container: HtmlElement,
+    /// Card elements by product index.
+    cards: Vec<Option<HtmlElement>>,
+    /// Product ids by index.
+    ids: Vec<String>,
+    positions: Vec<f32>,
+    fresh: bool,
+    frame_in_flight: bool,
+    prices: Vec<i64>,
+    masses_shown: Vec<f32>,
+    low_stock: Vec<bool>,
+    cart: Vec<(u32, u32)>,
+    reduced_motion: bool,
+    orbiting: bool,
+    /// Until when the rewind plays (performance time), if it does.
+    rewinding_until: Option<f64>,
+    connection_lost: bool,
+    /// Pixels per well unit, and the well's centre, refreshed on resize.
+    scale: f64,
+    gesture: Option<Drag>,
+    /// Gestures waiting for an answer: q → (index, what).
+    pending: Vec<(u32, u32, &'static str)>,
+    stats: Stats,
+}
+
+/// A pointer held on a card.
+struct Drag {
+    index: usize,
+    pointer: i32,
+    samples: Vec<(f64, f64, f64)>,
+    moved: bool,
+    beamed: bool,
+}
+
+#[derive(Default)]
+struct Stats {
+    last_frame: Option<f64>,
+    intervals: Vec<f64>,
+    main_ms: Vec<f64>,
+    manifold_us: Vec<f64>,
+}
+
+impl Stats {
+    fn push(list: &mut Vec<f64>, value: f64) {
+        if list.len() == STATS_FRAMES {
+            list.remove(0);
+        }
+        list.push(value);
+    }
+}
+
+fn window() -> web_sys::Window {
+    web_sys::window().expect("a browser window")
+}
+
+fn perf_now() -> f64 {
+    window().performance().map(|p| p.now()).unwrap_or(0.0)
+}
+
+fn time_origin() -> f64 {
+    window().performance().map(|p| p.time_origin()).unwrap_or(0.0)
+}
+
+fn by_test_id(id: &str) -> Option<HtmlElement> {
+    window().document()?.query_selector(&format!("[data-testid=\"{id}\"]")).ok()??.dyn_into().ok()
+}
+
+/// Starts the Alive UI on the Gravity Well page, once.
+pub fn start() {
+    let document = window().document().expect("a document");
+    let Some(container) =
+        document.query_selector(".product-grid").ok().flatten().and_then(|e| e.dyn_into::<HtmlElement>().ok())
+    else {
+        return;
+    };
+    if container.get_attribute("data-alive").is_some() {
+        return;
+    }
+    let _ = container.set_attribute("data-alive", "starting");
+    let reduced_motion =
+        window().match_media("(prefers-reduced-motion: reduce)").ok().flatten().is_some_and(|q| q.matches());
+    let well = Rc::new(RefCell::new(Well {
+        bridge: None,
+        container: container.clone(),
+        cards: Vec::new(),
+        ids: Vec::new(),
+        positions: Vec::new(),
+        fresh: false,
+        frame_in_flight: false,
+        prices: Vec::new(),
+        masses_shown: Vec::new(),
+        low_stock: Vec::new(),
+        cart: Vec::new(),
+        reduced_motion,
+        orbiting: false,
+        rewinding_until: None,
+        connection_lost: false,
+        scale: 1.0,
+        gesture: None,
+        pending: Vec::new(),
+        stats: Stats::default(),
+    }));
+    set_syncing(true);
+
+    let bridge = {
+        let well = well.clone();
+        PhysicsWorker::spawner().callback(move |event| on_event(&well, event)).spawn(WORKER_PATH)
+    };
+    well.borrow_mut().bridge = Some(bridge);
+    install_pointer_handlers(&well);
+    install_buttons(&well);
+    if !reduced_motion {
+        start_frame_loop(well.clone());
+    }
+    leptos::task::spawn_local(async move {
+        match crate::session::access_token().await {
+            Ok(token) => {
+                let location = window().location();
+                let scheme = if location.protocol().unwrap_or_default() == "https:" { "wss" } else { "ws" };
+                let url = format!("{scheme}://{}/ws", location.host().unwrap_or_default());
+                if let Some(bridge) = &well.borrow().bridge {
+                    bridge.send(Command::Connect { url, token });
+                }
+            }
+            Err(e) => {
+                set_syncing(false);
+                show_paradox(&format!(
+                    "We could not start a session ({e}). The list still works; reload to try again."
+                ));
+            }
+        }
+    });
+}
+
+fn set_syncing(on: bool) {
+    if let Some(el) = by_test_id("syncing") {
+        let _ = if on { el.remove_attribute("hidden") } else { el.set_attribute("hidden", "") };
+    }
+}
+
+fn show_paradox(message: &str) {
+    if let Some(el) = by_test_id("paradox") {
+        if let Some(text) = el.query_selector(".paradox-message").ok().flatten() {
+            text.set_text_content(Some(message));
+        }
+        let _ = el.remove_attribute("hidden");
+    }
+}
+
+fn hide_paradox() {
+    if let Some(el) = by_test_id("paradox") {
+        let _ = el.set_attribute("hidden", "");
+    }
+}
+
+/// Plain words for a paradox reason.
+fn paradox_words(reason: &str) -> String {
+    match reason {
+        "state_lost" => "The Gravity Well lost its live state and rebuilt it from the catalog.".into(),
+        "cart_full" => "That product is already at the most your cart orbit can hold (99).".into(),
+        "unavailable" => "The Gravity Well could not record that gesture just now.".into(),
+        "disconnected" => "The connection dropped before your gesture left.".into(),
+        other => format!("Something changed under your gesture ({other})."),
+    }
+}
+
+fn send(well: &Rc<RefCell<Well>>, command: Command) {
+    if let Some(bridge) = &well.borrow().bridge {
+        bridge.send(command);
+    }
+}
+
+fn on_event(well: &Rc<RefCell<Well>>, event: Event) {
+    match event {
+        Event::Synced { ids, cart } => on_synced(well, ids, cart),
+        Event::StateUpdate { positions, prices, manifold_us, .. } => {
+            let mut w = well.borrow_mut();
+            w.positions = positions;
+            w.fresh = true;
+            w.frame_in_flight = false;
+            Stats::push(&mut w.stats.manifold_us, manifold_us as f64);
+            if let Some(prices) = prices {
+                update_prices(&mut w, prices);
+            }
+        }
+        Event::Sent { q, gesture } => {
+            let (index, what) = match gesture {
+                Gesture::Flick { i, .. } => (i, "flick"),
+                Gesture::Beam { i } => (i, "beam"),
+                Gesture::Drop { i } => (i, "drop"),
+            };
+            well.borrow_mut().pending.push((q, index, what));
+        }
+        Event::Accepted { q } => {
+            let mut w = well.borrow_mut();
+            if let Some(pos) = w.pending.iter().position(|p| p.0 == q) {
+                let (_, index, what) = w.pending.remove(pos);
+                match what {
+                    "beam" => add_to_cart(&mut w, index, 1),
+                    "drop" => w.cart.retain(|(i, _)| *i != index),
+                    _ => {}
+                }
+                render_cart(&w);
+            }
+        }
+        Event::Refused { q, .. } => {
+            let mut w = well.borrow_mut();
+            if let Some(pos) = w.pending.iter().position(|p| p.0 == q) {
+                let (_, index, _) = w.pending.remove(pos);
+                // The manifold fades a refused flick back; the card shakes to say so.
+                if let Some(Some(card)) = w.cards.get(index as usize) {
+                    flash_refused(card);
+                }
+            }
+        }
+        Event::ErrorParadox { q, reason } => {
+            let mut w = well.borrow_mut();
+            if let Some(q) = q {
+                w.pending.retain(|p| p.0 != q);
+            }
+            drop(w);
+            play_rewind(well, &paradox_words(&reason));
+        }
+        Event::Connection(Connection::Lost { retry_in_ms, .. }) => {
+            let lost_during_gesture = !well.borrow().pending.is_empty();
+            well.borrow_mut().connection_lost = true;
+            let seconds = (retry_in_ms as f64 / 1000.0).max(0.5);
+            let words = if lost_during_gesture {
+                format!("The connection dropped while a gesture was in flight. Rewinding to the last confirmed state; reconnecting in {seconds:.1} s.")
+            } else {
+                format!(
+                    "The connection dropped. Rewinding to the last confirmed state; reconnecting in {seconds:.1} s."
+                )
+            };
+            play_rewind(well, &words);
+        }
+        Event::Connection(_) | Event::Ready { .. } => {}
+    }
+}
+
+fn flash_refused(card: &HtmlElement) {
+    let _ = card.class_list().add_1("refused");
+    let card = card.clone();
+    let clear = Closure::once_into_js(move || {
+        let _ = card.class_list().remove_1("refused");
+    });
+    let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(clear.unchecked_ref(), 600);
+}
+
+fn play_rewind(well: &Rc<RefCell<Well>>, words: &str) {
+    let until = perf_now() + REWIND_MS;
+    {
+        let mut w = well.borrow_mut();
+        w.rewinding_until = Some(until);
+        let _ = w.container.class_list().add_1("rewinding");
+    }
+    show_paradox(&format!("Temporal Paradox: {words}"));
+}
+
+fn on_synced(well: &Rc<RefCell<Well>>, ids: Vec<String>, cart: Vec<(u32, u32)>) {
+    let document = window().document().expect("a document");
+    let mut w = well.borrow_mut();
+    w.cards = ids
+        .iter()
+        .map(|id| {
+            document
+                .query_selector(&format!(".product-grid [data-product-id=\"{id}\"]"))
+                .ok()
+                .flatten()
+                .and_then(|e| e.dyn_into::<HtmlElement>().ok())
+        })
+        .collect();
+    for (index, card) in w.cards.iter().enumerate() {
+        if let Some(card) = card {
+            let _ = card.set_attribute("data-index", &index.to_string());
+        }
+    }
+    w.low_stock = w
+        .cards
+        .iter()
+        .map(|c| c.as_ref().and_then(|c| c.query_selector(".stock-low, .stock-out").ok().flatten()).is_some())
+        .collect();
+    w.masses_shown = vec![0.0; ids.len()];
+    w.ids = ids;
+    w.cart = cart;
+    w.connection_lost = false;
+    render_cart(&w);
+    if !w.reduced_motion && !w.orbiting {
+        w.orbiting = true;
+        let _ = w.container.class_list().add_1("well-orbit");
+        refresh_scale(&mut w);
+    }
+    let _ = w.container.set_attribute("data-alive", "synced");
+    drop(w);
+    set_syncing(false);
+    // A resync ends a paradox once its rewind has played.
+    let until = well.borrow().rewinding_until;
+    if until.is_none_or(|u| perf_now() >= u) {
+        end_rewind(well);
+    }
+}
+
+fn end_rewind(well: &Rc<RefCell<Well>>) {
+    let mut w = well.borrow_mut();
+    w.rewinding_until = None;
+    let _ = w.container.class_list().remove_1("rewinding");
+    if !w.connection_lost {
+        hide_paradox();
+    }
+}
+
+fn refresh_scale(w: &mut Well) {
+    let rect = w.container.get_bounding_client_rect();
+    w.scale = (rect.width().min(rect.height() / 0.75) * 0.44).max(60.0);
+}
+
+fn update_prices(w: &mut Well, prices: Vec<i64>) {
+    for (index, &cents) in prices.iter().enumerate() {
+        let previous = w.prices.get(index).copied().unwrap_or(cents);
+        if w.prices.len() > index && previous == cents {
+            continue;
+        }
+        let Some(Some(card)) = w.cards.get(index) else { continue };
+        let _ = card.set_attribute("data-price-cents", &cents.to_string());
+        let text = format_cents(cents);
+        if let Some(price) = card.query_selector(".product-price").ok().flatten() {
+            price.set_text_content(Some(&text));
+        }
+        if let Some(name) = card.query_selector(".product-name").ok().flatten().and_then(|n| n.text_content()) {
+            if let Some(link) = card.query_selector("a").ok().flatten() {
+                let _ = link.set_attribute("aria-label", &format!("{name}, {text}"));
+            }
+        }
+        // Redshift: instability from a fast price move and low stock.
+        let moved = previous > 0 && (cents - previous).abs() as f64 >= 0.01 * previous as f64;
+        let instability =
+            0.5 * f64::from(u8::from(moved)) + 0.5 * f64::from(u8::from(w.low_stock.get(index) == Some(&true)));
+        set_instability(card, instability);
+    }
+    w.prices = prices;
+}
+
+fn set_instability(card: &HtmlElement, instability: f64) {
+    let _ = card.style().set_property("--instability", &format!("{instability:.2}"));
+    let _ =
+        if instability >= 0.5 { card.class_list().add_1("redshift") } else { card.class_list().remove_1("redshift") };
+}
+
+fn add_to_cart(w: &mut Well, index: u32, quantity: u32) {
+    match w.cart.iter_mut().find(|(i, _)| *i == index) {
+        Some((_, q)) => *q = (*q + quantity).min(99),
+        None => w.cart.push((index, quantity)),
+    }
+}
+
+/// The cart orbit: a token per line, orbiting the cart (CSS), each with a remove button.
+fn render_cart(w: &Well) {
+    let Some(orbit) = by_test_id("cart-orbit") else { return };
+    let Some(ring) = orbit.query_selector(".cart-ring").ok().flatten() else { return };
+    let document = window().document().expect("a document");
+    ring.set_inner_html("");
+    let count: u32 = w.cart.iter().map(|(_, q)| q).sum();
+    for (slot, (index, quantity)) in w.cart.iter().enumerate() {
+        let Some(id) = w.ids.get(*index as usize) else { continue };
+        let Some(Some(card)) = w.cards.get(*index as usize) else { continue };
+        let name =
+            card.query_selector(".product-name").ok().flatten().and_then(|n| n.text_content()).unwrap_or_default();
+        let image = card.query_selector("img").ok().flatten().and_then(|i| i.get_attribute("src")).unwrap_or_default();
+        let Ok(token) = document.create_element("li") else { continue };
+        token.set_class_name("cart-token");
+        let _ = token.set_attribute("data-cart-product-id", id);
+        let _ = token.set_attribute("data-index", &index.to_string());
+        let _ = token.set_attribute("style", &format!("--slot:{slot};--slots:{}", w.cart.len().max(1)));
+        token.set_inner_html(&format!(
+            "<img src=\"{}\" alt=\"\" width=\"36\" height=\"36\"><span class=\"qty\">×{quantity}</span>\
+             <button type=\"button\" class=\"drop\" data-drop=\"{index}\" aria-label=\"Remove {} from your cart\">×</button>",
+            escape(&image),
+            escape(&name)
+        ));
+        let _ = ring.append_child(&token);
+    }
+    if let Some(label) = orbit.query_selector(".cart-count").ok().flatten() {
+        label.set_text_content(Some(&match count {
+            0 => "Cart orbit: empty".to_string(),
+            1 => "Cart orbit: 1 item".to_string(),
+            n => format!("Cart orbit: {n} items"),
+        }));
+    }
+    let _ = orbit.set_attribute("data-count", &count.to_string());
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('"', "&quot;")
+}
+
+/// The animation loop's closure, which re-arms itself every frame.
+type FrameCallback = Rc<RefCell<Option<Closure<dyn FnMut(f64)>>>>;
+
+/// The one animation loop: write the newest positions, ask for the next.
+fn start_frame_loop(well: Rc<RefCell<Well>>) {
+    let callback: FrameCallback = Rc::new(RefCell::new(None));
+    let again = callback.clone();
+    let origin = time_origin();
+    *callback.borrow_mut() = Some(Closure::new(move |timestamp: f64| {
+        let started = perf_now();
+        frame(&well, timestamp, origin);
+        let mut w = well.borrow_mut();
+        let spent = perf_now() - started;
+        if let Some(last) = w.stats.last_frame {
+            Stats::push(&mut w.stats.intervals, timestamp - last);
+        }
+        w.stats.last_frame = Some(timestamp);
+        Stats::push(&mut w.stats.main_ms, spent);
+        drop(w);
+        if let Some(cb) = again.borrow().as_ref() {
+            let _ = window().request_animation_frame(cb.as_ref().unchecked_ref());
+        }
+    }));
+    if let Some(cb) = callback.borrow().as_ref() {
+        let _ = window().request_animation_frame(cb.as_ref().unchecked_ref());
+    }
+    // The loop lives as long as the page.
+    std::mem::forget(callback);
+}
+
+fn frame(well: &Rc<RefCell<Well>>, timestamp: f64, origin: f64) {
+    let rewind_over = well.borrow().rewinding_until.is_some_and(|u| perf_now() >= u);
+    if rewind_over && !well.borrow().connection_lost {
+        end_rewind(well);
+    }
+    let mut w = well.borrow_mut();
+    if !w.frame_in_flight && !w.ids.is_empty() {
+        w.frame_in_flight = true;
+        if let Some(bridge) = &w.bridge {
+            bridge.send(Command::Frame { now: origin + timestamp });
+        }
+    }
+    // During the rewind the cards glide (CSS transition) back to the last confirmed positions.
+    if !w.fresh || !w.orbiting {
+        return;
+    }
+    w.fresh = false;
+    let scale = w.scale;
+    let Well { cards, positions, masses_shown, .. } = &mut *w;
+    for (index, card) in cards.iter().enumerate() {
+        let Some(card) = card else { continue };
+        let Some(p) = positions.get(index * STRIDE..index * STRIDE + STRIDE) else { break };
+        let (x, y, z, m) = (p[0] as f64, p[1] as f64, p[2] as f64, p[3] as f64);
+        // A tilted view of the well: depth lowers the card and makes it bigger.
+        let px = x * scale;
+        let py = y * scale * 0.62 + z * scale * 0.35;
+        let depth = 0.62 + 0.18 * z.clamp(-1.0, 1.0);
+        let heft = 0.85 + 0.12 * (1.0 + m.max(0.0)).ln();
+        let _ = card
+            .style()
+            .set_property("transform", &format!("translate3d({px:.1}px, {py:.1}px, 0) scale({:.3})", depth * heft));
+        let shown = &mut masses_shown[index];
+        if (m as f32 - *shown).abs() > 0.25 {
+            *shown = m as f32;
+            let _ = card.style().set_property("--mass", &format!("{:.2}", m));
+        }
+    }
+}
+
+/// `window.__swiftcartStats()`: `{intervals, mainMs, manifoldUs}` of the last frames, for the
+/// browser measurements (docs/performance.md).
+fn stats_object(w: &Well) -> JsValue {
+    let object = js_sys::Object::new();
+    let list = |values: &[f64]| values.iter().map(|v| JsValue::from_f64(*v)).collect::<js_sys::Array>();
+    let _ = js_sys::Reflect::set(&object, &"intervals".into(), &list(&w.stats.intervals));
+    let _ = js_sys::Reflect::set(&object, &"mainMs".into(), &list(&w.stats.main_ms));
+    let _ = js_sys::Reflect::set(&object, &"manifoldUs".into(), &list(&w.stats.manifold_us));
+    object.into()
+}
+
+fn card_index(target: &Element) -> Option<usize> {
+    target.closest("[data-index]").ok().flatten()?.get_attribute("data-index")?.parse().ok()
+}
+
+fn install_pointer_handlers(well: &Rc<RefCell<Well>>) {
+    let container = well.borrow().container.clone();
+    let on_down = {
+        let well = well.clone();
+        Closure::<dyn FnMut(web_sys::PointerEvent)>::new(move |event: web_sys::PointerEvent| {
+            let Some(target) = event.target().and_then(|t| t.dyn_into::<Element>().ok()) else { return };
+            if target.closest("button").ok().flatten().is_some() {
+                return;
+            }
+            let Some(index) = card_index(&target) else { return };
+            let mut w = well.borrow_mut();
+            if !w.orbiting {
+                return;
+            }
+            w.gesture = Some(Drag {
+                index,
+                pointer: event.pointer_id(),
+                samples: vec![(perf_now(), event.client_x() as f64, event.client_y() as f64)],
+                moved: false,
+                beamed: false,
+            });
+            let _ = w.container.set_pointer_capture(event.pointer_id());
+            drop(w);
+            // Long press: a beam if the pointer has not moved by then.
+            let well = well.clone();
+            let pointer = event.pointer_id();
+            let long_press = Closure::once_into_js(move || {
+                let mut w = well.borrow_mut();
+                let Some(drag) = w.gesture.as_mut() else { return };
+                if drag.pointer == pointer && !drag.moved && !drag.beamed {
+                    drag.beamed = true;
+                    let index = drag.index as u32;
+                    drop(w);
+                    send(&well, Command::SendGesture(Gesture::Beam { i: index }));
+                }
+            });
+            let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(
+                long_press.unchecked_ref(),
+                LONG_PRESS_MS as i32,
+            );
+        })
+    };
+    let on_move = {
+        let well = well.clone();
+        Closure::<dyn FnMut(web_sys::PointerEvent)>::new(move |event: web_sys::PointerEvent| {
+            let mut w = well.borrow_mut();
+            let Some(drag) = w.gesture.as_mut() else { return };
+            let now = perf_now();
+            let (x, y) = (event.client_x() as f64, event.client_y() as f64);
+            let (_, x0, y0) = drag.samples[0];
+            if ((x - x0).powi(2) + (y - y0).powi(2)).sqrt() > DRAG_THRESHOLD_PX {
+                drag.moved = true;
+            }
+            drag.samples.push((now, x, y));
+            let keep_from = drag.samples.iter().rposition(|s| now - s.0 > FLICK_WINDOW_MS).unwrap_or(0);
+            drag.samples.drain(..keep_from);
+        })
+    };
+    let on_up = {
+        let well = well.clone();
+        Closure::<dyn FnMut(web_sys::PointerEvent)>::new(move |event: web_sys::PointerEvent| {
+            let Some(drag) = well.borrow_mut().gesture.take() else { return };
+            if !drag.moved || drag.beamed {
+                return; // a tap opens the product (the link's own click), a long press beamed
+            }
+            event.prevent_default();
+            suppress_next_click(&well);
+            let (x, y) = (event.client_x() as f64, event.client_y() as f64);
+            let over_cart = by_test_id("cart-orbit").is_some_and(|orbit| {
+                let r = orbit.get_bounding_client_rect();
+                x >= r.left() && x <= r.right() && y >= r.top() && y <= r.bottom()
+            });
+            let index = drag.index as u32;
+            if over_cart {
+                send(&well, Command::SendGesture(Gesture::Beam { i: index }));
+                return;
+            }
+            // Velocity over the last ~80 ms, in pixels per millisecond, to well units per second.
+            let now = perf_now();
+            let first = drag.samples.iter().find(|s| now - s.0 <= FLICK_WINDOW_MS).unwrap_or(&drag.samples[0]);
+            let dt = (now - first.0).max(8.0);
+            let scale = well.borrow().scale;
+            let vx = ((x - first.1) / dt * 1000.0 / scale) as f32;
+            let vy = ((y - first.2) / dt * 1000.0 / (scale * 0.62)) as f32;
+            let length = (vx * vx + vy * vy).sqrt();
+            let k = if length > MAX_IMPULSE { MAX_IMPULSE / length } else { 1.0 };
+            if length > 0.02 {
+                send(&well, Command::SendGesture(Gesture::Flick { i: index, v: [vx * k, vy * k, 0.0] }));
+            }
+        })
+    };
+    let _ = container.add_event_listener_with_callback("pointerdown", on_down.as_ref().unchecked_ref());
+    let _ = container.add_event_listener_with_callback("pointermove", on_move.as_ref().unchecked_ref());
+    let _ = container.add_event_listener_with_callback("pointerup", on_up.as_ref().unchecked_ref());
+    let _ = container.add_event_listener_with_callback("pointercancel", on_up.as_ref().unchecked_ref());
+    // Dragging must not scroll or select on touch screens while orbiting.
+    on_down.forget();
+    on_move.forget();
+    on_up.forget();
+    let on_resize = {
+        let well = well.clone();
+        Closure::<dyn FnMut()>::new(move || refresh_scale(&mut well.borrow_mut()))
+    };
+    let _ = window().add_event_listener_with_callback("resize", on_resize.as_ref().unchecked_ref());
+    on_resize.forget();
+    let stats = {
+        let well = well.clone();
+        Closure::<dyn FnMut() -> JsValue>::new(move || stats_object(&well.borrow()))
+    };
+    let _ = js_sys::Reflect::set(&window(), &"__swiftcartStats".into(), stats.as_ref().unchecked_ref());
+    stats.forget();
+    let disconnect = {
+        let well = well.clone();
+        Closure::<dyn FnMut()>::new(move || send(&well, Command::Disconnect))
+    };
+    let _ = js_sys::Reflect::set(&window(), &"__swiftcartDisconnect".into(), disconnect.as_ref().unchecked_ref());
+    disconnect.forget();
+}
+
+/// After a drag, the browser still fires a click on the card's link: swallow that one.
+fn suppress_next_click(well: &Rc<RefCell<Well>>) {
+    let container = well.borrow().container.clone();
+    let handler = Closure::once_into_js(move |event: web_sys::Event| {
+        event.prevent_default();
+        event.stop_propagation();
+    });
+    let options = web_sys::AddEventListenerOptions::new();
+    options.set_once(true);
+    options.set_capture(true);
+    let _ = container.add_event_listener_with_callback_and_add_event_listener_options(
+        "click",
+        handler.unchecked_ref(),
+        &options,
+    );
+    // If no click comes (a touch drag), the listener must not eat a later real click.
+    let container2 = container.clone();
+    let remove = Closure::once_into_js(move || {
+        let _ = container2.remove_event_listener_with_callback_and_bool("click", handler.unchecked_ref(), true);
+    });
+    let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(remove.unchecked_ref(), 300);
+}
+
+/// "Beam" buttons on cards and remove buttons on cart tokens (keyboard and pointer alike).
+fn install_buttons(well: &Rc<RefCell<Well>>) {
+    let document = window().document().expect("a document");
+    let on_click = {
+        let well = well.clone();
+        Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+            let Some(target) = event.target().and_then(|t| t.dyn_into::<Element>().ok()) else { return };
+            if let Some(button) = target.closest("[data-beam]").ok().flatten() {
+                event.prevent_default();
+                let id = button.get_attribute("data-beam").unwrap_or_default();
+                let index = well.borrow().ids.iter().position(|i| *i == id);
+                if let Some(index) = index {
+                    send(&well, Command::SendGesture(Gesture::Beam { i: index as u32 }));
+                }
+            } else if let Some(button) = target.closest("[data-drop]").ok().flatten() {
+                event.prevent_default();
+                if let Some(index) = button.get_attribute("data-drop").and_then(|i| i.parse().ok()) {
+                    send(&well, Command::SendGesture(Gesture::Drop { i: index }));
+                }
+            }
+        })
+    };
+    let _ = document.add_event_listener_with_callback("click", on_click.as_ref().unchecked_ref());
+    on_click.forget();
+}
