@@ -36,7 +36,9 @@ test('the page works without JavaScript', async () => {
 });
 
 test('a product page opens from its card, and an unknown page is a 404', async () => {
-  const page = await browser.newPage();
+  // In the calm grid (reduced motion) cards hold still, so a click lands where it aims.
+  const context = await browser.newContext({ reducedMotion: 'reduce' });
+  const page = await context.newPage();
   const errors = collectErrors(page);
   await page.goto(BASE_URL + '/', { waitUntil: 'networkidle' });
   const card = page.locator('[data-product-id]').nth(3);
@@ -49,5 +51,5 @@ test('a product page opens from its card, and an unknown page is a 404', async (
   assert.equal(missing.status(), 404);
   assert.match(await page.locator('h1').innerText(), /404/);
   assert.deepEqual(errors.filter((e) => !e.includes('404')), []);
-  await page.close();
+  await context.close();
 });

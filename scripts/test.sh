@@ -15,6 +15,16 @@ cd "$REPO_ROOT"
 prepare_machine --with-browser
 started=$(date +%s)
 
+# A private localstripe for this run: fresh state (localstripe slows down as objects pile up, and
+# a developer's objects are left alone), on a free port, stopped at the end.
+mkdir -p "$REPO_ROOT/target"
+stripe_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$SWIFTCART_HOME/localstripe-venv/bin/localstripe" --port "$stripe_port" >"$REPO_ROOT/target/test-localstripe.log" 2>&1 &
+stripe_pid=$!
+trap 'kill "$stripe_pid" 2>/dev/null' EXIT
+for _ in $(seq 1 40); do curl -s -o /dev/null "http://127.0.0.1:$stripe_port/v1/customers" && break; sleep 0.25; done
+export TEST_STRIPE_API_BASE="http://127.0.0.1:$stripe_port"
+
 say "checking formatting and lints"
 cargo fmt --all -- --check
 # frontend-wasm is the hydrate build; compiling it natively would unify `hydrate` into the server.
@@ -36,19 +46,22 @@ rm -rf "$fuzz_corpus"
 say "building the site for the end-to-end tests"
 build_worker dev
 cargo leptos build
+# cargo-leptos copies public/ when it starts; make sure the worker bundle built just before is there.
+mkdir -p target/site/worker && cp public/worker/* target/site/worker/
 
 e2e_db="swiftcart_e2e_$$"
 e2e_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 server_pid=
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  kill "$stripe_pid" 2>/dev/null
   redis-cli -h 127.0.0.1 --scan --pattern "$e2e_db:*" | xargs -r redis-cli -h 127.0.0.1 del >/dev/null
   psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS \"$e2e_db\" WITH (FORCE)" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 ensure_database "$e2e_db"
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$e2e_db" SWIFTCART_REDIS_PREFIX="$e2e_db:"
-export LEPTOS_SITE_ADDR="127.0.0.1:$e2e_port" LEPTOS_SITE_ROOT=target/site
+export LEPTOS_SITE_ADDR="127.0.0.1:$e2e_port" LEPTOS_SITE_ROOT=target/site STRIPE_API_BASE="$TEST_STRIPE_API_BASE"
 target/debug/server seed
 target/debug/server serve >"target/e2e-server.log" 2>&1 &
 server_pid=$!

@@ -78,6 +78,7 @@ struct Stats {
     intervals: Vec<f64>,
     main_ms: Vec<f64>,
     manifold_us: Vec<f64>,
+    extrapolated_ms: Vec<f64>,
 }
 
 impl Stats {
@@ -213,8 +214,9 @@ fn send(well: &Rc<RefCell<Well>>, command: Command) {
 fn on_event(well: &Rc<RefCell<Well>>, event: Event) {
     match event {
         Event::Synced { ids, cart } => on_synced(well, ids, cart),
-        Event::StateUpdate { positions, prices, manifold_us, .. } => {
+        Event::StateUpdate { positions, prices, manifold_us, extrapolated_ms } => {
             let mut w = well.borrow_mut();
+            Stats::push(&mut w.stats.extrapolated_ms, extrapolated_ms as f64);
             w.positions = positions;
             w.fresh = true;
             w.frame_in_flight = false;
@@ -502,7 +504,7 @@ fn frame(well: &Rc<RefCell<Well>>, timestamp: f64, origin: f64) {
     }
 }
 
-/// `window.__swiftcartStats()`: `{intervals, mainMs, manifoldUs}` of the last frames, for the
+/// `window.__swiftcartStats()`: `{intervals, mainMs, manifoldUs, extrapolatedMs}` of the last frames, for the
 /// browser measurements (docs/performance.md).
 fn stats_object(w: &Well) -> JsValue {
     let object = js_sys::Object::new();
@@ -510,6 +512,7 @@ fn stats_object(w: &Well) -> JsValue {
     let _ = js_sys::Reflect::set(&object, &"intervals".into(), &list(&w.stats.intervals));
     let _ = js_sys::Reflect::set(&object, &"mainMs".into(), &list(&w.stats.main_ms));
     let _ = js_sys::Reflect::set(&object, &"manifoldUs".into(), &list(&w.stats.manifold_us));
+    let _ = js_sys::Reflect::set(&object, &"extrapolatedMs".into(), &list(&w.stats.extrapolated_ms));
     object.into()
 }
 
@@ -594,13 +597,28 @@ fn install_pointer_handlers(well: &Rc<RefCell<Well>>) {
                 send(&well, Command::SendGesture(Gesture::Beam { i: index }));
                 return;
             }
-            // Velocity over the last ~80 ms, in pixels per millisecond, to well units per second.
+            // Velocity over the last ~80 ms of movement, to well units per second. A pointer held
+            // still for longer than that before it was released throws nothing.
             let now = perf_now();
-            let first = drag.samples.iter().find(|s| now - s.0 <= FLICK_WINDOW_MS).unwrap_or(&drag.samples[0]);
-            let dt = (now - first.0).max(8.0);
+            let mut samples = drag.samples;
+            if samples.last().is_some_and(|last| now - last.0 > FLICK_WINDOW_MS) {
+                return;
+            }
+            // The release usually repeats the last move's position: it adds no segment.
+            if samples.last().is_none_or(|last| (last.1, last.2) != (x, y)) {
+                samples.push((now, x, y));
+            }
+            if samples.len() < 2 {
+                return;
+            }
+            let (end_t, end_x, end_y) = *samples.last().expect("two samples");
+            // The oldest sample in the window, but always at least the last segment.
+            let in_window = samples.iter().position(|s| now - s.0 <= FLICK_WINDOW_MS).unwrap_or(0);
+            let first = samples[in_window.min(samples.len() - 2)];
+            let dt = (end_t - first.0).max(8.0);
             let scale = well.borrow().scale;
-            let vx = ((x - first.1) / dt * 1000.0 / scale) as f32;
-            let vy = ((y - first.2) / dt * 1000.0 / (scale * 0.62)) as f32;
+            let vx = ((end_x - first.1) / dt * 1000.0 / scale) as f32;
+            let vy = ((end_y - first.2) / dt * 1000.0 / (scale * 0.62)) as f32;
             let length = (vx * vx + vy * vy).sqrt();
             let k = if length > MAX_IMPULSE { MAX_IMPULSE / length } else { 1.0 };
             if length > 0.02 {

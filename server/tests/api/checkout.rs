@@ -18,9 +18,6 @@ const CARD_OK: &str = "pm_card_visa";
 /// A card declined when charged (TOOLCHAIN.md).
 const CARD_DECLINED: &str = "pm_card_chargeCustomerFail";
 
-/// localstripe, as the server is configured to reach it by default.
-const STRIPE: &str = "http://127.0.0.1:8420";
-
 impl TestApp {
     async fn quote(&self, token: &str) -> (u16, Value) {
         let response = self.post_json("/api/checkout/quote", Some(token), json!({})).await;
@@ -31,6 +28,8 @@ impl TestApp {
         let mut request = self
             .http
             .post(format!("{}/api/checkout", self.address))
+            // Many charges at once queue at localstripe (one Python process): allow for it.
+            .timeout(Duration::from_secs(60))
             .bearer_auth(token)
             .json(&json!({ "quoteId": quote, "paymentMethodId": card }));
         if let Some(key) = key {
@@ -76,7 +75,7 @@ impl TestApp {
 /// A PaymentIntent as localstripe holds it.
 async fn intent(id: &str) -> Value {
     reqwest::Client::new()
-        .get(format!("{STRIPE}/v1/payment_intents/{id}"))
+        .get(format!("{}/v1/payment_intents/{id}", crate::helpers::stripe_api_base()))
         .basic_auth("sk_test_swiftcart_local", Some(""))
         .send()
         .await

@@ -248,6 +248,9 @@ async fn metrics_export_the_engine_counters() {
 async fn a_leader_whose_lease_was_taken_writes_nothing_and_an_expired_lease_is_taken_over() {
     let app = spawn_app().await;
     wait_for_leader(&[&app], Duration::from_secs(3)).await.expect("leads");
+    // Leading is announced just before the first tick is written: wait for that tick.
+    let ticking = eventually(Duration::from_secs(3), || async { last_tick(&app).await.is_some() }).await;
+    assert!(ticking.is_some(), "the leader never wrote a tick");
     let mut conn = app.redis.get().await.unwrap();
     // Another node (simulated) holds the lease with a newer token, as after a long pause of ours.
     let _: () = redis::cmd("SET")
@@ -273,7 +276,7 @@ async fn a_leader_whose_lease_was_taken_writes_nothing_and_an_expired_lease_is_t
     app.cleanup().await;
 }
 
-async fn last_tick(app: &TestApp) -> u64 {
+async fn last_tick(app: &TestApp) -> Option<u64> {
     let mut conn = app.redis.get().await.unwrap();
     redis::cmd("GET").arg(app.keys.engine_tick()).query_async(&mut conn).await.unwrap()
 }

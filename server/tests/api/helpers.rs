@@ -24,6 +24,12 @@ pub fn shared_redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
+/// The Stripe the tests use: `TEST_STRIPE_API_BASE` (scripts/test.sh starts a private
+/// localstripe), else the developer's localstripe on 8420.
+pub fn stripe_api_base() -> String {
+    std::env::var("TEST_STRIPE_API_BASE").unwrap_or_else(|_| "http://127.0.0.1:8420".into())
+}
+
 /// Where the PostgreSQL server itself listens, for the proxy.
 pub fn postgres_addr() -> SocketAddr {
     "127.0.0.1:5432".parse().unwrap()
@@ -94,6 +100,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         ("LEPTOS_SITE_ADDR", "127.0.0.1:0".to_string()),
         ("SWIFTCART_ALLOWED_ORIGINS", ALLOWED_ORIGIN.to_string()),
         ("LEPTOS_SITE_ROOT", concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site").to_string()),
+        ("STRIPE_API_BASE", stripe_api_base()),
     ];
     let config = Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())).unwrap();
 

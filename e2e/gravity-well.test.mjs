@@ -1,0 +1,191 @@
+// The Alive UI in Chromium: products orbit, a flick in one browser changes the motion in another,
+// a beam fills the cart orbit (and GET /api/cart agrees), reduced motion keeps a calm grid, and a
+// killed connection plays the Temporal Paradox and recovers. Screenshots go to target/e2e-artifacts.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { BASE_URL, launch, collectErrors } from './browser.mjs';
+
+const ARTIFACTS = new URL('../target/e2e-artifacts/', import.meta.url).pathname;
+mkdirSync(ARTIFACTS, { recursive: true });
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+/** Opens the Gravity Well in a fresh context (its own guest session) and waits for the sync. */
+async function openWell(options = {}) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...options });
+  const page = await context.newPage();
+  const errors = collectErrors(page);
+  await page.goto(BASE_URL + '/', { waitUntil: 'networkidle' });
+  await page.waitForSelector('.product-grid[data-alive="synced"]', { timeout: 20000 });
+  return { context, page, errors };
+}
+
+/** The card's translate3d offsets, sampled every animation frame for `ms`, with page times. */
+function sampleCard(page, productId, ms) {
+  return page.evaluate(({ productId, ms }) => new Promise((resolve) => {
+    const card = document.querySelector(`.product-grid [data-product-id="${productId}"]`);
+    const samples = [];
+    const start = performance.now();
+    const tick = () => {
+      const m = /translate3d\(([-\d.]+)px, ([-\d.]+)px/.exec(card.style.transform);
+      if (m) samples.push([performance.timeOrigin + performance.now(), +m[1], +m[2]]);
+      if (performance.now() - start < ms) requestAnimationFrame(tick); else resolve(samples);
+    };
+    requestAnimationFrame(tick);
+  }), { productId, ms });
+}
+
+/** Pixels per second over windows of about 100 ms (single frames are too noisy), stamped with
+ *  the window's end. */
+function speeds(samples, windowMs = 100) {
+  const out = [];
+  let j = 0;
+  for (let i = 0; i < samples.length; i++) {
+    while (j < samples.length && samples[j][0] - samples[i][0] < windowMs) j++;
+    if (j === samples.length) break;
+    const [t0, x0, y0] = samples[i];
+    const [t1, x1, y1] = samples[j];
+    out.push([t1, Math.hypot(x1 - x0, y1 - y0) / ((t1 - t0) / 1000)]);
+  }
+  return out;
+}
+
+async function token(page) {
+  return page.evaluate(() => localStorage.getItem('swiftcart.token'));
+}
+
+test('the products orbit: transforms change every frame, prices and the cart orbit are shown', async () => {
+  const { context, page, errors } = await openWell();
+  assert.equal(await page.locator('[data-testid="syncing"]').isHidden(), true, 'the sync indicator went away');
+  const id = await page.locator('.product-grid [data-product-id]').nth(2).getAttribute('data-product-id');
+  const samples = await sampleCard(page, id, 600);
+  const moving = speeds(samples).filter(([, v]) => v > 1).length;
+  assert.ok(moving > 10, `the card moved in only ${moving} frames`);
+  assert.ok(await page.locator('[data-testid="cart-orbit"]').isVisible());
+  await page.screenshot({ path: ARTIFACTS + 'gravity-well.png' });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('a flick in one browser changes that product\'s motion in another', async () => {
+  const a = await openWell();
+  const b = await openWell();
+  // B watches every card for a while first, so it has a "before" for whichever is flicked.
+  const watching = b.page.evaluate(() => new Promise((resolve) => {
+    const cards = [...document.querySelectorAll('.product-grid [data-product-id]')];
+    const samples = new Map(cards.map((c) => [c.getAttribute('data-product-id'), []]));
+    const start = performance.now();
+    const tick = () => {
+      const t = performance.timeOrigin + performance.now();
+      for (const card of cards) {
+        const m = /translate3d\(([-\d.]+)px, ([-\d.]+)px/.exec(card.style.transform);
+        if (m) samples.get(card.getAttribute('data-product-id')).push([t, +m[1], +m[2]]);
+      }
+      if (performance.now() - start < 2500) requestAnimationFrame(tick); else resolve(Object.fromEntries(samples));
+    };
+    requestAnimationFrame(tick);
+  }));
+  await a.page.waitForTimeout(700);
+  // A card whose centre is not covered by another card (they overlap in orbit), found just
+  // before pressing on it, since it keeps moving.
+  const { id, cx, cy, dx, dy } = await a.page.evaluate(() => new Promise((resolve) => {
+    const at = (card) => /translate3d\(([-\d.]+)px, ([-\d.]+)px/.exec(card.style.transform).slice(1).map(Number);
+    const cards = [...document.querySelectorAll('.product-grid [data-product-id]')];
+    const before = cards.map(at);
+    setTimeout(() => {
+      for (const [k, card] of cards.entries()) {
+        const r = card.getBoundingClientRect();
+        const [x, y] = [r.left + r.width / 2, r.top + r.height / 3];
+        if (document.elementFromPoint(x, y)?.closest('[data-product-id]') !== card) continue;
+        const [x1, y1] = at(card);
+        const len = Math.hypot(x1 - before[k][0], y1 - before[k][1]) || 1;
+        // Flick along its motion, so the change is a clear speed-up whatever the orbit.
+        resolve({ id: card.getAttribute('data-product-id'), cx: x, cy: y, dx: (x1 - before[k][0]) / len, dy: (y1 - before[k][1]) / len });
+        return;
+      }
+      resolve({});
+    }, 50);
+  }));
+  assert.ok(id, 'some card is on top at its centre');
+  const gestures = async () => (await (await fetch(BASE_URL + '/metrics')).text()).match(/swiftcart_engine_gestures_total (\d+)/)[1];
+  const g0 = await gestures();
+  await a.page.mouse.move(cx, cy);
+  await a.page.mouse.down();
+  // One quick stroke (the velocity counts only the last ~80 ms of movement, as for a finger).
+  await a.page.mouse.move(cx + 240 * dx, cy + 240 * dy, { steps: 3 });
+  const flickedAt = await a.page.evaluate(() => performance.timeOrigin + performance.now());
+  await a.page.mouse.up();
+  const samples = (await watching)[id];
+  assert.equal(await gestures(), String(Number(g0) + 1), 'the flick reached the engine');
+  const v = speeds(samples);
+  const before = Math.max(...v.filter(([t]) => t < flickedAt - 50).map(([, s]) => s));
+  const after = v.filter(([t]) => t > flickedAt);
+  const fast = after.find(([, s]) => s > 1.6 * before);
+  assert.ok(fast, `no change of motion in the second browser (before ${before.toFixed(0)} px/s, after max ${Math.max(...after.map(([, s]) => s)).toFixed(0)} px/s)`);
+  console.log(`visual latency A→B: ${(fast[0] - flickedAt).toFixed(0)} ms (speed ${before.toFixed(0)} → ${fast[1].toFixed(0)} px/s)`);
+  await b.page.screenshot({ path: ARTIFACTS + 'after-flick.png' });
+  assert.deepEqual([...a.errors, ...b.errors], []);
+  await a.context.close();
+  await b.context.close();
+});
+
+test('a beam from the keyboard puts the product in the cart orbit, and the REST cart agrees', async () => {
+  const { context, page, errors } = await openWell();
+  const card = page.locator('.product-grid [data-product-id]').nth(7);
+  const id = await card.getAttribute('data-product-id');
+  await page.locator(`button[data-beam="${id}"]`).focus();
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('[data-testid="cart-orbit"][data-count="1"]', { timeout: 5000 });
+  assert.equal(await page.locator(`[data-testid="cart-orbit"] [data-cart-product-id="${id}"]`).count(), 1);
+  const response = await fetch(BASE_URL + '/api/cart', { headers: { Authorization: `Bearer ${await token(page)}` } });
+  assert.equal(response.status, 200);
+  const cart = await response.json();
+  assert.deepEqual(cart.items, [{ productId: id, quantity: 1 }]);
+  // Drop it again with the token's remove button (keyboard again).
+  await page.locator(`[data-testid="cart-orbit"] button[data-drop]`).focus();
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('[data-testid="cart-orbit"][data-count="0"]', { timeout: 5000 });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('prefers-reduced-motion keeps a still grid with the same features', async () => {
+  const { context, page, errors } = await openWell({ reducedMotion: 'reduce' });
+  assert.equal(await page.locator('.product-grid.well-orbit').count(), 0, 'no orbit layout');
+  const card = page.locator('.product-grid [data-product-id]').nth(1);
+  const first = await card.boundingBox();
+  await page.waitForTimeout(700);
+  assert.deepEqual(await card.boundingBox(), first, 'the card held still');
+  const id = await card.getAttribute('data-product-id');
+  await page.locator(`button[data-beam="${id}"]`).click();
+  await page.waitForSelector('[data-testid="cart-orbit"][data-count="1"]', { timeout: 5000 });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('a killed connection plays the Temporal Paradox and recovers', async () => {
+  const { context, page, errors } = await openWell();
+  await page.evaluate(() => window.__swiftcartDisconnect());
+  await page.waitForSelector('[data-testid="paradox"]:not([hidden])', { timeout: 5000 });
+  assert.match(await page.locator('[data-testid="paradox"]').innerText(), /connection dropped/i);
+  await page.screenshot({ path: ARTIFACTS + 'paradox.png' });
+  await page.waitForSelector('[data-testid="paradox"][hidden]', { state: 'attached', timeout: 15000 });
+  const id = await page.locator('.product-grid [data-product-id]').first().getAttribute('data-product-id');
+  const moving = speeds(await sampleCard(page, id, 500)).filter(([, v]) => v > 1).length;
+  assert.ok(moving > 5, 'orbiting again after the resync');
+  assert.deepEqual(errors.filter((e) => !/WebSocket/i.test(e)), []);
+  await context.close();
+});
+
+test('the well works at phone width', async () => {
+  const { context, page, errors } = await openWell({ viewport: { width: 375, height: 812 }, hasTouch: true, isMobile: true });
+  assert.ok(await page.locator('.product-grid [data-product-id]').count() >= 60);
+  const orbit = await page.locator('[data-testid="cart-orbit"]').boundingBox();
+  assert.ok(orbit.x + orbit.width <= 375, 'the cart orbit fits the screen');
+  await page.screenshot({ path: ARTIFACTS + 'phone.png' });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
