@@ -60,11 +60,18 @@ pub fn App() -> impl IntoView {
             <header class="site-header">
                 <a href="/" class="brand">"SwiftCart"</a>
                 <span class="tagline">"Gravity Well commerce"</span>
+                <nav class="site-nav" aria-label="Account">
+                    <a href="/orders">"Orders"</a>
+                    <a href="/login">"Sign in"</a>
+                </nav>
             </header>
             <main class="site-main">
                 <Routes fallback=pages::NotFound>
                     <Route path=path!("/") view=pages::GravityWell ssr=SsrMode::Async/>
                     <Route path=path!("/p/:slug") view=pages::ProductPage ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view=|| view! { <pages::SignInPage register=false/> }/>
+                    <Route path=path!("/register") view=|| view! { <pages::SignInPage register=true/> }/>
+                    <Route path=path!("/orders") view=pages::OrdersPage/>
                 </Routes>
             </main>
         </Router>

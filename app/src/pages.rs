@@ -155,3 +155,141 @@ fn LoadError(message: String) -> impl IntoView {
         </section>
     }
 }
+
+/// `/login` and `/register`: an account, so the cart orbit can be checked out. The guest's cart
+/// orbit moves into the account.
+#[component]
+pub fn SignInPage(register: bool) -> impl IntoView {
+    let (message, set_message) = signal(String::new());
+    let (title, action, other_href, other_text) = if register {
+        ("Create an account", "register", "/login", "Already have an account? Sign in")
+    } else {
+        ("Sign in", "login", "/register", "New here? Create an account")
+    };
+    let on_submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            let value = |id: &str| {
+                document()
+                    .get_element_by_id(id)
+                    .and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok())
+                    .map(|i| i.value())
+                    .unwrap_or_default()
+            };
+            let (email, password) = (value("email"), value("password"));
+            set_message.set("Signing in…".into());
+            leptos::task::spawn_local(async move {
+                match crate::session::sign_in(action, &email, &password).await {
+                    Ok(()) => {
+                        let _ = window().location().set_href("/");
+                    }
+                    Err(why) => set_message.set(why),
+                }
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (action, set_message);
+    };
+    view! {
+        <Title text=title/>
+        <section class="auth">
+            <h1>{title}</h1>
+            <form on:submit=on_submit>
+                <label for="email">"Email"</label>
+                <input id="email" name="email" type="email" autocomplete="email" required/>
+                <label for="password">"Password"</label>
+                <input id="password" name="password" type="password" required minlength="10"
+                    autocomplete=if register { "new-password" } else { "current-password" }/>
+                {register.then(|| view! { <p class="hint">"At least 10 characters, mixing letters, digits or symbols."</p> })}
+                <button type="submit" data-testid="sign-in">{title}</button>
+                <p class="form-message" role="alert">{message}</p>
+            </form>
+            <a href=other_href>{other_text}</a>
+        </section>
+    }
+}
+
+/// `/orders`: the signed-in shopper's orders, newest first (read with the browser's token).
+#[component]
+pub fn OrdersPage() -> impl IntoView {
+    let (orders, set_orders) = signal(None::<Result<Vec<OrderLine>, String>>);
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        leptos::task::spawn_local(async move {
+            set_orders.set(Some(load_orders().await));
+        });
+        #[cfg(not(feature = "hydrate"))]
+        let _ = set_orders;
+    });
+    view! {
+        <Title text="Your orders"/>
+        <section class="orders">
+            <h1>"Your orders"</h1>
+            {move || match orders.get() {
+                None => view! { <p>"Loading your orders…"</p> }.into_any(),
+                Some(Err(why)) => view! { <p role="alert">{why}" "<a href="/login">"Sign in"</a></p> }.into_any(),
+                Some(Ok(list)) if list.is_empty() => view! { <p>"No orders yet."</p> }.into_any(),
+                Some(Ok(list)) => view! {
+                    <ul class="order-list">
+                        {list.into_iter().map(|o| view! {
+                            <li class="order" data-order-id=o.id.clone() data-status=o.status.clone()>
+                                <p><strong>{format_cents(o.total_cents)}</strong>" · "{o.status.clone()}" · "{o.created_at.clone()}</p>
+                                <ul>
+                                    {o.items.into_iter().map(|(product, quantity, cents)| view! {
+                                        <li data-product-id=product data-unit-price-cents=cents>{format!("{quantity} × {}", format_cents(cents))}</li>
+                                    }).collect_view()}
+                                </ul>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                }.into_any(),
+            }}
+        </section>
+    }
+}
+
+/// One order as the orders page shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrderLine {
+    id: String,
+    status: String,
+    total_cents: i64,
+    created_at: String,
+    /// (product id, quantity, unit price in cents)
+    items: Vec<(String, i64, i64)>,
+}
+
+#[cfg(feature = "hydrate")]
+async fn load_orders() -> Result<Vec<OrderLine>, String> {
+    let (status, json) = crate::session::api("GET", "/api/orders", None).await?;
+    if status == 401 {
+        return Err("Sign in to see your orders.".into());
+    }
+    if status != 200 {
+        return Err(format!("Your orders could not be loaded ({status})."));
+    }
+    let get =
+        |v: &wasm_bindgen::JsValue, k: &str| js_sys::Reflect::get(v, &k.into()).unwrap_or(wasm_bindgen::JsValue::NULL);
+    let orders = js_sys::Array::from(&get(&json, "orders"));
+    Ok(orders
+        .iter()
+        .map(|o| OrderLine {
+            id: get(&o, "orderId").as_string().unwrap_or_default(),
+            status: get(&o, "status").as_string().unwrap_or_default(),
+            total_cents: get(&o, "totalCents").as_f64().unwrap_or(0.0) as i64,
+            created_at: get(&o, "createdAt").as_string().unwrap_or_default(),
+            items: js_sys::Array::from(&get(&o, "items"))
+                .iter()
+                .map(|i| {
+                    (
+                        get(&i, "productId").as_string().unwrap_or_default(),
+                        get(&i, "quantity").as_f64().unwrap_or(0.0) as i64,
+                        get(&i, "unitPriceCents").as_f64().unwrap_or(0.0) as i64,
+                    )
+                })
+                .collect(),
+        })
+        .collect())
+}

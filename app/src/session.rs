@@ -2,7 +2,7 @@
 //! `localStorage` and renewed shortly before it expires. A visitor without an account gets a
 //! guest token (`POST /api/auth/guest`); signing in replaces it.
 
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 /// `localStorage` key of the access token.
@@ -51,4 +51,52 @@ pub async fn access_token() -> Result<String, String> {
     let expires_in = js_sys::Reflect::get(&body, &"expiresIn".into()).ok().and_then(|e| e.as_f64()).unwrap_or(900.0);
     store(&token, expires_in);
     Ok(token)
+}
+
+/// A JSON request to our own API with the stored token; returns (status, parsed body).
+pub async fn api(method: &str, path: &str, body: Option<&str>) -> Result<(u16, JsValue), String> {
+    let token = access_token().await?;
+    let window = web_sys::window().ok_or("no window")?;
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    let headers = web_sys::Headers::new().map_err(|_| "no headers")?;
+    let _ = headers.set("Authorization", &format!("Bearer {token}"));
+    if let Some(body) = body {
+        let _ = headers.set("Content-Type", "application/json");
+        init.set_body(&JsValue::from_str(body));
+    }
+    init.set_headers(&headers);
+    let response = JsFuture::from(window.fetch_with_str_and_init(path, &init))
+        .await
+        .map_err(|_| "the server is unreachable".to_string())?;
+    let response: web_sys::Response = response.dyn_into().map_err(|_| "unexpected answer")?;
+    let status = response.status();
+    let json = match response.json() {
+        Ok(promise) => JsFuture::from(promise).await.unwrap_or(JsValue::NULL),
+        Err(_) => JsValue::NULL,
+    };
+    Ok((status, json))
+}
+
+/// Signs in (`login`) or registers (`register`); the guest's cart orbit moves to the account.
+/// On success the account's token replaces the guest token. Errors are the server's own words.
+pub async fn sign_in(action: &str, email: &str, password: &str) -> Result<(), String> {
+    let body = js_sys::JSON::stringify(&{
+        let o = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&o, &"email".into(), &email.into());
+        let _ = js_sys::Reflect::set(&o, &"password".into(), &password.into());
+        o.into()
+    })
+    .ok()
+    .and_then(|s| s.as_string())
+    .ok_or("cannot encode the form")?;
+    let (status, json) = api("POST", &format!("/api/auth/{action}"), Some(&body)).await?;
+    let field = |name: &str| js_sys::Reflect::get(&json, &name.into()).ok();
+    if status == 200 || status == 201 {
+        let token = field("token").and_then(|t| t.as_string()).ok_or("no token in the answer")?;
+        let expires_in = field("expiresIn").and_then(|e| e.as_f64()).unwrap_or(900.0);
+        store(&token, expires_in);
+        return Ok(());
+    }
+    Err(field("message").and_then(|m| m.as_string()).unwrap_or_else(|| format!("the server answered {status}")))
 }
