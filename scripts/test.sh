@@ -15,11 +15,12 @@ cd "$REPO_ROOT"
 prepare_machine --with-browser
 started=$(date +%s)
 
-# A private localstripe for this run: fresh state (localstripe slows down as objects pile up, and
-# a developer's objects are left alone), on a free port, stopped at the end.
+# A private localstripe for this run, on a free port, stopped at the end: fresh state
+# (--from-scratch), because localstripe slows down as objects pile up (it pickles its whole store
+# to /tmp/localstripe.pickle after every change, a path it hard-codes and shares between instances).
 mkdir -p "$REPO_ROOT/target"
 stripe_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$SWIFTCART_HOME/localstripe-venv/bin/localstripe" --port "$stripe_port" >"$REPO_ROOT/target/test-localstripe.log" 2>&1 &
+"$SWIFTCART_HOME/localstripe-venv/bin/localstripe" --port "$stripe_port" --from-scratch >"$REPO_ROOT/target/test-localstripe.log" 2>&1 &
 stripe_pid=$!
 trap 'kill "$stripe_pid" 2>/dev/null' EXIT
 for _ in $(seq 1 40); do curl -s -o /dev/null "http://127.0.0.1:$stripe_port/v1/customers" && break; sleep 0.25; done
