@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { BASE_URL, launch, collectErrors } from './browser.mjs';
+import { BASE_URL, launch, collectErrors, flickTarget } from './browser.mjs';
 
 const ARTIFACTS = new URL('../target/e2e-artifacts/', import.meta.url).pathname;
 mkdirSync(ARTIFACTS, { recursive: true });
@@ -70,11 +70,9 @@ test('the products orbit: transforms change every frame, prices and the cart orb
   await context.close();
 });
 
-test('a flick in one browser changes that product\'s motion in another', async () => {
-  const a = await openWell();
-  const b = await openWell();
-  // B watches every card for a while first, so it has a "before" for whichever is flicked.
-  const watching = b.page.evaluate(() => new Promise((resolve) => {
+/** Samples every card's translate3d offsets each animation frame for `ms`: `{id: [[t, x, y]]}`. */
+function watchAll(page, ms) {
+  return page.evaluate((ms) => new Promise((resolve) => {
     const cards = [...document.querySelectorAll('.product-grid [data-product-id]')];
     const samples = new Map(cards.map((c) => [c.getAttribute('data-product-id'), []]));
     const start = performance.now();
@@ -84,48 +82,50 @@ test('a flick in one browser changes that product\'s motion in another', async (
         const m = /translate3d\(([-\d.]+)px, ([-\d.]+)px/.exec(card.style.transform);
         if (m) samples.get(card.getAttribute('data-product-id')).push([t, +m[1], +m[2]]);
       }
-      if (performance.now() - start < 2500) requestAnimationFrame(tick); else resolve(Object.fromEntries(samples));
+      if (performance.now() - start < ms) requestAnimationFrame(tick); else resolve(Object.fromEntries(samples));
     };
     requestAnimationFrame(tick);
-  }));
-  await a.page.waitForTimeout(700);
-  // A card whose centre is not covered by another card (they overlap in orbit), found just
-  // before pressing on it, since it keeps moving.
-  const { id, cx, cy, dx, dy } = await a.page.evaluate(() => new Promise((resolve) => {
-    const at = (card) => /translate3d\(([-\d.]+)px, ([-\d.]+)px/.exec(card.style.transform).slice(1).map(Number);
-    const cards = [...document.querySelectorAll('.product-grid [data-product-id]')];
-    const before = cards.map(at);
-    setTimeout(() => {
-      for (const [k, card] of cards.entries()) {
-        const r = card.getBoundingClientRect();
-        const [x, y] = [r.left + r.width / 2, r.top + r.height / 3];
-        if (document.elementFromPoint(x, y)?.closest('[data-product-id]') !== card) continue;
-        const [x1, y1] = at(card);
-        const len = Math.hypot(x1 - before[k][0], y1 - before[k][1]) || 1;
-        // Flick along its motion, so the change is a clear speed-up whatever the orbit.
-        resolve({ id: card.getAttribute('data-product-id'), cx: x, cy: y, dx: (x1 - before[k][0]) / len, dy: (y1 - before[k][1]) / len });
-        return;
-      }
-      resolve({});
-    }, 50);
-  }));
-  assert.ok(id, 'some card is on top at its centre');
-  const gestures = async () => (await (await fetch(BASE_URL + '/metrics')).text()).match(/swiftcart_engine_gestures_total (\d+)/)[1];
-  const g0 = await gestures();
-  await a.page.mouse.move(cx, cy);
-  await a.page.mouse.down();
-  // One quick stroke (the velocity counts only the last ~80 ms of movement, as for a finger).
-  await a.page.mouse.move(cx + 240 * dx, cy + 240 * dy, { steps: 3 });
-  const flickedAt = await a.page.evaluate(() => performance.timeOrigin + performance.now());
-  await a.page.mouse.up();
-  const samples = (await watching)[id];
-  assert.equal(await gestures(), String(Number(g0) + 1), 'the flick reached the engine');
+  }), ms);
+}
+
+/** How much faster a card moved after `at` than before it (ratio of the peak speeds). */
+function speedUp(samples, at) {
   const v = speeds(samples);
-  const before = Math.max(...v.filter(([t]) => t < flickedAt - 50).map(([, s]) => s));
-  const after = v.filter(([t]) => t > flickedAt);
-  const fast = after.find(([, s]) => s > 1.6 * before);
-  assert.ok(fast, `no change of motion in the second browser (before ${before.toFixed(0)} px/s, after max ${Math.max(...after.map(([, s]) => s)).toFixed(0)} px/s)`);
-  console.log(`visual latency A→B: ${(fast[0] - flickedAt).toFixed(0)} ms (speed ${before.toFixed(0)} → ${fast[1].toFixed(0)} px/s)`);
+  const before = Math.max(...v.filter(([t]) => t < at - 50).map(([, s]) => s));
+  const after = Math.max(...v.filter(([t]) => t > at).map(([, s]) => s));
+  return { before, after, ratio: after / before, first: v.find(([t, s]) => t > at && s > 1.6 * before) };
+}
+
+test('a flick in one browser changes that product\'s motion in another', async () => {
+  const a = await openWell();
+  const b = await openWell();
+  const gestures = async () => Number((await (await fetch(BASE_URL + '/metrics')).text()).match(/swiftcart_engine_gestures_total (\d+)/)[1]);
+  const watching = watchAll(b.page, 3000);
+  await a.page.waitForTimeout(700);
+  const before = await gestures();
+  const target = await flickTarget(a.page);
+  assert.ok(target, 'some card is on top at its centre');
+  // The stroke is dispatched inside the page as pointer events 16 ms apart (a 60 Hz finger), so
+  // its speed does not depend on how fast the test driver's round trips are.
+  const { id, flickedAt } = await a.page.evaluate(async ({ x, y, dx, dy }) => {
+    const el = document.elementFromPoint(x, y);
+    const fire = (type, px, py) => el.dispatchEvent(new PointerEvent(type, {
+      bubbles: true, cancelable: true, clientX: px, clientY: py, pointerId: 7, pointerType: 'mouse', isPrimary: true,
+    }));
+    fire('pointerdown', x, y);
+    for (let i = 1; i <= 5; i++) {
+      await new Promise((r) => setTimeout(r, 16));
+      fire('pointermove', x + dx * 40 * i, y + dy * 40 * i);
+    }
+    const flickedAt = performance.timeOrigin + performance.now();
+    fire('pointerup', x + dx * 200, y + dy * 200);
+    return { id: el.closest('[data-product-id]').getAttribute('data-product-id'), flickedAt };
+  }, target);
+  const samples = (await watching)[id];
+  assert.equal(await gestures(), before + 1, 'the flick reached the engine');
+  const seen = speedUp(samples, flickedAt);
+  assert.ok(seen.first, `no change of motion in the second browser (before ${seen.before.toFixed(0)} px/s, after max ${seen.after.toFixed(0)} px/s)`);
+  console.log(`visual latency A→B: ${(seen.first[0] - flickedAt).toFixed(0)} ms (speed ${seen.before.toFixed(0)} → ${seen.first[1].toFixed(0)} px/s)`);
   await b.page.screenshot({ path: ARTIFACTS + 'after-flick.png' });
   assert.deepEqual([...a.errors, ...b.errors], []);
   await a.context.close();

@@ -3,7 +3,7 @@
 //   BASE_URL=… node e2e/measure.mjs latency                        flick in A → motion change in B
 // Prints one JSON line. Run by scripts/measure-browser.sh, which starts servers with 200, 500 and
 // 1,000 products.
-import { launch } from './browser.mjs';
+import { launch, flickTarget } from './browser.mjs';
 
 const BASE_URL = process.env.BASE_URL ?? 'http://127.0.0.1:3000';
 const SECONDS = Number(process.env.MEASURE_SECONDS ?? 10);
@@ -47,23 +47,7 @@ if (mode === 'frames') {
   const b = await open();
   const results = [];
   for (let round = 0; round < 8; round++) {
-    const target = await a.evaluate(() => new Promise((resolve) => {
-      const at = (card) => /translate3d\(([-\d.]+)px, ([-\d.]+)px/.exec(card.style.transform).slice(1).map(Number);
-      const cards = [...document.querySelectorAll('.product-grid [data-product-id]')];
-      const before = cards.map(at);
-      setTimeout(() => {
-        for (const [k, card] of cards.entries()) {
-          const r = card.getBoundingClientRect();
-          const [x, y] = [r.left + r.width / 2, r.top + r.height / 3];
-          if (x < 60 || x > 1000 || document.elementFromPoint(x, y)?.closest('[data-product-id]') !== card) continue;
-          const [x1, y1] = at(card);
-          const len = Math.hypot(x1 - before[k][0], y1 - before[k][1]) || 1;
-          resolve({ id: card.getAttribute('data-product-id'), x, y, dx: (x1 - before[k][0]) / len, dy: (y1 - before[k][1]) / len });
-          return;
-        }
-        resolve(null);
-      }, 50);
-    }));
+    const target = await flickTarget(a, { minX: 60, maxX: 1000 });
     if (!target) continue;
     const watching = b.evaluate((id) => new Promise((resolve) => {
       const card = document.querySelector(`.product-grid [data-product-id="${id}"]`);
