@@ -280,7 +280,7 @@ impl Hyperdrive {
         }
 
         match self.stripe.confirm(&intent.id, order_id).await {
-            Ok(confirmed) if confirmed.is_paid() => self.record_paid(user, sub, order_id, &confirmed.id).await,
+            Ok(confirmed) if confirmed.is_paid() => self.record_paid(user, sub, order_id, total, &confirmed.id).await,
             Ok(other) => {
                 let _ = self.stripe.cancel(&other.id).await;
                 ledger::settle_failed(&self.pool, order_id, "payment_failed").await?;
@@ -307,14 +307,14 @@ impl Hyperdrive {
                 // Did the confirmation land? Ask once; the sweeper keeps asking if Stripe is away.
                 tracing::warn!(error = %e, order = %order_id, "checkout: confirmation outcome unknown");
                 match self.stripe.retrieve(&intent.id).await {
-                    Ok(now) if now.is_paid() => self.record_paid(user, sub, order_id, &now.id).await,
+                    Ok(now) if now.is_paid() => self.record_paid(user, sub, order_id, total, &now.id).await,
                     Ok(now) if now.status == "requires_confirmation" || now.is_dead() => {
                         let _ = self.stripe.cancel(&now.id).await;
                         ledger::settle_failed(&self.pool, order_id, "payment_failed").await?;
                         Err(Paradox::PaymentFailed
                             .with("the payment service did not answer in time; nothing was charged"))
                     }
-                    _ => Ok(Charged::Pending(self.pending_view(user, order_id).await)),
+                    _ => Ok(Charged::Pending(self.pending_view(user, order_id, total).await)),
                 }
             }
         }
@@ -363,7 +363,14 @@ impl Hyperdrive {
     }
 
     /// Records a confirmed payment, retrying through a short outage; after that the sweeper does.
-    async fn record_paid(&self, user: Uuid, sub: &str, order: Uuid, intent: &str) -> Result<Charged, ApiError> {
+    async fn record_paid(
+        &self,
+        user: Uuid,
+        sub: &str,
+        order: Uuid,
+        total: i64,
+        intent: &str,
+    ) -> Result<Charged, ApiError> {
         let started = std::time::Instant::now();
         loop {
             match ledger::settle_paid(&self.pool, order, intent).await {
@@ -374,7 +381,7 @@ impl Hyperdrive {
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, order = %order, "checkout: paid order left for the sweeper");
-                    return Ok(Charged::Pending(self.pending_view(user, order).await));
+                    return Ok(Charged::Pending(self.pending_view(user, order, total).await));
                 }
             }
         }
@@ -387,14 +394,15 @@ impl Hyperdrive {
         Ok(Charged::Paid(view))
     }
 
-    /// What the shopper is told about an order whose payment is still being recorded.
-    async fn pending_view(&self, user: Uuid, order: Uuid) -> OrderView {
+    /// What the shopper is told about an order whose payment is still being recorded: the order
+    /// as stored, or (PostgreSQL away) what this request knows of it.
+    async fn pending_view(&self, user: Uuid, order: Uuid, total_cents: i64) -> OrderView {
         match ledger::order_view(&self.pool, user, order).await {
             Ok(Some(view)) => view,
             _ => OrderView {
                 order_id: order,
                 status: "pending".into(),
-                total_cents: 0,
+                total_cents,
                 items: Vec::new(),
                 payment_intent_id: None,
                 created_at: chrono::Utc::now(),

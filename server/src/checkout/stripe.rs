@@ -90,11 +90,6 @@ struct Metadata<'a> {
     order_id: &'a str,
 }
 
-#[derive(Serialize)]
-struct Refund<'a> {
-    payment_intent: &'a str,
-}
-
 /// Asks for the intent's last charge in full (it carries refunds and the decline message).
 #[derive(Serialize)]
 struct Expand {
@@ -166,12 +161,6 @@ impl StripeHub {
     pub async fn cancel(&self, intent_id: &str) -> Result<Intent, StripeFailure> {
         let request = RequestBuilder::new(StripeMethod::Post, format!("/payment_intents/{intent_id}/cancel"));
         self.send(request, Some(format!("swiftcart-cancel-{intent_id}"))).await
-    }
-
-    /// Gives back all the money of an intent that took it (compensation).
-    pub async fn refund(&self, intent_id: &str) -> Result<(), StripeFailure> {
-        let request = RequestBuilder::new(StripeMethod::Post, "/refunds").form(&Refund { payment_intent: intent_id });
-        self.send::<serde_json::Value>(request, Some(format!("swiftcart-refund-{intent_id}"))).await.map(|_| ())
     }
 
     async fn send<T: serde::de::DeserializeOwned>(

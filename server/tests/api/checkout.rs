@@ -67,6 +67,17 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A new shopper with `quantity` of `product` (whose stock is set to `stock`) in the cart,
+    /// quoted: (user id, token, quote).
+    async fn quoted_shopper(&self, product: Uuid, stock: i32, quantity: u32) -> (Uuid, String, Value) {
+        let (user, token) = self.shopper(Role::Shopper).await;
+        self.set_stock(product, stock).await;
+        self.put_cart(&token, product, quantity).await;
+        let (status, quote) = self.quote(&token).await;
+        assert_eq!(status, 201, "{quote}");
+        (user, token, quote)
+    }
+
     async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
     }
@@ -140,10 +151,7 @@ async fn a_quote_freezes_prices_and_reserves_stock_all_or_nothing() {
 async fn checkout_charges_exactly_the_quote_once_and_records_the_order() {
     let app = spawn_app().await;
     let ids = app.product_ids().await;
-    let (_, token) = app.shopper(Role::Shopper).await;
-    app.set_stock(ids[2], 10).await;
-    app.put_cart(&token, ids[2], 3).await;
-    let (_, quote) = app.quote(&token).await;
+    let (_, token, quote) = app.quoted_shopper(ids[2], 10, 3).await;
     let quote_id = quote["quoteId"].as_str().unwrap();
 
     let (status, body) = app.pay(&token, None, quote_id, CARD_OK).await;
@@ -207,11 +215,8 @@ async fn checkout_charges_exactly_the_quote_once_and_records_the_order() {
 async fn a_declined_card_changes_nothing() {
     let app = spawn_app().await;
     let ids = app.product_ids().await;
-    let (_, token) = app.shopper(Role::Shopper).await;
-    app.set_stock(ids[3], 4).await;
-    app.put_cart(&token, ids[3], 2).await;
+    let (_, token, quote) = app.quoted_shopper(ids[3], 4, 2).await;
     let cart_before = app.cart(&token).await;
-    let (_, quote) = app.quote(&token).await;
 
     let (status, body) = app.pay(&token, Some("d1"), quote["quoteId"].as_str().unwrap(), CARD_DECLINED).await;
     assert_eq!(status, 409, "{body}");
@@ -261,10 +266,7 @@ async fn an_expired_quote_is_refused_and_the_sweeper_returns_its_stock() {
 async fn the_frozen_price_is_charged_after_the_live_price_decays() {
     let app = spawn_app().await;
     let ids = app.product_ids().await;
-    let (_, token) = app.shopper(Role::Shopper).await;
-    app.set_stock(ids[5], 50).await;
-    app.put_cart(&token, ids[5], 1).await;
-    let (_, quote) = app.quote(&token).await;
+    let (_, token, quote) = app.quoted_shopper(ids[5], 50, 1).await;
     let frozen = quote["items"][0]["unitPriceCents"].as_i64().unwrap();
     let decayed = eventually(Duration::from_secs(20), || async {
         app.live_price(ids[5]).await.is_some_and(|live| live < frozen)
@@ -405,10 +407,7 @@ async fn outages_mid_run_leave_no_order_paid_but_unrecorded_or_recorded_but_unpa
 async fn the_webhook_is_verified_deduplicated_and_settles_idempotently() {
     let app = spawn_app().await;
     let ids = app.product_ids().await;
-    let (user, token) = app.shopper(Role::Shopper).await;
-    app.set_stock(ids[7], 5).await;
-    app.put_cart(&token, ids[7], 1).await;
-    let (_, quote) = app.quote(&token).await;
+    let (user, _, quote) = app.quoted_shopper(ids[7], 5, 1).await;
     let quote_id: Uuid = quote["quoteId"].as_str().unwrap().parse().unwrap();
 
     // A confirmed intent whose checkout response never came back: the order is still pending.
