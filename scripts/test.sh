@@ -35,7 +35,7 @@ say "Rust tests (native)"
 cargo test -q --workspace --exclude frontend-wasm
 
 say "wasm tests in headless Chromium"
-wasm-pack test --headless --chrome --mode no-install physics-worker
+wasm-pack test --headless --chrome --mode no-install physics-worker -- --features worker
 
 say "fuzzing client frames for ${FUZZ_SECONDS:-20} s (cargo fuzz; longer runs: see README)"
 fuzz_corpus=$(mktemp -d)
@@ -64,6 +64,8 @@ ensure_database "$e2e_db"
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$e2e_db" SWIFTCART_REDIS_PREFIX="$e2e_db:"
 export LEPTOS_SITE_ADDR="127.0.0.1:$e2e_port" LEPTOS_SITE_ROOT=target/site STRIPE_API_BASE="$TEST_STRIPE_API_BASE"
 target/debug/server seed
+export E2E_ADMIN_EMAIL="admin@$e2e_db.test" E2E_ADMIN_PASSWORD="admin-pass-$$-$RANDOM"
+SWIFTCART_ADMIN_PASSWORD="$E2E_ADMIN_PASSWORD" target/debug/server create-admin --email "$E2E_ADMIN_EMAIL" >/dev/null
 target/debug/server serve >"target/e2e-server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 60); do curl -sf "http://$LEPTOS_SITE_ADDR/healthz" >/dev/null && break; sleep 0.5; done

@@ -12,12 +12,14 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use gloo_worker::{Spawnable, WorkerBridge};
+use physics_worker::codec::{take_positions, FrameCodec};
 use physics_worker::manifold::STRIDE;
 use physics_worker::worker::{Command, Connection, Event, Gesture, PhysicsWorker};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlElement};
 
+use crate::catalog::{stock_label, LOW_STOCK};
 use crate::money::format_cents;
 
 /// Where the worker bundle is served.
@@ -54,6 +56,8 @@ struct Well {
     orbiting: bool,
     /// Until when the rewind plays (performance time), if it does.
     rewinding_until: Option<f64>,
+    /// The paradox banner stays at least until then, so its words can be read.
+    banner_until: f64,
     connection_lost: bool,
     /// Pixels per well unit, and the well's centre, refreshed on resize.
     scale: f64,
@@ -106,6 +110,52 @@ fn by_test_id(id: &str) -> Option<HtmlElement> {
     window().document()?.query_selector(&format!("[data-testid=\"{id}\"]")).ok()??.dyn_into().ok()
 }
 
+thread_local! {
+    /// The running Alive UI, for the checkout flow ([`paradox`], [`reload_cart`]).
+    static WELL: RefCell<Option<Rc<RefCell<Well>>>> = const { RefCell::new(None) };
+}
+
+fn running() -> Option<Rc<RefCell<Well>>> {
+    WELL.with(|slot| slot.borrow().clone())
+}
+
+/// Plays the Temporal Paradox rewind with these words, and keeps them on screen for at least
+/// `hold_ms` (checkout failures need reading time).
+pub fn paradox(words: &str, hold_ms: f64) {
+    let Some(well) = running() else {
+        show_paradox(&format!("Temporal Paradox: {words}"));
+        return;
+    };
+    well.borrow_mut().banner_until = perf_now() + hold_ms;
+    play_rewind(&well, words);
+    // Without the animation loop (reduced motion) nothing else would end the rewind.
+    let clear = Closure::once_into_js(move || {
+        if well.borrow().rewinding_until.is_some_and(|u| perf_now() >= u) {
+            end_rewind(&well);
+        }
+    });
+    let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(clear.unchecked_ref(), hold_ms as i32 + 50);
+}
+
+/// Reads the confirmed cart from the server (`GET /api/cart`) and redraws the cart orbit.
+pub async fn reload_cart() {
+    let Some(well) = running() else { return };
+    let Ok((200, json)) = crate::session::api("GET", "/api/cart", None).await else { return };
+    let items = js_sys::Array::from(&crate::session::field(&json, "items"));
+    let mut w = well.borrow_mut();
+    let cart = items
+        .iter()
+        .filter_map(|item| {
+            let id = crate::session::field(&item, "productId").as_string()?;
+            let quantity = crate::session::field(&item, "quantity").as_f64()? as u32;
+            let index = w.ids.iter().position(|i| *i == id)? as u32;
+            Some((index, quantity))
+        })
+        .collect();
+    w.cart = cart;
+    render_cart(&w);
+}
+
 /// Starts the Alive UI on the Gravity Well page, once.
 pub fn start() {
     let document = window().document().expect("a document");
@@ -135,6 +185,7 @@ pub fn start() {
         reduced_motion,
         orbiting: false,
         rewinding_until: None,
+        banner_until: 0.0,
         connection_lost: false,
         scale: 1.0,
         gesture: None,
@@ -145,11 +196,16 @@ pub fn start() {
 
     let bridge = {
         let well = well.clone();
-        PhysicsWorker::spawner().callback(move |event| on_event(&well, event)).spawn(WORKER_PATH)
+        PhysicsWorker::spawner()
+            .callback(move |event| on_event(&well, event))
+            .encoding::<FrameCodec>()
+            .spawn(WORKER_PATH)
     };
     well.borrow_mut().bridge = Some(bridge);
     install_pointer_handlers(&well);
     install_buttons(&well);
+    crate::hyperdrive::install();
+    WELL.with(|slot| *slot.borrow_mut() = Some(well.clone()));
     if !reduced_motion {
         start_frame_loop(well.clone());
     }
@@ -214,17 +270,23 @@ fn send(well: &Rc<RefCell<Well>>, command: Command) {
 fn on_event(well: &Rc<RefCell<Well>>, event: Event) {
     match event {
         Event::Synced { ids, cart } => on_synced(well, ids, cart),
-        Event::StateUpdate { positions, prices, manifold_us, extrapolated_ms } => {
+        Event::StateUpdate { products, prices, manifold_us, extrapolated_ms } => {
             let mut w = well.borrow_mut();
-            Stats::push(&mut w.stats.extrapolated_ms, extrapolated_ms as f64);
-            w.positions = positions;
-            w.fresh = true;
             w.frame_in_flight = false;
+            Stats::push(&mut w.stats.extrapolated_ms, extrapolated_ms as f64);
+            // One copy from the message's Float32Array into the page's buffer.
+            let wanted = products as usize * STRIDE;
+            if let Some(positions) = take_positions().filter(|p| p.length() as usize == wanted) {
+                w.positions.resize(wanted, 0.0);
+                positions.copy_to(&mut w.positions);
+                w.fresh = true;
+            }
             Stats::push(&mut w.stats.manifold_us, manifold_us as f64);
             if let Some(prices) = prices {
                 update_prices(&mut w, prices);
             }
         }
+        Event::Stock { levels } => update_stock(&mut well.borrow_mut(), &levels),
         Event::Sent { q, gesture } => {
             let (index, what) = match gesture {
                 Gesture::Flick { i, .. } => (i, "flick"),
@@ -347,7 +409,11 @@ fn end_rewind(well: &Rc<RefCell<Well>>) {
     w.rewinding_until = None;
     let _ = w.container.class_list().remove_1("rewinding");
     if !w.connection_lost {
-        hide_paradox();
+        if perf_now() >= w.banner_until {
+            hide_paradox();
+        } else {
+            w.rewinding_until = Some(w.banner_until);
+        }
     }
 }
 
@@ -380,6 +446,22 @@ fn update_prices(w: &mut Well, prices: Vec<i64>) {
         set_instability(card, instability);
     }
     w.prices = prices;
+}
+
+/// New stock levels: the card's stock line, and low stock for the Redshift glitch.
+fn update_stock(w: &mut Well, levels: &[(u32, i64)]) {
+    for &(index, units) in levels {
+        let index = index as usize;
+        let Some(Some(card)) = w.cards.get(index) else { continue };
+        let (text, class) = stock_label(units);
+        if let Some(line) = card.query_selector(".stock").ok().flatten() {
+            line.set_class_name(class);
+            line.set_text_content(Some(&text));
+        }
+        if let Some(low) = w.low_stock.get_mut(index) {
+            *low = units <= LOW_STOCK;
+        }
+    }
 }
 
 fn set_instability(card: &HtmlElement, instability: f64) {

@@ -30,6 +30,19 @@ pub struct ProductSummary {
     pub mass: f32,
 }
 
+/// How a stock level reads on a card, and its CSS class: "12 in stock", "Only 2 left" (low
+/// stock, which also feeds the Redshift glitch) or "Sold out".
+pub fn stock_label(stock: i64) -> (String, &'static str) {
+    match stock {
+        s if s <= 0 => ("Sold out".to_string(), "stock stock-out"),
+        s if s <= LOW_STOCK => (format!("Only {s} left"), "stock stock-low"),
+        s => (format!("{s} in stock"), "stock"),
+    }
+}
+
+/// At or below this many units a product is low on stock.
+pub const LOW_STOCK: i64 = 5;
+
 /// Every live product, for the Gravity Well.
 #[server(prefix = "/sfn", endpoint = "catalog")]
 pub async fn get_catalog() -> Result<Vec<ProductSummary>, ServerFnError> {
@@ -40,6 +53,25 @@ pub async fn get_catalog() -> Result<Vec<ProductSummary>, ServerFnError> {
 #[server(prefix = "/sfn", endpoint = "product")]
 pub async fn get_product(slug: String) -> Result<Option<ProductSummary>, ServerFnError> {
     ssr::source()?.product_by_slug(&slug).await.map_err(ServerFnError::new)
+}
+
+/// One logged price of a product.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PricePoint {
+    /// When it was logged, RFC 3339.
+    pub at: String,
+    /// The price then, cents.
+    pub price_cents: i64,
+}
+
+/// How many logged prices the product page charts.
+pub const CHART_POINTS: i64 = 120;
+
+/// The newest logged prices of a product, oldest first; empty for an unknown product.
+#[server(prefix = "/sfn", endpoint = "price-history")]
+pub async fn get_price_history(slug: String) -> Result<Vec<PricePoint>, ServerFnError> {
+    ssr::source()?.price_history(&slug, CHART_POINTS).await.map_err(ServerFnError::new)
 }
 
 /// Server-only plumbing for the server functions above.
@@ -58,6 +90,8 @@ pub mod ssr {
         async fn list_products(&self) -> Result<Vec<ProductSummary>, String>;
         /// One live product, or `None`.
         async fn product_by_slug(&self, slug: &str) -> Result<Option<ProductSummary>, String>;
+        /// The newest `limit` logged prices of a live product, oldest first.
+        async fn price_history(&self, slug: &str, limit: i64) -> Result<Vec<super::PricePoint>, String>;
     }
 
     /// The shared handle the server puts into Leptos context.

@@ -1,10 +1,17 @@
 //! SwiftCart's user interface: the same components render on the server and hydrate in the browser.
 
+/// The catalog admin page.
+pub mod admin;
 /// The Alive UI on the main thread: the worker, the animation loop, gestures, the paradox.
 #[cfg(feature = "hydrate")]
 pub mod alive;
 /// Product data as the pages see it, and the server functions that load it.
 pub mod catalog;
+/// Stripe.js settings for the browser's card entry.
+pub mod checkout;
+/// The Hyperdrive checkout flow in the cart orbit (browser only).
+#[cfg(feature = "hydrate")]
+pub mod hyperdrive;
 /// Formatting of money, which is always integer cents.
 pub mod money;
 /// One component per page.
@@ -72,6 +79,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=|| view! { <pages::SignInPage register=false/> }/>
                     <Route path=path!("/register") view=|| view! { <pages::SignInPage register=true/> }/>
                     <Route path=path!("/orders") view=pages::OrdersPage/>
+                    <Route path=path!("/admin") view=admin::AdminPage/>
                 </Routes>
             </main>
         </Router>

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::catalog::{get_catalog, get_product, ProductSummary};
+use crate::catalog::{get_catalog, get_price_history, get_product, stock_label, PricePoint, ProductSummary};
 use crate::money::format_cents;
 
 /// `/`: the Gravity Well. Every product is a card in a list rendered on the server, so it works
@@ -51,7 +51,37 @@ fn AliveWell() -> impl IntoView {
         <aside data-testid="cart-orbit" class="cart-orbit" aria-label="Your cart orbit" data-count="0">
             <p class="cart-count">"Cart orbit"</p>
             <ul class="cart-ring"></ul>
+            <button type="button" data-testid="checkout" class="checkout">"Hyperdrive checkout"</button>
+            <p class="checkout-notice" role="status" hidden></p>
+            <p class="checkout-sign-in" hidden>
+                <a href="/login">"Sign in"</a>" or "<a href="/register">"create an account"</a>
+            </p>
+            <p data-testid="order-placed" class="order-placed" role="status" hidden>
+                <span class="order-placed-text"></span>" "<a href="/orders">"See your orders"</a>
+            </p>
         </aside>
+        <HyperdrivePanel/>
+    }
+}
+
+/// The warp (isWarping): shown while the cart's prices are frozen, with the freeze's countdown,
+/// the frozen lines and total, and Stripe's card entry. [`crate::hyperdrive`] drives it.
+#[component]
+fn HyperdrivePanel() -> impl IntoView {
+    view! {
+        <section data-testid="warping" class="hyperdrive" role="dialog" aria-label="Hyperdrive checkout" hidden>
+            <h2>"Hyperdrive"</h2>
+            <p class="warp-countdown" aria-live="polite"></p>
+            <ul class="warp-items"></ul>
+            <p class="warp-total"></p>
+            <label class="card-label">"Card (taken by Stripe; it never reaches SwiftCart)"</label>
+            <div class="card-entry"></div>
+            <p class="warp-message" role="alert"></p>
+            <div class="warp-actions">
+                <button type="button" data-testid="pay" class="pay" disabled>"Pay"</button>
+                <button type="button" class="warp-cancel">"Cancel"</button>
+            </div>
+        </section>
     }
 }
 
@@ -78,53 +108,133 @@ fn ProductCard(product: ProductSummary) -> impl IntoView {
 /// "12 in stock", "Only 2 left" or "Sold out".
 #[component]
 fn StockLine(stock: i64) -> impl IntoView {
-    let (text, class) = match stock {
-        s if s <= 0 => ("Sold out".to_string(), "stock stock-out"),
-        s if s <= 5 => (format!("Only {s} left"), "stock stock-low"),
-        s => (format!("{s} in stock"), "stock"),
-    };
+    let (text, class) = stock_label(stock);
     view! { <p class=class>{text}</p> }
 }
 
-/// `/p/{slug}`: one product.
+/// `/p/{slug}`: one product, with its live price and a chart of its logged prices.
 #[component]
 pub fn ProductPage() -> impl IntoView {
     let params = use_params_map();
     let slug = move || params.read().get("slug").unwrap_or_default();
     let product = Resource::new(slug, get_product);
+    let history = Resource::new(slug, get_price_history);
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match product.await {
-                    Ok(Some(p)) => view! { <ProductDetail product=p/> }.into_any(),
-                    Ok(None) => view! { <NotFound/> }.into_any(),
-                    Err(e) => view! { <LoadError message=e.to_string()/> }.into_any(),
+                match (product.await, history.await) {
+                    (Ok(Some(p)), history) => view! { <ProductDetail product=p history=history.unwrap_or_default()/> }.into_any(),
+                    (Ok(None), _) => view! { <NotFound/> }.into_any(),
+                    (Err(e), _) => view! { <LoadError message=e.to_string()/> }.into_any(),
                 }
             })}
         </Suspense>
     }
 }
 
+/// How often the product page refreshes its live price and chart.
+#[cfg(feature = "hydrate")]
+const PRODUCT_REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
+
 #[component]
-fn ProductDetail(product: ProductSummary) -> impl IntoView {
+fn ProductDetail(product: ProductSummary, history: Vec<PricePoint>) -> impl IntoView {
+    let live = RwSignal::new(product.clone());
+    let points = RwSignal::new(history);
+    // In the browser the price and the chart follow the live state.
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            let slug = live.get_untracked().slug;
+            let refresh = move || {
+                let slug = slug.clone();
+                leptos::task::spawn_local(async move {
+                    if let Ok(Some(fresh)) = get_product(slug.clone()).await {
+                        live.set(fresh);
+                    }
+                    if let Ok(fresh) = get_price_history(slug).await {
+                        points.set(fresh);
+                    }
+                });
+            };
+            if let Ok(handle) = leptos::leptos_dom::helpers::set_interval_with_handle(refresh, PRODUCT_REFRESH) {
+                on_cleanup(move || handle.clear());
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (live, points);
+    });
     view! {
         <Title text=product.name.clone()/>
         <article class="product-detail" data-product-id=product.product_id.clone()
-            data-price-cents=product.price_current_cents>
+            data-price-cents=move || live.read().price_current_cents>
             <img src=product.image_url.clone() alt=product.name.clone() width="320" height="320"/>
             <div>
                 <h1>{product.name.clone()}</h1>
-                <p class="product-price">{format_cents(product.price_current_cents)}
-                    {(product.price_current_cents < product.msrp_cents).then(|| view! {
-                        <s class="msrp">{format_cents(product.msrp_cents)}</s>
-                    })}
+                <p class="product-price" aria-live="polite">{move || format_cents(live.read().price_current_cents)}
+                    {move || {
+                        let p = live.read();
+                        (p.price_current_cents < p.msrp_cents).then(|| view! { <s class="msrp">{format_cents(p.msrp_cents)}</s> })
+                    }}
                 </p>
-                <StockLine stock=product.stock_level/>
+                {move || view! { <StockLine stock=live.read().stock_level/> }}
                 <p class="description">{product.description.clone()}</p>
+                <PriceChart points=points/>
                 <a href="/" class="back">"← Back to the Gravity Well"</a>
             </div>
         </article>
     }
+}
+
+/// Chart size in SVG units.
+const CHART_WIDTH: f64 = 480.0;
+const CHART_HEIGHT: f64 = 160.0;
+
+/// The logged prices as a line (SVG, drawn on the server and redrawn as new prices are logged).
+#[component]
+fn PriceChart(points: RwSignal<Vec<PricePoint>>) -> impl IntoView {
+    let summary = move || {
+        let points = points.read();
+        match (points.iter().map(|p| p.price_cents).min(), points.iter().map(|p| p.price_cents).max()) {
+            (Some(low), Some(high)) => format!(
+                "Price history: {} logged prices, from {} to {}; latest {}.",
+                points.len(),
+                format_cents(low),
+                format_cents(high),
+                format_cents(points.last().map(|p| p.price_cents).unwrap_or(high))
+            ),
+            _ => "No prices logged yet.".to_string(),
+        }
+    };
+    view! {
+        <figure class="price-chart" data-testid="price-chart" data-points=move || points.read().len()>
+            <svg viewBox=format!("0 0 {CHART_WIDTH} {CHART_HEIGHT}") role="img" aria-label=summary
+                preserveAspectRatio="none">
+                <polyline class="price-line" fill="none" points=move || chart_line(&points.read())/>
+            </svg>
+            <figcaption>{summary}</figcaption>
+        </figure>
+    }
+}
+
+/// SVG polyline points: time left to right (evenly spaced samples), price bottom to top, with
+/// a little headroom so a flat line is not drawn on the border.
+fn chart_line(points: &[PricePoint]) -> String {
+    let (Some(low), Some(high)) =
+        (points.iter().map(|p| p.price_cents).min(), points.iter().map(|p| p.price_cents).max())
+    else {
+        return String::new();
+    };
+    let span = ((high - low) as f64).max(1.0);
+    let step = CHART_WIDTH / (points.len().max(2) - 1) as f64;
+    points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let y = CHART_HEIGHT - 10.0 - (p.price_cents - low) as f64 / span * (CHART_HEIGHT - 20.0);
+            format!("{:.1},{:.1}", i as f64 * step, y)
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The 404 page; answers with status 404 when rendered on the server.
@@ -292,4 +402,36 @@ async fn load_orders() -> Result<Vec<OrderLine>, String> {
                 .collect(),
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(price_cents: i64) -> PricePoint {
+        PricePoint { at: String::new(), price_cents }
+    }
+
+    #[test]
+    fn the_chart_spans_the_width_and_puts_higher_prices_higher() {
+        let line = chart_line(&[point(1_000), point(900), point(1_100)]);
+        let coords: Vec<(f64, f64)> = line
+            .split(' ')
+            .map(|pair| {
+                let (x, y) = pair.split_once(',').unwrap();
+                (x.parse().unwrap(), y.parse().unwrap())
+            })
+            .collect();
+        assert_eq!(coords.len(), 3);
+        assert_eq!(coords[0].0, 0.0);
+        assert_eq!(coords[2].0, CHART_WIDTH);
+        assert!(coords[2].1 < coords[0].1 && coords[0].1 < coords[1].1, "{coords:?}");
+        assert!(coords.iter().all(|(_, y)| (0.0..=CHART_HEIGHT).contains(y)));
+    }
+
+    #[test]
+    fn no_points_no_line() {
+        assert_eq!(chart_line(&[]), "");
+        assert!(!chart_line(&[point(5)]).contains("NaN"));
+    }
 }

@@ -55,12 +55,25 @@ pub async fn access_token() -> Result<String, String> {
 
 /// A JSON request to our own API with the stored token; returns (status, parsed body).
 pub async fn api(method: &str, path: &str, body: Option<&str>) -> Result<(u16, JsValue), String> {
+    api_with_headers(method, path, body, &[]).await
+}
+
+/// [`api`] with extra request headers (such as `Idempotency-Key`).
+pub async fn api_with_headers(
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    extra_headers: &[(&str, &str)],
+) -> Result<(u16, JsValue), String> {
     let token = access_token().await?;
     let window = web_sys::window().ok_or("no window")?;
     let init = web_sys::RequestInit::new();
     init.set_method(method);
     let headers = web_sys::Headers::new().map_err(|_| "no headers")?;
     let _ = headers.set("Authorization", &format!("Bearer {token}"));
+    for (name, value) in extra_headers {
+        let _ = headers.set(name, value);
+    }
     if let Some(body) = body {
         let _ = headers.set("Content-Type", "application/json");
         init.set_body(&JsValue::from_str(body));
@@ -81,15 +94,7 @@ pub async fn api(method: &str, path: &str, body: Option<&str>) -> Result<(u16, J
 /// Signs in (`login`) or registers (`register`); the guest's cart orbit moves to the account.
 /// On success the account's token replaces the guest token. Errors are the server's own words.
 pub async fn sign_in(action: &str, email: &str, password: &str) -> Result<(), String> {
-    let body = js_sys::JSON::stringify(&{
-        let o = js_sys::Object::new();
-        let _ = js_sys::Reflect::set(&o, &"email".into(), &email.into());
-        let _ = js_sys::Reflect::set(&o, &"password".into(), &password.into());
-        o.into()
-    })
-    .ok()
-    .and_then(|s| s.as_string())
-    .ok_or("cannot encode the form")?;
+    let body = json_object(&[("email", email.into()), ("password", password.into())])?;
     let (status, json) = api("POST", &format!("/api/auth/{action}"), Some(&body)).await?;
     let field = |name: &str| js_sys::Reflect::get(&json, &name.into()).ok();
     if status == 200 || status == 201 {
@@ -99,4 +104,18 @@ pub async fn sign_in(action: &str, email: &str, password: &str) -> Result<(), St
         return Ok(());
     }
     Err(field("message").and_then(|m| m.as_string()).unwrap_or_else(|| format!("the server answered {status}")))
+}
+
+/// A JSON object text from (field, value) pairs.
+pub fn json_object(fields: &[(&str, JsValue)]) -> Result<String, String> {
+    let object = js_sys::Object::new();
+    for (name, value) in fields {
+        let _ = js_sys::Reflect::set(&object, &(*name).into(), value);
+    }
+    js_sys::JSON::stringify(&object).ok().and_then(|s| s.as_string()).ok_or_else(|| "cannot encode the request".into())
+}
+
+/// A field of a parsed JSON value (`null` when absent).
+pub fn field(value: &JsValue, name: &str) -> JsValue {
+    js_sys::Reflect::get(value, &name.into()).unwrap_or(JsValue::NULL)
 }

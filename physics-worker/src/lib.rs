@@ -3,6 +3,9 @@
 //! Nothing here touches a clock, a socket, tokio or web-sys: callers pass time in and get state
 //! out, so the server engine, the Web Worker and the tests all run the very same functions.
 
+/// The bridge's codec: bincode envelopes, positions as a `Float32Array` beside them.
+#[cfg(feature = "worker")]
+pub mod codec;
 /// The lag-compensating manifold: clock sync, jitter buffer, interpolation, capped
 /// extrapolation, prediction of the shopper's own gestures and soft reconciliation.
 pub mod manifold;

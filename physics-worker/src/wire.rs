@@ -66,6 +66,15 @@ pub struct CartLine {
     pub qty: u32,
 }
 
+/// One product's units available, in a `stock` frame.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StockLevel {
+    /// Product index.
+    pub i: ProductIndex,
+    /// Units available (stock minus reservations).
+    pub q: i64,
+}
+
 /// Frames the server sends.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "k")]
@@ -119,6 +128,13 @@ pub enum ServerFrame {
     Authed {
         /// The new expiry, ms since the epoch.
         exp: f64,
+    },
+    /// Units available changed (purchases, reservations, an admin): the products whose stock
+    /// changed; right after a `sync`, every product.
+    #[serde(rename = "stock")]
+    Stock {
+        /// The new levels.
+        s: Vec<StockLevel>,
     },
     /// Answer to `ping`, for clock sync.
     #[serde(rename = "pong")]

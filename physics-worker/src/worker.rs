@@ -3,8 +3,8 @@
 //! The page talks to it with [`Command`]s and hears back [`Event`]s (the design's Command/Event
 //! interface: `CONNECT`, `SEND_GESTURE`, `STATE_UPDATE`, `ERROR_PARADOX`, plus what the page needs
 //! to draw: the catalog order, connection state, gesture outcomes). MessagePack frames are decoded
-//! here; per animation frame the page gets every product's position in one `Vec<f32>` (one typed
-//! buffer on the wire, never an object per product).
+//! here; per animation frame the page gets every product's position in one `Float32Array`
+//! (never an object per product; see [`crate::codec`]). Both ends use [`FrameCodec`].
 
 use gloo_worker::{HandlerId, Worker, WorkerScope};
 use serde::{Deserialize, Serialize};
@@ -102,16 +102,22 @@ pub enum Event {
         /// `(index, quantity)` of the cart orbit.
         cart: Vec<(u32, u32)>,
     },
-    /// `STATE_UPDATE`: every product's `[x, y, z, mass]` for the frame asked for.
+    /// `STATE_UPDATE`: every product's `[x, y, z, mass]` for the frame asked for, in one
+    /// `Float32Array` beside this event ([`crate::codec::take_positions`]).
     StateUpdate {
-        /// `manifold::STRIDE` floats per product, in index order.
-        positions: Vec<f32>,
+        /// Products in the positions (`manifold::STRIDE` floats each, in index order).
+        products: u32,
         /// Prices in cents by index, when they changed since the last update.
         prices: Option<Vec<i64>>,
         /// Time the manifold took for this frame, in microseconds.
         manifold_us: f32,
         /// How far past the newest confirmed tick this frame was extrapolated, in ms.
         extrapolated_ms: f32,
+    },
+    /// Units available changed: `(index, units)`.
+    Stock {
+        /// The new levels.
+        levels: Vec<(u32, i64)>,
     },
     /// A gesture left with sequence number `q`.
     Sent {
@@ -288,6 +294,9 @@ impl PhysicsWorker {
             }
             ServerFrame::Pong { c, t } => self.manifold.on_pong(c, t, arrived),
             ServerFrame::Authed { .. } => {}
+            ServerFrame::Stock { s } => {
+                self.emit(scope, Event::Stock { levels: s.iter().map(|level| (level.i, level.q)).collect() })
+            }
         }
     }
 }
@@ -367,10 +376,11 @@ impl Worker for PhysicsWorker {
                 let Some(frame) = self.manifold.render(now, &mut self.positions) else { return };
                 let prices = self.manifold.take_prices_changed().then(|| self.manifold.prices().to_vec());
                 let manifold_us = ((epoch_now() - started) * 1000.0) as f32;
+                crate::codec::attach_positions(&self.positions);
                 scope.respond(
                     who,
                     Event::StateUpdate {
-                        positions: self.positions.clone(),
+                        products: (self.positions.len() / crate::manifold::STRIDE) as u32,
                         prices,
                         manifold_us,
                         extrapolated_ms: frame.extrapolated_ms as f32,

@@ -47,3 +47,32 @@ fn frames_round_trip_in_the_browser() {
     assert_eq!(decode::<ClientFrame>(&encode(&frame).unwrap()).unwrap(), frame);
     assert!(decode::<ClientFrame>(b"\xc1garbage").is_err());
 }
+
+/// The bridge codec: an event with positions attached arrives with the same positions, as one
+/// `Float32Array`, and an event without them carries none.
+#[cfg(feature = "worker")]
+#[wasm_bindgen_test]
+fn the_bridge_codec_carries_positions_beside_the_event() {
+    use gloo_worker::Codec;
+    use physics_worker::codec::{attach_positions, take_positions, FrameCodec};
+    use physics_worker::worker::Event;
+
+    let positions: Vec<f32> = (0..800).map(|i| i as f32 * 0.25 - 7.0).collect();
+    attach_positions(&positions);
+    let update =
+        Event::StateUpdate { products: 200, prices: Some(vec![1_299, 499]), manifold_us: 12.5, extrapolated_ms: 0.0 };
+    let message = FrameCodec::encode(update);
+    assert!(take_positions().is_none(), "nothing arrived yet");
+    match FrameCodec::decode::<Event>(message) {
+        Event::StateUpdate { products, prices, .. } => {
+            assert_eq!(products, 200);
+            assert_eq!(prices, Some(vec![1_299, 499]));
+        }
+        other => panic!("decoded {other:?}"),
+    }
+    assert_eq!(take_positions().expect("positions came along").to_vec(), positions);
+
+    let plain = FrameCodec::encode(Event::Accepted { q: 9 });
+    assert!(matches!(FrameCodec::decode::<Event>(plain), Event::Accepted { q: 9 }));
+    assert!(take_positions().is_none(), "a plain event carries no positions");
+}

@@ -4,7 +4,7 @@
 //! the storefront degrades instead of failing.
 
 use app::catalog::ssr::CatalogSource;
-use app::catalog::ProductSummary;
+use app::catalog::{PricePoint, ProductSummary};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -128,5 +128,22 @@ impl CatalogSource for Catalog {
             tracing::error!(error = %e, "product query failed");
             "the catalog is unavailable".to_string()
         })
+    }
+
+    async fn price_history(&self, slug: &str, limit: i64) -> Result<Vec<PricePoint>, String> {
+        let unavailable = |e: sqlx::Error| {
+            tracing::error!(error = %e, "price history query failed");
+            "the price history is unavailable".to_string()
+        };
+        let Some(id) = self.id_of(slug).await.map_err(unavailable)? else { return Ok(Vec::new()) };
+        // The inherent query by id (this trait method shares its name).
+        let points = Catalog::price_history(self, id, limit).await.map_err(unavailable)?;
+        Ok(points
+            .into_iter()
+            .map(|(at, price_cents)| PricePoint {
+                at: at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                price_cents,
+            })
+            .collect())
     }
 }

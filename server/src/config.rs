@@ -43,6 +43,10 @@ pub struct Config {
     pub stripe_api_base: String,
     /// Secret that signs Stripe webhooks.
     pub stripe_webhook_secret: String,
+    /// Stripe publishable key, handed to Stripe.js in the browser.
+    pub stripe_publishable_key: String,
+    /// Where the browser loads Stripe.js from (localstripe serves a compatible one).
+    pub stripe_js_url: String,
     /// The engine's fixed tick.
     pub tick: Duration,
     /// How long a checkout quote holds its prices and stock.
@@ -124,6 +128,18 @@ impl Config {
             .filter(|s| (1..=3_600).contains(s))
             .ok_or_else(|| err("SWIFTCART_QUOTE_TTL_SECS", "expected whole seconds between 1 and 3600".into()))?;
 
+        let stripe_api_base = get("STRIPE_API_BASE", "http://127.0.0.1:8420");
+        let stripe_publishable_key = get("STRIPE_PUBLISHABLE_KEY", "pk_test_swiftcart_local");
+        if !stripe_publishable_key.starts_with("pk_") {
+            return Err(err("STRIPE_PUBLISHABLE_KEY", "expected a publishable key (pk_…), never a secret one".into()));
+        }
+        // localstripe serves its Stripe.js under its own address; the real one lives at js.stripe.com.
+        let stripe_js_url =
+            get("STRIPE_JS_URL", &format!("{}/js.stripe.com/v3/", stripe_api_base.trim_end_matches('/')));
+        if !(stripe_js_url.starts_with("https://") || stripe_js_url.starts_with("http://")) {
+            return Err(err("STRIPE_JS_URL", "expected an http(s) URL of Stripe.js".into()));
+        }
+
         let redis_key_prefix = get("SWIFTCART_REDIS_PREFIX", "");
         if redis_key_prefix.chars().any(|c| c.is_whitespace()) {
             return Err(err("SWIFTCART_REDIS_PREFIX", "must not contain whitespace".into()));
@@ -139,8 +155,10 @@ impl Config {
             jwt_secret,
             allowed_origins,
             stripe_secret_key: get("STRIPE_SECRET_KEY", "sk_test_swiftcart_local"),
-            stripe_api_base: get("STRIPE_API_BASE", "http://127.0.0.1:8420"),
             stripe_webhook_secret: get("STRIPE_WEBHOOK_SECRET", "whsec_swiftcart_local"),
+            stripe_publishable_key,
+            stripe_js_url,
+            stripe_api_base,
             tick: Duration::from_millis(tick_ms),
             quote_ttl: Duration::from_secs(quote_ttl_secs),
         })
@@ -178,6 +196,16 @@ mod tests {
         assert_eq!(with(&[("DATABASE_URL", "mysql://x")]).unwrap_err().var, "DATABASE_URL");
         assert_eq!(with(&[("SWIFTCART_JWT_SECRET", "short")]).unwrap_err().var, "SWIFTCART_JWT_SECRET");
         assert_eq!(with(&[("SWIFTCART_ALLOWED_ORIGINS", "evil.com")]).unwrap_err().var, "SWIFTCART_ALLOWED_ORIGINS");
+        assert_eq!(with(&[("STRIPE_PUBLISHABLE_KEY", "sk_live_x")]).unwrap_err().var, "STRIPE_PUBLISHABLE_KEY");
+        assert_eq!(with(&[("STRIPE_JS_URL", "js.stripe.com")]).unwrap_err().var, "STRIPE_JS_URL");
+    }
+
+    #[test]
+    fn stripe_js_comes_from_the_stripe_api_base_unless_set() {
+        let local = with(&[("STRIPE_API_BASE", "http://127.0.0.1:9999/")]).unwrap();
+        assert_eq!(local.stripe_js_url, "http://127.0.0.1:9999/js.stripe.com/v3/");
+        let real = with(&[("STRIPE_JS_URL", "https://js.stripe.com/v3/")]).unwrap();
+        assert_eq!(real.stripe_js_url, "https://js.stripe.com/v3/");
     }
 
     #[test]

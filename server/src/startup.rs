@@ -8,6 +8,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use app::catalog::ssr::SharedCatalog;
+use app::checkout::StripeSettings;
 use app::{shell, App};
 use axum::extract::FromRef;
 use axum::routing::get;
@@ -209,9 +210,16 @@ fn leptos_options(config: &Config, bound: std::net::SocketAddr) -> LeptosOptions
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let catalog: SharedCatalog = Arc::new(state.catalog.clone());
+    let stripe_settings = StripeSettings {
+        publishable_key: state.config.stripe_publishable_key.clone(),
+        js_url: state.config.stripe_js_url.clone(),
+    };
     let provide = {
         let catalog = catalog.clone();
-        move || provide_context(catalog.clone())
+        move || {
+            provide_context(catalog.clone());
+            provide_context(stripe_settings.clone());
+        }
     };
     let server_fns = {
         let provide = provide.clone();

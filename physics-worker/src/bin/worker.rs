@@ -1,9 +1,10 @@
 //! Entry point of the physics Web Worker bundle (`/worker/worker.js`).
 
 use gloo_worker::Registrable;
+use physics_worker::codec::FrameCodec;
 use physics_worker::worker::PhysicsWorker;
 
 fn main() {
     console_error_panic_hook::set_once();
-    PhysicsWorker::registrar().register();
+    PhysicsWorker::registrar().encoding::<FrameCodec>().register();
 }

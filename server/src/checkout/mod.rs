@@ -61,7 +61,8 @@ pub struct Quote {
 pub struct ChargeRequest {
     /// The quote to pay.
     pub quote_id: Uuid,
-    /// A Stripe PaymentMethod id (`pm_…`) made by Stripe.js in the browser.
+    /// What Stripe.js made of the card in the browser: a PaymentMethod id (`pm_…`), or the id of
+    /// a tokenized card (`card_…`), which Stripe also accepts as a payment method.
     pub payment_method_id: String,
 }
 
@@ -74,17 +75,19 @@ impl ChargeRequest {
         hash.finalize().to_vec()
     }
 
-    /// Refuses anything that is not a PaymentMethod id, before anything is recorded.
+    /// Refuses anything that is not a Stripe payment method id, before anything is recorded.
     pub fn validate(&self) -> Result<(), ApiError> {
         let id = &self.payment_method_id;
         let well_formed = id.len() <= 255
-            && id
-                .strip_prefix("pm_")
-                .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+            && ["pm_", "card_"].iter().any(|prefix| {
+                id.strip_prefix(prefix).is_some_and(|rest| {
+                    !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                })
+            });
         // The value itself is never echoed or logged: it might be something that is not ours to keep.
         well_formed.then_some(()).ok_or_else(|| {
             ApiError::Unprocessable(
-                "paymentMethodId must be a Stripe PaymentMethod id (pm_…) made by Stripe.js; card details never go to this server".into(),
+                "paymentMethodId must be a Stripe payment method id (pm_… or card_…) made by Stripe.js; card details never go to this server".into(),
             )
         })
     }
@@ -425,6 +428,25 @@ fn payment_paradox(failure: StripeFailure) -> ApiError {
         StripeFailure::Unknown(e) => {
             tracing::warn!(error = %e, "checkout: Stripe unreachable");
             Paradox::PaymentFailed.with("the payment service is unreachable; nothing was charged")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(payment_method_id: &str) -> ChargeRequest {
+        ChargeRequest { quote_id: Uuid::nil(), payment_method_id: payment_method_id.into() }
+    }
+
+    #[test]
+    fn only_stripe_payment_method_ids_are_accepted() {
+        for ok in ["pm_card_visa", "pm_1Abc", "card_9xYz"] {
+            assert!(request(ok).validate().is_ok(), "{ok}");
+        }
+        for bad in ["4242424242424242", "pm_", "card_", "tok_abc", "pm_a-b", "src_abc", ""] {
+            assert!(request(bad).validate().is_err(), "{bad}");
         }
     }
 }

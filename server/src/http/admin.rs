@@ -6,7 +6,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{patch, post, put};
+use axum::routing::{get, patch, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -19,7 +19,7 @@ use crate::startup::AppState;
 /// The routes of this area.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/admin/products", post(create))
+        .route("/api/admin/products", get(list).post(create))
         .route("/api/admin/products/{product_id}", patch(edit).delete(retire))
         .route("/api/admin/products/{product_id}/stock", put(set_stock))
 }
@@ -82,13 +82,28 @@ struct AdminProduct {
     retired: bool,
 }
 
+/// Every product as the admin sees it: stock, reservations, retired or not.
 const SELECT_ADMIN: &str = "SELECT p.id AS product_id, p.slug, p.name, p.description, p.image_path AS image_url,
         p.msrp_cents, p.price_floor_cents, p.base_mass, COALESCE(i.stock_count, 0) AS stock_count,
         COALESCE(i.reserved_count, 0) AS reserved_count, p.retired_at IS NOT NULL AS retired
-     FROM products p LEFT JOIN inventory i ON i.product_id = p.id WHERE p.id = $1";
+     FROM products p LEFT JOIN inventory i ON i.product_id = p.id";
+
+#[derive(Serialize)]
+struct AdminProducts {
+    products: Vec<AdminProduct>,
+}
+
+/// `GET /api/admin/products`: the whole catalog, retired products included, in catalog order.
+async fn list(State(state): State<AppState>, who: Principal) -> Result<Json<AdminProducts>, ApiError> {
+    admin(&who)?;
+    let products = sqlx::query_as(&format!("{SELECT_ADMIN} ORDER BY p.retired_at IS NOT NULL, p.sort_order, p.slug"))
+        .fetch_all(&state.pool)
+        .await?;
+    Ok(Json(AdminProducts { products }))
+}
 
 async fn load(state: &AppState, id: Uuid) -> Result<AdminProduct, ApiError> {
-    sqlx::query_as(SELECT_ADMIN)
+    sqlx::query_as(&format!("{SELECT_ADMIN} WHERE p.id = $1"))
         .bind(id)
         .fetch_optional(&state.pool)
         .await?

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use physics_worker::wire::{self, BodyState, CatalogEntry, ServerFrame};
+use physics_worker::wire::{self, BodyState, CatalogEntry, ServerFrame, StockLevel};
 use sqlx::PgPool;
 use tokio::sync::{mpsc, watch, Notify};
 use uuid::Uuid;
@@ -214,6 +214,8 @@ pub struct Hub {
     /// Bounds the `sync` frames being prepared at once: a burst of thousands of connections
     /// queues here instead of exhausting the Redis and PostgreSQL pools.
     pub sync_gate: tokio::sync::Semaphore,
+    /// Units available per product, as last read from PostgreSQL.
+    stock: RwLock<HashMap<Uuid, i64>>,
 }
 
 /// `sync` frames prepared at once (each reads a cart).
@@ -233,7 +235,55 @@ impl Hub {
             next_socket: AtomicU64::new(1),
             metrics: RealtimeMetrics::default(),
             sync_gate: tokio::sync::Semaphore::new(SYNC_CONCURRENCY),
+            stock: RwLock::default(),
         }
+    }
+
+    /// A `stock` frame with every product's units available (sent right after a `sync`), or
+    /// `None` before stock was first read.
+    pub fn stock_frame(&self, catalog: &CatalogIndex) -> Option<ServerFrame> {
+        let stock = self.stock.read().expect("stock lock");
+        (!stock.is_empty()).then(|| ServerFrame::Stock {
+            s: catalog.ids.iter().zip(0..).filter_map(|(id, i)| stock.get(id).map(|&q| StockLevel { i, q })).collect(),
+        })
+    }
+
+    /// Follows the stock levels in PostgreSQL (the engine's feed, read on every node) and tells
+    /// every live socket which products' units changed.
+    async fn follow_stock(self: Arc<Self>, pool: PgPool) {
+        let mut feed = crate::engine::stock::spawn_feed(pool);
+        while feed.changed().await.is_ok() {
+            let levels = feed.borrow_and_update().levels.clone();
+            // The first read changes every level: sockets synced before it learn them all.
+            let changed: Vec<(Uuid, i64)> = {
+                let mut known = self.stock.write().expect("stock lock");
+                let changed =
+                    levels.iter().filter(|(id, q)| known.get(*id) != Some(*q)).map(|(id, q)| (*id, *q)).collect();
+                *known = levels;
+                changed
+            };
+            if changed.is_empty() {
+                continue;
+            }
+            let catalog = self.catalog();
+            let s: Vec<StockLevel> = changed
+                .iter()
+                .filter_map(|(id, q)| catalog.index_of.get(id).map(|&i| StockLevel { i, q: *q }))
+                .collect();
+            self.broadcast(&ServerFrame::Stock { s });
+        }
+    }
+
+    /// Queues a frame for every live socket (as [`Hub::answer`] does for one).
+    fn broadcast(&self, frame: &ServerFrame) {
+        let Ok(bytes) = wire::encode(frame) else { return };
+        let bytes = Bytes::from(bytes);
+        let mut sockets = self.sockets.lock().expect("sockets lock");
+        let before = sockets.len();
+        sockets.retain(|_, registered| {
+            !registered.outlet.live.load(Acquire) || registered.answers.try_send(bytes.clone()).is_ok()
+        });
+        self.metrics.slow_drops.fetch_add((before - sockets.len()) as u64, Relaxed);
     }
 
     /// This node's name.
@@ -320,6 +370,7 @@ impl Hub {
             })
         };
         let _stop_fan_out = AbortOnDrop(fan_out);
+        let _stop_stock = AbortOnDrop(tokio::spawn(self.clone().follow_stock(pool.clone())));
         loop {
             tokio::select! {
                 result = self.follow(&redis_url, &keys, &pool, &mut predictor) => {

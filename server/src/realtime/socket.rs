@@ -254,6 +254,9 @@ impl Connection {
             cart,
         };
         self.send_frame(&sync).await?;
+        if let Some(stock) = hub.stock_frame(&frames.catalog) {
+            self.send_frame(&stock).await?;
+        }
         self.outlet.last_n.store(frames.n, Relaxed);
         self.outlet.needs_keyframe.store(true, Relaxed);
         self.outlet.live.store(true, std::sync::atomic::Ordering::Release);

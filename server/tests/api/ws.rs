@@ -164,6 +164,39 @@ async fn beam_and_drop_change_the_shared_cart() {
     app.cleanup().await;
 }
 
+/// The `(index, units)` of a `stock` frame.
+fn stock_of(frame: &ServerFrame) -> Option<Vec<(u32, i64)>> {
+    match frame {
+        ServerFrame::Stock { s } => Some(s.iter().map(|l| (l.i, l.q)).collect()),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn stock_levels_follow_the_sync_and_changes_reach_every_socket() {
+    let app = spawn_app().await;
+    let ids = app.product_ids().await;
+    let mut first = synced(&app, &app.guest_token().await).await;
+    let mut second = synced(&app, &app.guest_token().await).await;
+    let all = first.wait_for(3 * SECOND, stock_of).await.expect("every level after the sync");
+    assert_eq!(all.len(), ids.len(), "one level per product");
+    assert!(all.iter().all(|(_, units)| *units >= 0));
+
+    sqlx::query("UPDATE inventory SET stock_count = reserved_count + 2 WHERE product_id = $1")
+        .bind(ids[3])
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    for client in [&mut first, &mut second] {
+        let seen = client
+            .wait_for(4 * SECOND, |f| stock_of(f).filter(|levels| levels.contains(&(3, 2))))
+            .await
+            .expect("the new level reaches the socket");
+        assert!(seen.len() < ids.len(), "only what changed: {seen:?}");
+    }
+    app.cleanup().await;
+}
+
 #[tokio::test]
 async fn bad_frames_get_errors_and_the_socket_keeps_working() {
     let app = spawn_app().await;

@@ -1,0 +1,216 @@
+// Hyperdrive in Chromium: a shopper beams two products, is asked to sign in, registers (the cart
+// orbit comes along), pays with a test card in Stripe.js (localstripe's) and finds the order in
+// /orders at the frozen prices; a declined card plays the Temporal Paradox and leaves the cart
+// and the stock as they were; the product page charts the logged prices; an admin sets stock
+// from /admin and a connected shopper sees it live. Screenshots go to target/e2e-artifacts.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { BASE_URL, launch, collectErrors } from './browser.mjs';
+
+const ARTIFACTS = new URL('../target/e2e-artifacts/', import.meta.url).pathname;
+mkdirSync(ARTIFACTS, { recursive: true });
+const PASSWORD = 'warp-speed-2026';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+async function openWell() {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const errors = collectErrors(page);
+  await page.goto(BASE_URL + '/', { waitUntil: 'networkidle' });
+  await page.waitForSelector('.product-grid[data-alive="synced"]', { timeout: 20000 });
+  return { context, page, errors };
+}
+
+async function api(page, path) {
+  const token = await page.evaluate(() => localStorage.getItem('swiftcart.token'));
+  const response = await fetch(BASE_URL + path, { headers: { Authorization: `Bearer ${token}` } });
+  return { status: response.status, body: await response.json() };
+}
+
+/** Products with plenty of stock, so other tests' purchases cannot make these fail. */
+async function stockedProducts(count, skip = 0) {
+  const { products } = await (await fetch(BASE_URL + '/api/products')).json();
+  return products.filter((p) => p.stockLevel >= 10).slice(skip, skip + count);
+}
+
+async function stockLevel(productId) {
+  const { products } = await (await fetch(BASE_URL + '/api/products')).json();
+  return products.find((p) => p.productId === productId).stockLevel;
+}
+
+async function beam(page, productId, expectedCount) {
+  await page.locator(`button[data-beam="${productId}"]`).focus();
+  await page.keyboard.press('Enter');
+  await page.waitForSelector(`[data-testid="cart-orbit"][data-count="${expectedCount}"]`, { timeout: 5000 });
+}
+
+/** Opens the warp and types a card into Stripe.js's card element; resolves to the quote. */
+async function startHyperdrive(page, cardNumber) {
+  const quoted = page.waitForResponse((r) => r.url().endsWith('/api/checkout/quote'));
+  await page.locator('[data-testid="checkout"]').click();
+  const quote = await (await quoted).json();
+  await page.waitForSelector('[data-testid="warping"]:not([hidden])');
+  await page.waitForSelector('[data-testid="pay"]:not([disabled])', { timeout: 10000 });
+  const card = page.locator('.card-entry');
+  await card.locator('input[placeholder="number"]').fill(cardNumber);
+  await card.locator('input[placeholder="exp_month"]').fill('12');
+  await card.locator('input[placeholder="exp_year"]').fill('34');
+  await card.locator('input[placeholder="cvc"]').fill('123');
+  await card.locator('input[placeholder="postal_code"]').fill('10001');
+  return quote;
+}
+
+test('beam two products, sign in, pay with a test card, see the order at the frozen prices', async () => {
+  const { context, page, errors } = await openWell();
+  const [first, second] = await stockedProducts(2);
+  await beam(page, first.productId, 1);
+  await beam(page, second.productId, 2);
+
+  // A guest is asked to sign in, and keeps the cart orbit.
+  await page.locator('[data-testid="checkout"]').click();
+  await page.waitForSelector('.checkout-sign-in:not([hidden])');
+  assert.match(await page.locator('.checkout-notice').innerText(), /needs an account/);
+  assert.equal(await page.locator('[data-testid="warping"]').isHidden(), true);
+  await page.locator('.checkout-sign-in a[href="/register"]').click();
+  await page.waitForURL(BASE_URL + '/register');
+  await page.waitForSelector('body[data-hydrated="true"]');
+  await page.fill('#email', `pilot-${Date.now()}@swiftcart.test`);
+  await page.fill('#password', PASSWORD);
+  await page.locator('[data-testid="sign-in"]').click();
+  await page.waitForURL(BASE_URL + '/');
+  await page.waitForSelector('.product-grid[data-alive="synced"]', { timeout: 20000 });
+  await page.waitForSelector('[data-testid="cart-orbit"][data-count="2"]', { timeout: 5000 });
+
+  const quote = await startHyperdrive(page, '4242424242424242');
+  assert.equal(quote.items.length, 2);
+  assert.match(await page.locator('.warp-countdown').innerText(), /Prices frozen for \d+ s/);
+  for (const item of quote.items) {
+    assert.equal(await page.locator(`.warp-items [data-product-id="${item.productId}"]`).getAttribute('data-unit-price-cents'),
+      String(item.unitPriceCents));
+  }
+  await page.screenshot({ path: ARTIFACTS + 'hyperdrive-warp.png' });
+  await page.locator('[data-testid="pay"]').click();
+  await page.waitForSelector('[data-testid="order-placed"]:not([hidden])', { timeout: 15000 });
+  assert.equal(await page.locator('[data-testid="order-placed"]').getAttribute('data-status'), 'paid');
+  assert.equal(await page.locator('[data-testid="warping"]').isHidden(), true, 'the warp ends');
+  await page.waitForSelector('[data-testid="cart-orbit"][data-count="0"]', { timeout: 5000 });
+  await page.screenshot({ path: ARTIFACTS + 'hyperdrive-paid.png' });
+
+  // The card number never left the browser for our server: only Stripe's id was sent.
+  await page.locator('[data-testid="order-placed"] a[href="/orders"]').click();
+  await page.waitForURL(BASE_URL + '/orders');
+  const order = page.locator('.order').first();
+  await order.waitFor({ timeout: 10000 });
+  assert.equal(await order.getAttribute('data-status'), 'paid');
+  for (const item of quote.items) {
+    assert.equal(await order.locator(`[data-product-id="${item.productId}"]`).getAttribute('data-unit-price-cents'),
+      String(item.unitPriceCents), 'charged at the frozen price');
+  }
+  assert.match(await order.innerText(), new RegExp(`\\$${(quote.totalCents / 100).toFixed(2).replace('.', '\\.')}`));
+  await page.screenshot({ path: ARTIFACTS + 'orders.png' });
+  assert.deepEqual(errors.filter((e) => !/status of 401/.test(e)), [], 'only the guest\'s expected 401');
+  await context.close();
+});
+
+test('a declined card plays the Temporal Paradox; the cart orbit and the stock are as before', async () => {
+  // An account made through the API, signed in through /login.
+  const email = `decline-${Date.now()}@swiftcart.test`;
+  const registered = await fetch(BASE_URL + '/api/auth/register', {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email, password: PASSWORD }),
+  });
+  assert.equal(registered.status, 201);
+  const { context, page, errors } = await openWell();
+  await page.goto(BASE_URL + '/login');
+  await page.waitForSelector('body[data-hydrated="true"]');
+  await page.fill('#email', email);
+  await page.fill('#password', 'not-the-password-1');
+  await page.locator('[data-testid="sign-in"]').click();
+  await page.waitForSelector('.form-message:text-matches(".+")');
+  assert.equal(page.url(), BASE_URL + '/login', 'a wrong password stays on the page with a message');
+  await page.fill('#password', PASSWORD);
+  await page.locator('[data-testid="sign-in"]').click();
+  await page.waitForURL(BASE_URL + '/');
+  await page.waitForSelector('.product-grid[data-alive="synced"]', { timeout: 20000 });
+
+  const [product] = await stockedProducts(1, 5);
+  await beam(page, product.productId, 1);
+  const stockBefore = await stockLevel(product.productId);
+  const cartBefore = (await api(page, '/api/cart')).body;
+
+  await startHyperdrive(page, '4000000000000341');
+  const charged = page.waitForResponse((r) => r.url().endsWith('/api/checkout'));
+  await page.locator('[data-testid="pay"]').click();
+  const answer = await charged;
+  assert.equal(answer.status(), 409);
+  assert.equal((await answer.json()).reason, 'payment_failed');
+  await page.waitForSelector('[data-testid="paradox"]:not([hidden])', { timeout: 5000 });
+  assert.match(await page.locator('[data-testid="paradox"]').innerText(), /declined/);
+  assert.equal(await page.locator('[data-testid="warping"]').isHidden(), true);
+  await page.screenshot({ path: ARTIFACTS + 'hyperdrive-declined.png' });
+
+  assert.deepEqual((await api(page, '/api/cart')).body, cartBefore, 'the cart is unchanged');
+  await page.waitForSelector('[data-testid="cart-orbit"][data-count="1"]');
+  assert.equal(await stockLevel(product.productId), stockBefore, 'the reservation was released');
+  const orders = await api(page, '/api/orders');
+  assert.equal(orders.body.orders.filter((o) => o.status === 'paid').length, 0, 'nothing was paid');
+  assert.deepEqual(errors.filter((e) => !/status of (401|409)/.test(e)), [], 'only the expected 401 and 409');
+  await context.close();
+});
+
+test('the product page shows the live price and charts its logged prices', async () => {
+  const [product] = await stockedProducts(1, 2);
+  const page = await browser.newPage();
+  const errors = collectErrors(page);
+  await page.goto(`${BASE_URL}/p/${product.slug}`, { waitUntil: 'networkidle' });
+  const chart = page.locator('[data-testid="price-chart"]');
+  assert.ok(Number(await chart.getAttribute('data-points')) >= 2, 'logged prices are charted');
+  assert.ok((await chart.locator('polyline').getAttribute('points')).split(' ').length >= 2);
+  assert.match(await chart.locator('figcaption').innerText(), /logged prices, from \$/);
+  await page.waitForSelector('body[data-hydrated="true"]');
+  // The live price follows the engine: it decays, so it changes within a few seconds.
+  const shown = await page.locator('.product-detail').getAttribute('data-price-cents');
+  await page.waitForFunction((cents) => document.querySelector('.product-detail').dataset.priceCents !== cents,
+    shown, { timeout: 10000 });
+  await page.screenshot({ path: ARTIFACTS + 'product-page.png' });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('an admin sets stock from /admin and a connected shopper sees it live', async () => {
+  assert.ok(process.env.E2E_ADMIN_EMAIL && process.env.E2E_ADMIN_PASSWORD, 'scripts/test.sh creates the admin');
+  const [product] = await stockedProducts(1, 9);
+  const shopper = await openWell();
+  const admin = await browser.newContext();
+  const page = await admin.newPage();
+  const errors = collectErrors(page);
+  await page.goto(BASE_URL + '/admin');
+  await page.waitForSelector('body[data-hydrated="true"]');
+  assert.match(await page.locator('.admin').innerText(), /for admins/, 'a guest is turned away');
+  await page.goto(BASE_URL + '/login');
+  await page.waitForSelector('body[data-hydrated="true"]');
+  await page.fill('#email', process.env.E2E_ADMIN_EMAIL);
+  await page.fill('#password', process.env.E2E_ADMIN_PASSWORD);
+  await page.locator('[data-testid="sign-in"]').click();
+  await page.waitForURL(BASE_URL + '/');
+  await page.goto(BASE_URL + '/admin');
+  const row = page.locator(`tr[data-product-id="${product.productId}"]`);
+  await row.waitFor({ timeout: 10000 });
+  await row.locator('input[name="stock"]').fill('3');
+  await row.locator('button[data-action="stock"]').click();
+  await page.waitForSelector('[data-testid="admin-message"]:text-matches("Stock of .* set")');
+  assert.equal(await stockLevel(product.productId), 3);
+  // The shopper's page, open all along, shows the new stock without a reload.
+  await shopper.page.waitForFunction((id) => /Only 3 left/.test(
+    document.querySelector(`.product-grid [data-product-id="${id}"] .stock`)?.textContent ?? ''), product.productId,
+  { timeout: 10000 });
+  await row.locator('input[name="msrp"]').fill('abc');
+  await row.locator('button[data-action="save"]').click();
+  await page.waitForSelector('[data-testid="admin-message"]:text-matches("not a price")');
+  assert.deepEqual([...errors, ...shopper.errors].filter((e) => !/status of (401|403|422)/.test(e)), []);
+  await shopper.context.close();
+  await admin.close();
+});
