@@ -123,7 +123,7 @@ fn running() -> Option<Rc<RefCell<Well>>> {
 /// `hold_ms` (checkout failures need reading time).
 pub fn paradox(words: &str, hold_ms: f64) {
     let Some(well) = running() else {
-        show_paradox(&format!("Temporal Paradox: {words}"));
+        show_paradox(words);
         return;
     };
     well.borrow_mut().banner_until = perf_now() + hold_ms;
@@ -235,10 +235,13 @@ fn set_syncing(on: bool) {
     }
 }
 
+/// Shows the paradox banner (its title says "Temporal Paradox") with what happened.
 fn show_paradox(message: &str) {
+    let mut letters = message.chars();
+    let message: String = letters.next().map(|first| first.to_uppercase().chain(letters).collect()).unwrap_or_default();
     if let Some(el) = by_test_id("paradox") {
         if let Some(text) = el.query_selector(".paradox-message").ok().flatten() {
-            text.set_text_content(Some(message));
+            text.set_text_content(Some(&message));
         }
         let _ = el.remove_attribute("hidden");
     }
@@ -358,7 +361,7 @@ fn play_rewind(well: &Rc<RefCell<Well>>, words: &str) {
         w.rewinding_until = Some(until);
         let _ = w.container.class_list().add_1("rewinding");
     }
-    show_paradox(&format!("Temporal Paradox: {words}"));
+    show_paradox(words);
 }
 
 fn on_synced(well: &Rc<RefCell<Well>>, ids: Vec<String>, cart: Vec<(u32, u32)>) {
@@ -607,7 +610,7 @@ fn install_pointer_handlers(well: &Rc<RefCell<Well>>) {
     let on_down = {
         let well = well.clone();
         Closure::<dyn FnMut(web_sys::PointerEvent)>::new(move |event: web_sys::PointerEvent| {
-            let Some(target) = event.target().and_then(|t| t.dyn_into::<Element>().ok()) else { return };
+            let Some(target) = crate::dom::event_element(&event) else { return };
             if target.closest("button").ok().flatten().is_some() {
                 return;
             }
@@ -765,7 +768,7 @@ fn install_buttons(well: &Rc<RefCell<Well>>) {
     let on_click = {
         let well = well.clone();
         Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
-            let Some(target) = event.target().and_then(|t| t.dyn_into::<Element>().ok()) else { return };
+            let Some(target) = crate::dom::event_element(&event) else { return };
             if let Some(button) = target.closest("[data-beam]").ok().flatten() {
                 event.prevent_default();
                 let id = button.get_attribute("data-beam").unwrap_or_default();

@@ -13,7 +13,7 @@ use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Element, HtmlElement};
+use web_sys::HtmlElement;
 
 use crate::checkout::get_stripe_settings;
 use crate::money::format_cents;
@@ -87,7 +87,7 @@ fn set_disabled(selector: &str, disabled: bool) {
 /// Wires the checkout, pay and cancel buttons (one delegated listener).
 pub fn install() {
     let on_click = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
-        let Some(target) = event.target().and_then(|t| t.dyn_into::<Element>().ok()) else { return };
+        let Some(target) = crate::dom::event_element(&event) else { return };
         let within = |selector: &str| target.closest(selector).ok().flatten().is_some();
         if within("[data-testid=\"checkout\"]") {
             event.prevent_default();
@@ -245,6 +245,9 @@ fn close_warp() {
     if let Some(entry) = card {
         let _ = call(&entry.card, "destroy", &[]);
     }
+    if let Some(entry) = element(".card-entry") {
+        entry.set_inner_html("");
+    }
     show("[data-testid=\"warping\"]", false);
     if let Some(body) = document().body() {
         let _ = body.class_list().remove_1("warping");
@@ -355,52 +358,93 @@ fn random_key() -> String {
     window().crypto().map(|c| c.random_uuid()).unwrap_or_else(|_| format!("key-{}", js_sys::Date::now()))
 }
 
-/// Calls `target[name](...args)`.
+/// Calls `target[name](...args)`. (Typed by `typeof`, not `instanceof`: the target may come
+/// from the card frame's realm.)
 fn call(target: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue, String> {
-    let method: Function =
-        Reflect::get(target, &name.into()).ok().and_then(|m| m.dyn_into().ok()).ok_or(format!("no {name}()"))?;
+    let method = Reflect::get(target, &name.into())
+        .ok()
+        .filter(|m| m.is_function())
+        .map(|m| m.unchecked_into::<Function>())
+        .ok_or(format!("no {name}()"))?;
     method.apply(target, &args.iter().collect()).map_err(|e| describe(&e))
 }
 
-/// Awaits a value that may be a promise.
+/// Awaits a value that may be a promise (of this realm or the card frame's).
 async fn settle(value: JsValue) -> Result<JsValue, String> {
-    match value.dyn_into::<Promise>() {
-        Ok(promise) => JsFuture::from(promise).await.map_err(|e| describe(&e)),
-        Err(value) => Ok(value),
-    }
+    JsFuture::from(Promise::resolve(&value)).await.map_err(|e| describe(&e))
 }
 
 fn describe(error: &JsValue) -> String {
     field(error, "message").as_string().or_else(|| error.as_string()).unwrap_or_else(|| "unknown error".into())
 }
 
-/// Loads Stripe.js once (from this server's settings) and mounts a card element in the warp.
+/// Stripe's own Stripe.js is loaded into the page, as Stripe requires; any other (localstripe's
+/// in development) runs in a frame of its own inside the card entry, because localstripe's
+/// declares a global `Element` class that would shadow the DOM's for the whole page (and break
+/// every `instanceof Element` check, the router's included).
+fn runs_in_page(js_url: &str) -> bool {
+    js_url.starts_with("https://js.stripe.com/")
+}
+
+/// Loads Stripe.js (from this server's settings) and mounts a card element in the warp.
 async fn mount_card() -> Result<CardEntry, String> {
     let settings = get_stripe_settings().await.map_err(|e| e.to_string())?;
-    if Reflect::get(&window(), &"Stripe".into()).map(|s| s.is_undefined()).unwrap_or(true) {
-        load_script(&settings.js_url).await?;
-    }
-    let constructor: Function = Reflect::get(&window(), &"Stripe".into())
+    let target = element(".card-entry").ok_or("no place for the card entry")?;
+    target.set_inner_html("");
+    let (realm, mount_at): (JsValue, JsValue) = if runs_in_page(&settings.js_url) {
+        if Reflect::get(&window(), &"Stripe".into()).map(|s| s.is_undefined()).unwrap_or(true) {
+            load_script(&document(), &settings.js_url).await?;
+        }
+        (window().into(), target.into())
+    } else {
+        card_frame(&target, &settings.js_url).await?
+    };
+    let constructor = Reflect::get(&realm, &"Stripe".into())
         .ok()
-        .and_then(|s| s.dyn_into().ok())
+        .filter(|s| s.is_function())
+        .map(|s| s.unchecked_into::<Function>())
         .ok_or("Stripe.js did not load")?;
     let stripe = constructor.call1(&JsValue::NULL, &settings.publishable_key.into()).map_err(|e| describe(&e))?;
     let elements = call(&stripe, "elements", &[])?;
     let card = call(&elements, "create", &["card".into()])?;
-    let target = element(".card-entry").ok_or("no place for the card entry")?;
-    call(&card, "mount", &[target.into()])?;
+    call(&card, "mount", &[mount_at])?;
     Ok(CardEntry { stripe, card })
 }
 
-async fn load_script(url: &str) -> Result<(), String> {
-    let script: HtmlElement =
-        document().create_element("script").map_err(|e| describe(&e))?.dyn_into().map_err(|_| "no script element")?;
+/// Styles of the card frame's inputs (the page's styles do not reach into the frame).
+const CARD_FRAME_STYLE: &str = "body{margin:0;font:14px system-ui,sans-serif;color:#e2e8f0}\
+    span{display:none}input{box-sizing:border-box;margin:0 4px 4px 0;padding:6px;border-radius:6px;\
+    border:1px solid #475569;background:#0b1024;color:inherit;width:70px}\
+    input[placeholder=number]{width:100%}";
+
+/// A frame in the card entry with the Stripe.js at `js_url` loaded into it; returns the frame's
+/// window (where `Stripe` lives) and the element to mount the card in.
+async fn card_frame(target: &HtmlElement, js_url: &str) -> Result<(JsValue, JsValue), String> {
+    let frame: web_sys::HtmlIFrameElement =
+        document().create_element("iframe").map_err(|e| describe(&e))?.unchecked_into();
+    frame.set_title("Card details");
+    frame.set_class_name("card-frame");
+    target.append_child(&frame).map_err(|e| describe(&e))?;
+    let inner = frame.content_document().ok_or("the card frame has no document")?;
+    let style = inner.create_element("style").map_err(|e| describe(&e))?;
+    style.set_text_content(Some(CARD_FRAME_STYLE));
+    inner.head().ok_or("the card frame has no head")?.append_child(&style).map_err(|e| describe(&e))?;
+    load_script(&inner, js_url).await?;
+    let realm: JsValue = frame.content_window().ok_or("the card frame has no window")?.into();
+    let body: JsValue = inner.body().ok_or("the card frame has no body")?.into();
+    Ok((realm, body))
+}
+
+/// Adds a script to `doc` and waits for it to run.
+async fn load_script(doc: &web_sys::Document, url: &str) -> Result<(), String> {
+    // Created by `doc`, so possibly of another realm: typed without `instanceof`.
+    let script: HtmlElement = doc.create_element("script").map_err(|e| describe(&e))?.unchecked_into();
     let _ = script.set_attribute("src", url);
     let loaded = Promise::new(&mut |resolve, reject| {
         script.set_onload(Some(&resolve));
         script.set_onerror(Some(&reject));
     });
-    document().head().ok_or("no document head")?.append_child(&script).map_err(|e| describe(&e))?;
+    doc.head().ok_or("no document head")?.append_child(&script).map_err(|e| describe(&e))?;
     JsFuture::from(loaded).await.map(|_| ()).map_err(|_| format!("{url} did not load"))
 }
 

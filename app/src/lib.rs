@@ -12,6 +12,9 @@ pub mod checkout;
 /// The Hyperdrive checkout flow in the cart orbit (browser only).
 #[cfg(feature = "hydrate")]
 pub mod hyperdrive;
+/// DOM helpers of the browser-side modules.
+#[cfg(feature = "hydrate")]
+pub mod dom;
 /// Formatting of money, which is always integer cents.
 pub mod money;
 /// One component per page.
