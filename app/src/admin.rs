@@ -193,7 +193,7 @@ mod browser {
 
     /// Save, Set stock or Retire on a table row.
     pub fn row_action(event: &web_sys::MouseEvent, catalog: RwSignal<Catalog>, message: RwSignal<String>) {
-        let Some(target) = crate::dom::event_element(&event) else { return };
+        let Some(target) = crate::dom::event_element(event) else { return };
         let Some(button) = target.closest("button[data-action]").ok().flatten() else { return };
         let Some(row) = button.closest("tr[data-product-id]").ok().flatten() else { return };
         let id = row.get_attribute("data-product-id").unwrap_or_default();

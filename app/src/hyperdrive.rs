@@ -462,7 +462,7 @@ async fn payment_method_id(stripe: &JsValue, card: &JsValue) -> Result<String, S
     if let Some(message) = field(&field(&made, "error"), "message").as_string() {
         return Err(message);
     }
-    let tokenized = settle(call(stripe, "createToken", &[card.clone()])?)
+    let tokenized = settle(call(stripe, "createToken", std::slice::from_ref(card))?)
         .await
         .map_err(|_| "Enter the card number, expiry and CVC.".to_string())?;
     if let Some(id) = field(&field(&field(&tokenized, "token"), "card"), "id").as_string() {

@@ -9,12 +9,12 @@ pub mod alive;
 pub mod catalog;
 /// Stripe.js settings for the browser's card entry.
 pub mod checkout;
-/// The Hyperdrive checkout flow in the cart orbit (browser only).
-#[cfg(feature = "hydrate")]
-pub mod hyperdrive;
 /// DOM helpers of the browser-side modules.
 #[cfg(feature = "hydrate")]
 pub mod dom;
+/// The Hyperdrive checkout flow in the cart orbit (browser only).
+#[cfg(feature = "hydrate")]
+pub mod hyperdrive;
 /// Formatting of money, which is always integer cents.
 pub mod money;
 /// One component per page.
