@@ -9,6 +9,7 @@
 //! the rewind and shows what happened in plain words until the state is synced again.
 
 use std::cell::RefCell;
+use std::fmt::Write as _;
 use std::rc::Rc;
 
 use gloo_worker::{Spawnable, WorkerBridge};
@@ -43,6 +44,10 @@ struct Well {
     container: HtmlElement,
     /// Card elements by product index.
     cards: Vec<Option<HtmlElement>>,
+    /// Their style declarations (kept, so a frame makes one call per card that moved).
+    styles: Vec<Option<web_sys::CssStyleDeclaration>>,
+    /// The transform last written to each card.
+    transforms: Vec<String>,
     /// Product ids by index.
     ids: Vec<String>,
     positions: Vec<f32>,
@@ -174,6 +179,8 @@ pub fn start() {
         bridge: None,
         container: container.clone(),
         cards: Vec::new(),
+        styles: Vec::new(),
+        transforms: Vec::new(),
         ids: Vec::new(),
         positions: Vec::new(),
         fresh: false,
@@ -388,6 +395,8 @@ fn on_synced(well: &Rc<RefCell<Well>>, ids: Vec<String>, cart: Vec<(u32, u32)>) 
         .map(|c| c.as_ref().and_then(|c| c.query_selector(".stock-low, .stock-out").ok().flatten()).is_some())
         .collect();
     w.masses_shown = vec![0.0; ids.len()];
+    w.styles = w.cards.iter().map(|c| c.as_ref().map(|c| c.style())).collect();
+    w.transforms = vec![String::new(); ids.len()];
     w.ids = ids;
     w.cart = cart;
     w.connection_lost = false;
@@ -568,9 +577,10 @@ fn frame(well: &Rc<RefCell<Well>>, timestamp: f64, origin: f64) {
     }
     w.fresh = false;
     let scale = w.scale;
-    let Well { cards, positions, masses_shown, .. } = &mut *w;
-    for (index, card) in cards.iter().enumerate() {
-        let Some(card) = card else { continue };
+    let Well { styles, positions, masses_shown, transforms, .. } = &mut *w;
+    let mut text = String::with_capacity(64);
+    for (index, style) in styles.iter().enumerate() {
+        let Some(style) = style else { continue };
         let Some(p) = positions.get(index * STRIDE..index * STRIDE + STRIDE) else { break };
         let (x, y, z, m) = (p[0] as f64, p[1] as f64, p[2] as f64, p[3] as f64);
         // A tilted view of the well: depth lowers the card and makes it bigger.
@@ -578,13 +588,17 @@ fn frame(well: &Rc<RefCell<Well>>, timestamp: f64, origin: f64) {
         let py = y * scale * 0.62 + z * scale * 0.35;
         let depth = 0.62 + 0.18 * z.clamp(-1.0, 1.0);
         let heft = 0.85 + 0.12 * (1.0 + m.max(0.0)).ln();
-        let _ = card
-            .style()
-            .set_property("transform", &format!("translate3d({px:.1}px, {py:.1}px, 0) scale({:.3})", depth * heft));
+        text.clear();
+        let _ = write!(text, "translate3d({px:.1}px, {py:.1}px, 0) scale({:.3})", depth * heft);
+        // A card that moved less than the written precision costs nothing this frame.
+        if transforms[index] != text {
+            let _ = style.set_property("transform", &text);
+            transforms[index].clone_from(&text);
+        }
         let shown = &mut masses_shown[index];
         if (m as f32 - *shown).abs() > 0.25 {
             *shown = m as f32;
-            let _ = card.style().set_property("--mass", &format!("{:.2}", m));
+            let _ = style.set_property("--mass", &format!("{:.2}", m));
         }
     }
 }
