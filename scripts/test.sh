@@ -35,7 +35,7 @@ say "Rust tests (native)"
 cargo test -q --workspace --exclude frontend-wasm
 
 say "wasm tests in headless Chromium"
-wasm-pack test --headless --chrome --mode no-install physics-worker -- --features worker
+wasm-pack test --headless --chrome --mode no-install physics-worker --features worker
 
 say "fuzzing client frames for ${FUZZ_SECONDS:-20} s (cargo fuzz; longer runs: see README)"
 fuzz_corpus=$(mktemp -d)
