@@ -64,7 +64,7 @@ ensure_database "$e2e_db"
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$e2e_db" SWIFTCART_REDIS_PREFIX="$e2e_db:"
 export LEPTOS_SITE_ADDR="127.0.0.1:$e2e_port" LEPTOS_SITE_ROOT=target/site STRIPE_API_BASE="$TEST_STRIPE_API_BASE"
 target/debug/server seed
-export E2E_ADMIN_EMAIL="admin@$e2e_db.test" E2E_ADMIN_PASSWORD="admin-pass-$$-$RANDOM"
+export E2E_ADMIN_EMAIL="admin-$$@e2e.swiftcart.test" E2E_ADMIN_PASSWORD="admin-pass-$$-$RANDOM"
 SWIFTCART_ADMIN_PASSWORD="$E2E_ADMIN_PASSWORD" target/debug/server create-admin --email "$E2E_ADMIN_EMAIL" >/dev/null
 target/debug/server serve >"target/e2e-server.log" 2>&1 &
 server_pid=$!
