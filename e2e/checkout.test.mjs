@@ -1,8 +1,9 @@
 // Hyperdrive in Chromium: a shopper beams two products, is asked to sign in, registers (the cart
 // orbit comes along), pays with a test card in Stripe.js (localstripe's) and finds the order in
 // /orders at the frozen prices; a declined card plays the Temporal Paradox and leaves the cart
-// and the stock as they were; the product page charts the logged prices; an admin sets stock
-// from /admin and a connected shopper sees it live. Screenshots go to target/e2e-artifacts.
+// and the stock as they were; the product page charts the logged prices; an admin sets stock,
+// creates and retires products from /admin, and a connected shopper sees it live. Screenshots go
+// to target/e2e-artifacts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -191,7 +192,7 @@ test('the product page shows the live price and charts its logged prices', async
   await page.close();
 });
 
-test('an admin sets stock from /admin and a connected shopper sees it live', async () => {
+test('an admin sets stock, creates and retires products from /admin, and a connected shopper sees it live', async () => {
   assert.ok(process.env.E2E_ADMIN_EMAIL && process.env.E2E_ADMIN_PASSWORD, 'scripts/test.sh creates the admin');
   const [product] = await stockedProducts(1, 9);
   const shopper = await openWell();
@@ -217,6 +218,24 @@ test('an admin sets stock from /admin and a connected shopper sees it live', asy
   await shopper.page.waitForFunction((id) => /Only 3 left/.test(
     document.querySelector(`.product-grid [data-product-id="${id}"] .stock`)?.textContent ?? ''), product.productId,
   { timeout: 10000 });
+  // A product created in /admin joins the connected shopper's well; retiring it takes it out.
+  const stamp = Date.now();
+  const slug = `nova-lamp-${stamp}`;
+  const form = page.locator('.admin-create');
+  await form.locator('input[name="slug"]').fill(slug);
+  await form.locator('input[name="name"]').fill(`Nova Lamp ${stamp}`);
+  await form.locator('input[name="msrp"]').fill('59.00');
+  await form.locator('input[name="stock"]').fill('4');
+  await form.locator('button[type="submit"]').click();
+  await page.waitForSelector(`[data-testid="admin-message"]:text-matches("Created ${slug}")`);
+  const card = shopper.page.locator('.product-grid [data-product-id]', { hasText: `Nova Lamp ${stamp}` });
+  await card.waitFor({ timeout: 10000 });
+  const cents = Number(await card.getAttribute('data-price-cents'));
+  assert.ok(cents > 2950 && cents <= 5900, `a live price between the floor and the list price: ${cents}`);
+  assert.equal(await card.locator('.stock').innerText(), 'Only 4 left');
+  await page.locator(`tr[data-slug="${slug}"] button[data-action="retire"]`).click();
+  await page.waitForSelector('[data-testid="admin-message"]:text-matches("retired")');
+  await card.waitFor({ state: 'hidden', timeout: 10000 });
   await row.locator('input[name="msrp"]').fill('abc');
   await row.locator('button[data-action="save"]').click();
   await page.waitForSelector('[data-testid="admin-message"]:text-matches("not a price")');

@@ -389,6 +389,7 @@ fn on_synced(well: &Rc<RefCell<Well>>, ids: Vec<String>, cart: Vec<(u32, u32)>) 
             let _ = card.set_attribute("data-index", &index.to_string());
         }
     }
+    hide_retired_cards(&w.container, &ids);
     w.low_stock = w
         .cards
         .iter()
@@ -407,12 +408,75 @@ fn on_synced(well: &Rc<RefCell<Well>>, ids: Vec<String>, cart: Vec<(u32, u32)>) 
         refresh_scale(&mut w);
     }
     let _ = w.container.set_attribute("data-alive", "synced");
+    let missing = w.cards.iter().any(Option::is_none);
     drop(w);
     set_syncing(false);
+    if missing {
+        leptos::task::spawn_local(add_new_cards(well.clone()));
+    }
     // A resync ends a paradox once its rewind has played.
     let until = well.borrow().rewinding_until;
     if until.is_none_or(|u| perf_now() >= u) {
         end_rewind(well);
+    }
+}
+
+/// Cards of products that left the catalog (an admin retired them) leave the well.
+fn hide_retired_cards(container: &HtmlElement, ids: &[String]) {
+    let Ok(cards) = container.query_selector_all("[data-product-id]") else { return };
+    for card in (0..cards.length()).filter_map(|k| cards.item(k)) {
+        let card: Element = card.unchecked_into();
+        let live = card.get_attribute("data-product-id").is_some_and(|id| ids.contains(&id));
+        let _ = if live { card.remove_attribute("hidden") } else { card.set_attribute("hidden", "") };
+    }
+}
+
+/// Cards for products that joined the catalog after the page was rendered (an admin created
+/// them): copies of a rendered card, filled in from `GET /api/products`, so the card markup
+/// stays defined in one place (the `ProductCard` component).
+async fn add_new_cards(well: Rc<RefCell<Well>>) {
+    let Ok((200, json)) = crate::session::api("GET", "/api/products", None).await else { return };
+    let field = crate::session::field;
+    let mut w = well.borrow_mut();
+    let Some(template) = w.cards.iter().flatten().next().cloned() else { return };
+    for product in js_sys::Array::from(&field(&json, "products")).iter() {
+        let id = field(&product, "productId").as_string().unwrap_or_default();
+        let Some(index) = w.ids.iter().position(|i| *i == id) else { continue };
+        if w.cards[index].is_some() {
+            continue;
+        }
+        let Ok(card) = template.clone_node_with_deep(true) else { continue };
+        let card: HtmlElement = card.unchecked_into();
+        let name = field(&product, "name").as_string().unwrap_or_default();
+        let slug = field(&product, "slug").as_string().unwrap_or_default();
+        let cents = field(&product, "priceCurrentCents").as_f64().unwrap_or(0.0) as i64;
+        let units = field(&product, "stockLevel").as_f64().unwrap_or(0.0) as i64;
+        let (stock_text, stock_class) = stock_label(units);
+        let _ = card.set_attribute("data-product-id", &id);
+        let _ = card.set_attribute("data-price-cents", &cents.to_string());
+        let _ = card.set_attribute("data-index", &index.to_string());
+        let _ = card.remove_attribute("style");
+        let set = |selector: &str, attribute: Option<&str>, value: &str| {
+            if let Some(el) = card.query_selector(selector).ok().flatten() {
+                match attribute {
+                    Some(attribute) => drop(el.set_attribute(attribute, value)),
+                    None => el.set_text_content(Some(value)),
+                }
+            }
+        };
+        set("a", Some("href"), &format!("/p/{slug}"));
+        set("a", Some("aria-label"), &format!("{name}, {}", format_cents(cents)));
+        set("img", Some("src"), &field(&product, "imageUrl").as_string().unwrap_or_default());
+        set(".product-name", None, &name);
+        set(".product-price", None, &format_cents(cents));
+        set(".stock", Some("class"), stock_class);
+        set(".stock", None, &stock_text);
+        set("button[data-beam]", Some("data-beam"), &id);
+        set("button[data-beam]", Some("aria-label"), &format!("Beam {name} into your cart orbit"));
+        let _ = w.container.append_child(&card);
+        w.low_stock[index] = units <= LOW_STOCK;
+        w.styles[index] = Some(card.style());
+        w.cards[index] = Some(card);
     }
 }
 

@@ -23,6 +23,15 @@ use crate::product_state::{catalog_digest, live_products};
 /// not reading and is dropped.
 pub const CONTROL_QUEUE: usize = 64;
 
+/// Why a socket must be sent a fresh `sync`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Resync {
+    /// The engine reset the live state (a Temporal Paradox): announced with an `err` frame first.
+    Paradox(String),
+    /// Products were created or retired, so the indices moved: a quiet `sync`.
+    Catalog,
+}
+
 /// The products a node's sockets index, in the engine's order.
 #[derive(Debug, Default)]
 pub struct CatalogIndex {
@@ -71,6 +80,8 @@ pub struct TickFrames {
     pub state: Arc<Vec<BodyState>>,
     /// Set when the engine reset clients' state: sockets send a paradox, then a fresh `sync`.
     pub paradox: Option<String>,
+    /// Set on the first tick of a new catalog: sockets get a fresh `sync` with the new indices.
+    pub catalog_changed: bool,
     /// The catalog the indices refer to.
     pub catalog: Arc<CatalogIndex>,
 }
@@ -110,8 +121,8 @@ pub struct SocketOutlet {
     pub needs_keyframe: AtomicBool,
     /// A write failed: the socket is gone.
     pub broken: AtomicBool,
-    /// A paradox to announce, followed by a fresh `sync`.
-    pub resync: Mutex<Option<String>>,
+    /// A fresh `sync` to send, and why.
+    pub resync: Mutex<Option<Resync>>,
     /// Wakes the socket's task when any of the above needs it.
     pub wake: Notify,
     /// Staggers keyframes across sockets.
@@ -186,10 +197,10 @@ impl SocketOutlet {
         None
     }
 
-    /// Asks the task to announce a paradox and resync.
-    fn request_resync(&self, reason: &str) {
+    /// Asks the task to send a fresh `sync` (after a paradox's `err` frame, if it is one).
+    fn request_resync(&self, why: Resync) {
         self.live.store(false, Release);
-        *self.resync.lock().expect("resync lock") = Some(reason.to_string());
+        *self.resync.lock().expect("resync lock") = Some(why);
         self.wake.notify_one();
     }
 }
@@ -357,10 +368,14 @@ impl Hub {
                         hub.recent.lock().expect("recent lock").iter().filter(|f| f.n > fanned_out).cloned().collect();
                     let Some(newest) = window.last() else { continue };
                     fanned_out = newest.n;
-                    if let Some(reason) = window.iter().rev().find_map(|f| f.paradox.as_ref()) {
+                    let resync = match window.iter().rev().find_map(|f| f.paradox.as_ref()) {
+                        Some(reason) => Some(Resync::Paradox(reason.clone())),
+                        None => window.iter().any(|f| f.catalog_changed).then_some(Resync::Catalog),
+                    };
+                    if let Some(why) = resync {
                         let outlets: Vec<Arc<SocketOutlet>> =
                             hub.sockets.lock().expect("sockets lock").values().map(|r| r.outlet.clone()).collect();
-                        outlets.iter().for_each(|o| o.request_resync(reason));
+                        outlets.iter().for_each(|o| o.request_resync(why.clone()));
                         continue;
                     }
                     // Sockets that are behind need earlier ticks too: hand over all kept ones.
@@ -421,7 +436,8 @@ impl Hub {
     async fn on_tick(&self, tick: TickBroadcast, pool: &PgPool, predictor: &mut Predictor) {
         self.metrics.ticks_received.fetch_add(1, Relaxed);
         let mut catalog = self.catalog();
-        if catalog.digest != tick.catalog {
+        let catalog_changed = catalog.digest != tick.catalog;
+        if catalog_changed {
             match CatalogIndex::load(pool).await {
                 Ok(fresh) => {
                     catalog = Arc::new(fresh);
@@ -457,6 +473,7 @@ impl Hub {
             full,
             state: Arc::new(tick.s),
             paradox: tick.paradox,
+            catalog_changed,
             catalog,
         };
         let frames = Arc::new(frames);

@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
 
-use super::hub::{SocketOutlet, TickFrames};
+use super::hub::{Resync, SocketOutlet, TickFrames};
 use super::raw::{self, Drained, ReadSide, Writer};
 use super::{CLIENT_FRAMES_PER_SEC, CLIENT_FRAME_BURST};
 use crate::auth::tokens::unix_now;
@@ -179,8 +179,10 @@ impl Connection {
             self.outlet.needs_flush.store(false, std::sync::atomic::Ordering::Release);
         }
         let resync = self.outlet.resync.lock().expect("resync lock").take();
-        if let Some(reason) = resync {
-            self.send_frame(&ServerFrame::paradox(None, &reason)).await?;
+        if let Some(why) = resync {
+            if let Resync::Paradox(reason) = why {
+                self.send_frame(&ServerFrame::paradox(None, &reason)).await?;
+            }
             let latest = self.state.hub.subscribe().borrow().clone();
             if let Some(frames) = latest {
                 self.send_sync(&frames).await?;

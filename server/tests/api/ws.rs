@@ -200,6 +200,35 @@ async fn stock_levels_follow_the_sync_and_changes_reach_every_socket() {
 }
 
 #[tokio::test]
+async fn a_new_product_resyncs_every_socket_quietly_with_the_new_catalog() {
+    let app = spawn_app().await;
+    let products = app.product_ids().await.len();
+    let (_, admin) = app.shopper(Role::Admin).await;
+    let mut client = synced(&app, &app.guest_token().await).await;
+    let created = app
+        .post_json(
+            "/api/admin/products",
+            Some(&admin),
+            serde_json::json!({ "slug": "quasar-kettle", "name": "Quasar Kettle", "msrpCents": 4_500, "stockCount": 4 }),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let mut paradoxes = 0;
+    let resynced = client
+        .wait_for(6 * SECOND, |f| {
+            if matches!(f, ServerFrame::Err { .. }) {
+                paradoxes += 1;
+            }
+            sync_of(f)
+        })
+        .await
+        .expect("a fresh sync after the catalog changed");
+    assert_eq!(resynced.0, products + 1, "the new product is in the catalog index");
+    assert_eq!(paradoxes, 0, "a catalog change is not a paradox");
+    app.cleanup().await;
+}
+
+#[tokio::test]
 async fn bad_frames_get_errors_and_the_socket_keeps_working() {
     let app = spawn_app().await;
     let mut client = synced(&app, &app.guest_token().await).await;
