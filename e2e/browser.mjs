@@ -25,11 +25,12 @@ export function collectErrors(page) {
 
 /**
  * A card to flick: one whose centre no other card covers (they overlap in orbit), with the
- * direction it is moving on screen, found just before pressing on it since it keeps moving.
+ * direction it is moving on screen, found just before pressing on it since it keeps moving
+ * (`only`: that product's card, if it is on top).
  * Resolves to `{ id, x, y, dx, dy }`, or `null` when no card is on top at its centre.
  */
-export function flickTarget(page, { minX = 0, maxX = Infinity } = {}) {
-  return page.evaluate(({ minX, maxX }) => new Promise((resolve) => {
+export function flickTarget(page, { minX = 0, maxX = Infinity, only = null } = {}) {
+  return page.evaluate(({ minX, maxX, only }) => new Promise((resolve) => {
     const at = (card) => /translate3d\(([-\d.]+)px, ([-\d.]+)px/.exec(card.style.transform).slice(1).map(Number);
     const cards = [...document.querySelectorAll('.product-grid [data-product-id]')];
     const before = cards.map(at);
@@ -37,6 +38,7 @@ export function flickTarget(page, { minX = 0, maxX = Infinity } = {}) {
       for (const [k, card] of cards.entries()) {
         const r = card.getBoundingClientRect();
         const [x, y] = [r.left + r.width / 2, r.top + r.height / 3];
+        if (only && card.getAttribute('data-product-id') !== only) continue;
         if (x < minX || x > maxX || document.elementFromPoint(x, y)?.closest('[data-product-id]') !== card) continue;
         const [x1, y1] = at(card);
         const len = Math.hypot(x1 - before[k][0], y1 - before[k][1]) || 1;
@@ -45,5 +47,62 @@ export function flickTarget(page, { minX = 0, maxX = Infinity } = {}) {
       }
       resolve(null);
     }, 50);
-  }), { minX, maxX });
+  }), { minX, maxX, only });
+}
+
+/**
+ * Flicks `target` (from `flickTarget`) with pointer events dispatched inside the page 16 ms apart
+ * (a 60 Hz finger), so the stroke's speed does not depend on the driver's round trips.
+ * Resolves to `{ id, flickedAt }`: the card that was under the pointer and the page time
+ * (ms since the epoch) of the release.
+ */
+export function flickInPage(page, target) {
+  return page.evaluate(async ({ x, y, dx, dy }) => {
+    const el = document.elementFromPoint(x, y);
+    const fire = (type, px, py) => el.dispatchEvent(new PointerEvent(type, {
+      bubbles: true, cancelable: true, clientX: px, clientY: py, pointerId: 7, pointerType: 'mouse', isPrimary: true,
+    }));
+    fire('pointerdown', x, y);
+    for (let i = 1; i <= 5; i++) {
+      await new Promise((r) => setTimeout(r, 16));
+      fire('pointermove', x + dx * 40 * i, y + dy * 40 * i);
+    }
+    const flickedAt = performance.timeOrigin + performance.now();
+    fire('pointerup', x + dx * 200, y + dy * 200);
+    return { id: el.closest('[data-product-id]').getAttribute('data-product-id'), flickedAt };
+  }, target);
+}
+
+/**
+ * The first rendered frame at which a card leaves the path it was on: a quadratic fitted to its
+ * screen positions over the `fitMs` before `at` is extrapolated, and the first frame after `at`
+ * more than `px` pixels off it is the change. `samples` are `[t, x, y]` per animation frame.
+ * Resolves to that frame's time, or `undefined`.
+ */
+export function firstDeparture(samples, at, { fitMs = 300, px = 3 } = {}) {
+  const fit = samples.filter(([t]) => t <= at && t >= at - fitMs);
+  if (fit.length < 6) return undefined;
+  const t0 = fit[0][0];
+  const solve = (k) => {
+    // Least squares for v = a + b·t + c·t², t in seconds from t0.
+    const sums = Array(5).fill(0);
+    const rhs = [0, 0, 0];
+    for (const s of fit) {
+      const t = (s[0] - t0) / 1000;
+      for (let p = 0; p < 5; p++) sums[p] += t ** p;
+      for (let p = 0; p < 3; p++) rhs[p] += s[k] * t ** p;
+    }
+    const m = [[sums[0], sums[1], sums[2]], [sums[1], sums[2], sums[3]], [sums[2], sums[3], sums[4]]];
+    const det = (a) => a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1]) - a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0])
+      + a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
+    const d = det(m);
+    return [0, 1, 2].map((col) => det(m.map((row, r) => row.map((v, c) => (c === col ? rhs[r] : v)))) / d);
+  };
+  const [cx, cy] = [solve(1), solve(2)];
+  const at_ = (c, t) => c[0] + c[1] * t + c[2] * t * t;
+  for (const [t, x, y] of samples.filter(([t]) => t > at)) {
+    const s = (t - t0) / 1000;
+    if (Math.hypot(x - at_(cx, s), y - at_(cy, s)) > px) return t;
+  }
+  return undefined;
 }

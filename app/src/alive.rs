@@ -20,7 +20,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlElement};
 
-use crate::catalog::{stock_label, LOW_STOCK};
+use crate::catalog::{instability, stock_label, LOW_STOCK, REDSHIFT_FROM};
 use crate::money::format_cents;
 
 /// Where the worker bundle is served.
@@ -55,7 +55,12 @@ struct Well {
     frame_in_flight: bool,
     prices: Vec<i64>,
     masses_shown: Vec<f32>,
+    /// Base masses by index (from the sync).
+    base_masses: Vec<f32>,
+    /// What makes a card unstable (the Redshift glitch), by index.
     low_stock: Vec<bool>,
+    price_jumped: Vec<bool>,
+    contention: Vec<f32>,
     cart: Vec<(u32, u32)>,
     reduced_motion: bool,
     orbiting: bool,
@@ -187,7 +192,10 @@ pub fn start() {
         frame_in_flight: false,
         prices: Vec::new(),
         masses_shown: Vec::new(),
+        base_masses: Vec::new(),
         low_stock: Vec::new(),
+        price_jumped: Vec::new(),
+        contention: Vec::new(),
         cart: Vec::new(),
         reduced_motion,
         orbiting: false,
@@ -279,7 +287,10 @@ fn send(well: &Rc<RefCell<Well>>, command: Command) {
 
 fn on_event(well: &Rc<RefCell<Well>>, event: Event) {
     match event {
-        Event::Synced { ids, cart } => on_synced(well, ids, cart),
+        Event::Synced { ids, base_masses, cart } => {
+            well.borrow_mut().base_masses = base_masses;
+            on_synced(well, ids, cart)
+        }
         Event::StateUpdate { products, prices, manifold_us, extrapolated_ms } => {
             let mut w = well.borrow_mut();
             w.frame_in_flight = false;
@@ -396,6 +407,8 @@ fn on_synced(well: &Rc<RefCell<Well>>, ids: Vec<String>, cart: Vec<(u32, u32)>) 
         .map(|c| c.as_ref().and_then(|c| c.query_selector(".stock-low, .stock-out").ok().flatten()).is_some())
         .collect();
     w.masses_shown = vec![0.0; ids.len()];
+    w.price_jumped = vec![false; ids.len()];
+    w.contention = vec![0.0; ids.len()];
     w.styles = w.cards.iter().map(|c| c.as_ref().map(|c| c.style())).collect();
     w.transforms = vec![String::new(); ids.len()];
     w.ids = ids;
@@ -515,13 +528,26 @@ fn update_prices(w: &mut Well, prices: Vec<i64>) {
                 let _ = link.set_attribute("aria-label", &format!("{name}, {text}"));
             }
         }
-        // Redshift: instability from a fast price move and low stock.
-        let moved = previous > 0 && (cents - previous).abs() as f64 >= 0.01 * previous as f64;
-        let instability =
-            0.5 * f64::from(u8::from(moved)) + 0.5 * f64::from(u8::from(w.low_stock.get(index) == Some(&true)));
-        set_instability(card, instability);
+        // A move of 1 % or more in one update is a fast price move.
+        if let Some(jumped) = w.price_jumped.get_mut(index) {
+            *jumped = previous > 0 && (cents - previous).abs() as f64 >= 0.01 * previous as f64;
+        }
+        show_instability(w, index);
     }
     w.prices = prices;
+}
+
+/// Shows a card's Redshift glitch ([`instability`]).
+fn show_instability(w: &Well, index: usize) {
+    let Some(Some(card)) = w.cards.get(index) else { return };
+    let flag = |list: &[bool]| list.get(index) == Some(&true);
+    let level = instability(flag(&w.price_jumped), flag(&w.low_stock), w.contention.get(index).copied().unwrap_or(0.0));
+    let _ = card.style().set_property("--instability", &format!("{level:.2}"));
+    let _ = if level >= REDSHIFT_FROM {
+        card.class_list().add_1("redshift")
+    } else {
+        card.class_list().remove_1("redshift")
+    };
 }
 
 /// New stock levels: the card's stock line, and low stock for the Redshift glitch.
@@ -537,13 +563,8 @@ fn update_stock(w: &mut Well, levels: &[(u32, i64)]) {
         if let Some(low) = w.low_stock.get_mut(index) {
             *low = units <= LOW_STOCK;
         }
+        show_instability(w, index);
     }
-}
-
-fn set_instability(card: &HtmlElement, instability: f64) {
-    let _ = card.style().set_property("--instability", &format!("{instability:.2}"));
-    let _ =
-        if instability >= 0.5 { card.class_list().add_1("redshift") } else { card.class_list().remove_1("redshift") };
 }
 
 fn add_to_cart(w: &mut Well, index: u32, quantity: u32) {
@@ -641,7 +662,8 @@ fn frame(well: &Rc<RefCell<Well>>, timestamp: f64, origin: f64) {
     }
     w.fresh = false;
     let scale = w.scale;
-    let Well { styles, positions, masses_shown, transforms, .. } = &mut *w;
+    let mut unstable = Vec::new();
+    let Well { styles, positions, masses_shown, transforms, base_masses, contention, .. } = &mut *w;
     let mut text = String::with_capacity(64);
     for (index, style) in styles.iter().enumerate() {
         let Some(style) = style else { continue };
@@ -663,7 +685,12 @@ fn frame(well: &Rc<RefCell<Well>>, timestamp: f64, origin: f64) {
         if (m as f32 - *shown).abs() > 0.25 {
             *shown = m as f32;
             let _ = style.set_property("--mass", &format!("{:.2}", m));
+            contention[index] = crate::catalog::contention(m as f32, base_masses.get(index).copied().unwrap_or(1.0));
+            unstable.push(index);
         }
+    }
+    for index in unstable {
+        show_instability(&w, index);
     }
 }
 

@@ -99,6 +99,8 @@ pub enum Event {
     Synced {
         /// Product uuids in index order.
         ids: Vec<String>,
+        /// Base masses in index order: communal mass above it is interest (contention).
+        base_masses: Vec<f32>,
         /// `(index, quantity)` of the cart orbit.
         cart: Vec<(u32, u32)>,
     },
@@ -267,13 +269,17 @@ impl PhysicsWorker {
                 self.manifold.on_sync(&catalog, n, t, &s, arrived);
                 self.backoff_ms = FIRST_BACKOFF_MS;
                 let mut ids = vec![String::new(); catalog.len()];
+                let mut base_masses = vec![1.0; catalog.len()];
                 for entry in catalog {
-                    if let Some(slot) = ids.get_mut(entry.i as usize) {
-                        *slot = entry.id;
+                    if let (Some(id), Some(mass)) =
+                        (ids.get_mut(entry.i as usize), base_masses.get_mut(entry.i as usize))
+                    {
+                        *id = entry.id;
+                        *mass = entry.b;
                     }
                 }
                 let cart = cart.into_iter().map(|line| (line.i, line.qty)).collect();
-                self.emit(scope, Event::Synced { ids, cart });
+                self.emit(scope, Event::Synced { ids, base_masses, cart });
                 self.emit(scope, Event::Connection(Connection::Open));
             }
             ServerFrame::State { t, n, s } => self.manifold.on_state(n, t, &s, arrived),
