@@ -76,12 +76,12 @@ export function flickInPage(page, target) {
 /**
  * The first rendered frame at which a card leaves the path it was on: a quadratic fitted to its
  * screen positions over the `fitMs` before `at` is extrapolated, and the first frame after `at`
- * more than `px` pixels off it is the change. `samples` are `[t, x, y]` per animation frame.
+ * more than `px` pixels off it (and followed by one further off) is the change. `samples` are `[t, x, y]` per animation frame.
  * Resolves to that frame's time, or `undefined`.
  */
-export function firstDeparture(samples, at, { fitMs = 300, px = 3 } = {}) {
+export function firstDeparture(samples, at, { fitMs = 500, px = 8 } = {}) {
   const fit = samples.filter(([t]) => t <= at && t >= at - fitMs);
-  if (fit.length < 6) return undefined;
+  if (fit.length < 5) return undefined;
   const t0 = fit[0][0];
   const solve = (k) => {
     // Least squares for v = a + b·t + c·t², t in seconds from t0.
@@ -100,9 +100,9 @@ export function firstDeparture(samples, at, { fitMs = 300, px = 3 } = {}) {
   };
   const [cx, cy] = [solve(1), solve(2)];
   const at_ = (c, t) => c[0] + c[1] * t + c[2] * t * t;
-  for (const [t, x, y] of samples.filter(([t]) => t > at)) {
-    const s = (t - t0) / 1000;
-    if (Math.hypot(x - at_(cx, s), y - at_(cy, s)) > px) return t;
-  }
-  return undefined;
+  // The first of two consecutive frames off the path, the second further off (not a wobble).
+  const off = samples.filter(([t]) => t > at)
+    .map(([t, x, y]) => [t, Math.hypot(x - at_(cx, (t - t0) / 1000), y - at_(cy, (t - t0) / 1000))]);
+  const k = off.findIndex(([, d], i) => d > px && off[i + 1] && off[i + 1][1] > d);
+  return k < 0 ? undefined : off[k][0];
 }

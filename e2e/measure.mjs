@@ -43,7 +43,7 @@ if (mode === 'frames') {
 } else {
   // Visual latency: A flicks a card (the stroke dispatched in the page at 60 Hz); B records that
   // card's position every animation frame, and the latency is the first frame B renders off the
-  // path the card was on (a quadratic fitted to the 300 ms before the release, 3 px tolerance).
+  // path the card was on (a quadratic fitted to the 500 ms before the release; 8 px off, then further).
   const a = await open();
   const b = await open();
   const results = [];
