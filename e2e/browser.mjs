@@ -106,3 +106,19 @@ export function firstDeparture(samples, at, { fitMs = 500, px = 8 } = {}) {
   const k = off.findIndex(([, d], i) => d > px && off[i + 1] && off[i + 1][1] > d);
   return k < 0 ? undefined : off[k][0];
 }
+
+/** A card's translate3d offsets, sampled every animation frame for `ms`: `[[t, x, y]]` with page
+ *  times in ms since the epoch. */
+export function recordCard(page, productId, ms) {
+  return page.evaluate(({ productId, ms }) => new Promise((resolve) => {
+    const card = document.querySelector(`.product-grid [data-product-id="${productId}"]`);
+    const samples = [];
+    const start = performance.now();
+    const tick = () => {
+      const m = /translate3d\(([-\d.]+)px, ([-\d.]+)px/.exec(card.style.transform);
+      if (m) samples.push([performance.timeOrigin + performance.now(), +m[1], +m[2]]);
+      if (performance.now() - start < ms) requestAnimationFrame(tick); else resolve(samples);
+    };
+    requestAnimationFrame(tick);
+  }), { productId, ms });
+}

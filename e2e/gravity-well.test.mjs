@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { BASE_URL, launch, collectErrors, flickTarget, flickInPage, firstDeparture } from './browser.mjs';
+import { BASE_URL, launch, collectErrors, flickTarget, flickInPage, firstDeparture, recordCard } from './browser.mjs';
 
 const ARTIFACTS = new URL('../target/e2e-artifacts/', import.meta.url).pathname;
 mkdirSync(ARTIFACTS, { recursive: true });
@@ -21,21 +21,6 @@ async function openWell(options = {}) {
   await page.goto(BASE_URL + '/', { waitUntil: 'networkidle' });
   await page.waitForSelector('.product-grid[data-alive="synced"]', { timeout: 20000 });
   return { context, page, errors };
-}
-
-/** The card's translate3d offsets, sampled every animation frame for `ms`, with page times. */
-function sampleCard(page, productId, ms) {
-  return page.evaluate(({ productId, ms }) => new Promise((resolve) => {
-    const card = document.querySelector(`.product-grid [data-product-id="${productId}"]`);
-    const samples = [];
-    const start = performance.now();
-    const tick = () => {
-      const m = /translate3d\(([-\d.]+)px, ([-\d.]+)px/.exec(card.style.transform);
-      if (m) samples.push([performance.timeOrigin + performance.now(), +m[1], +m[2]]);
-      if (performance.now() - start < ms) requestAnimationFrame(tick); else resolve(samples);
-    };
-    requestAnimationFrame(tick);
-  }), { productId, ms });
 }
 
 /** Pixels per second over windows of about 100 ms (single frames are too noisy), stamped with
@@ -61,7 +46,7 @@ test('the products orbit: transforms change every frame, prices and the cart orb
   const { context, page, errors } = await openWell();
   assert.equal(await page.locator('[data-testid="syncing"]').isHidden(), true, 'the sync indicator went away');
   const id = await page.locator('.product-grid [data-product-id]').nth(2).getAttribute('data-product-id');
-  const samples = await sampleCard(page, id, 600);
+  const samples = await recordCard(page, id, 600);
   const moving = speeds(samples).filter(([, v]) => v > 1).length;
   assert.ok(moving > 10, `the card moved in only ${moving} frames`);
   assert.ok(await page.locator('[data-testid="cart-orbit"]').isVisible());
@@ -162,7 +147,7 @@ test('a killed connection plays the Temporal Paradox and recovers', async () => 
   await page.screenshot({ path: ARTIFACTS + 'paradox.png' });
   await page.waitForSelector('[data-testid="paradox"][hidden]', { state: 'attached', timeout: 15000 });
   const id = await page.locator('.product-grid [data-product-id]').first().getAttribute('data-product-id');
-  const moving = speeds(await sampleCard(page, id, 500)).filter(([, v]) => v > 1).length;
+  const moving = speeds(await recordCard(page, id, 500)).filter(([, v]) => v > 1).length;
   assert.ok(moving > 5, 'orbiting again after the resync');
   assert.deepEqual(errors.filter((e) => !/WebSocket/i.test(e)), []);
   await context.close();

@@ -3,7 +3,7 @@
 //   BASE_URL=… node e2e/measure.mjs latency                        flick in A → motion change in B
 // Prints one JSON line. Run by scripts/measure-browser.sh, which starts servers with 200, 500 and
 // 1,000 products.
-import { launch, flickTarget, flickInPage, firstDeparture } from './browser.mjs';
+import { launch, flickTarget, flickInPage, firstDeparture, recordCard } from './browser.mjs';
 
 const BASE_URL = process.env.BASE_URL ?? 'http://127.0.0.1:3000';
 const SECONDS = Number(process.env.MEASURE_SECONDS ?? 10);
@@ -50,17 +50,7 @@ if (mode === 'frames') {
   for (let round = 0; round < 10; round++) {
     const target = await flickTarget(a);
     if (!target) continue;
-    const watching = b.evaluate((id) => new Promise((resolve) => {
-      const card = document.querySelector(`.product-grid [data-product-id="${id}"]`);
-      const samples = [];
-      const start = performance.now();
-      const tick = () => {
-        const m = /translate3d\(([-\d.]+)px, ([-\d.]+)px/.exec(card.style.transform);
-        if (m) samples.push([performance.timeOrigin + performance.now(), +m[1], +m[2]]);
-        if (performance.now() - start < 2000) requestAnimationFrame(tick); else resolve(samples);
-      };
-      requestAnimationFrame(tick);
-    }), target.id);
+    const watching = recordCard(b, target.id, 2000);
     await a.waitForTimeout(700);
     const now = await flickTarget(a, { only: target.id }); // it moved meanwhile
     if (!now) { await watching; continue; }

@@ -96,14 +96,12 @@ pub async fn api_with_headers(
 pub async fn sign_in(action: &str, email: &str, password: &str) -> Result<(), String> {
     let body = json_object(&[("email", email.into()), ("password", password.into())])?;
     let (status, json) = api("POST", &format!("/api/auth/{action}"), Some(&body)).await?;
-    let field = |name: &str| js_sys::Reflect::get(&json, &name.into()).ok();
     if status == 200 || status == 201 {
-        let token = field("token").and_then(|t| t.as_string()).ok_or("no token in the answer")?;
-        let expires_in = field("expiresIn").and_then(|e| e.as_f64()).unwrap_or(900.0);
-        store(&token, expires_in);
+        let token = field(&json, "token").as_string().ok_or("no token in the answer")?;
+        store(&token, field(&json, "expiresIn").as_f64().unwrap_or(900.0));
         return Ok(());
     }
-    Err(field("message").and_then(|m| m.as_string()).unwrap_or_else(|| format!("the server answered {status}")))
+    Err(field(&json, "message").as_string().unwrap_or_else(|| format!("the server answered {status}")))
 }
 
 /// A JSON object text from (field, value) pairs.
