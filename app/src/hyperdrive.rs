@@ -47,7 +47,8 @@ struct Flow {
     busy: bool,
     quote: Option<Quote>,
     card: Option<CardEntry>,
-    countdown: Option<i32>,
+    /// The countdown's interval and its callback (dropped when the warp closes).
+    countdown: Option<(i32, Closure<dyn FnMut()>)>,
 }
 
 thread_local! {
@@ -143,6 +144,8 @@ async fn start() {
     if !take_busy() {
         return;
     }
+    // A second press starts over: the earlier quote is replaced (the server releases it).
+    close_warp();
     notice("");
     show("[data-testid=\"order-placed\"]", false);
     open_warp();
@@ -234,14 +237,12 @@ fn open_warp() {
 /// Closes the warp: the countdown stops, the card element is destroyed (no card data stays in
 /// the page), the quote is forgotten.
 fn close_warp() {
-    let (countdown, card) = FLOW.with(|f| {
+    stop_countdown();
+    let card = FLOW.with(|f| {
         let mut f = f.borrow_mut();
         f.quote = None;
-        (f.countdown.take(), f.card.take())
+        f.card.take()
     });
-    if let Some(handle) = countdown {
-        window().clear_interval_with_handle(handle);
-    }
     if let Some(entry) = card {
         let _ = call(&entry.card, "destroy", &[]);
     }
@@ -254,7 +255,16 @@ fn close_warp() {
     }
 }
 
+fn stop_countdown() {
+    if let Some((handle, _callback)) = FLOW.with(|f| f.borrow_mut().countdown.take()) {
+        window().clear_interval_with_handle(handle);
+    }
+}
+
+/// Redraws the countdown four times a second; at zero the freeze has run out (unless a charge
+/// is on its way, whose answer then decides).
 fn start_countdown() {
+    stop_countdown();
     let tick = Closure::<dyn FnMut()>::new(move || {
         let Some(expires_at) = FLOW.with(|f| f.borrow().quote.as_ref().map(|q| q.expires_at_ms)) else { return };
         let left = ((expires_at - js_sys::Date::now()) / 1000.0).ceil().max(0.0);
@@ -268,10 +278,10 @@ fn start_countdown() {
         }
     });
     let handle = window()
-        .set_interval_with_callback_and_timeout_and_arguments_0(tick.as_ref().unchecked_ref(), COUNTDOWN_TICK_MS)
-        .ok();
-    tick.forget();
-    FLOW.with(|f| f.borrow_mut().countdown = handle);
+        .set_interval_with_callback_and_timeout_and_arguments_0(tick.as_ref().unchecked_ref(), COUNTDOWN_TICK_MS);
+    if let Ok(handle) = handle {
+        FLOW.with(|f| f.borrow_mut().countdown = Some((handle, tick)));
+    }
 }
 
 /// Pay: Stripe.js turns the card into a payment method id, then the quote is charged.
