@@ -143,6 +143,15 @@ test('a declined card plays the Temporal Paradox; the cart orbit and the stock a
   const stockBefore = await stockLevel(product.productId);
   const cartBefore = (await api(page, '/api/cart')).body;
 
+  // Cancel gives the reserved unit back at once.
+  await page.locator('[data-testid="checkout"]').click();
+  await page.waitForSelector('[data-testid="pay"]:not([disabled])', { timeout: 10000 });
+  assert.equal(await stockLevel(product.productId), stockBefore - 1, 'the quote holds one unit');
+  await page.locator('.warp-cancel').click();
+  await page.waitForSelector('.checkout-notice:text-matches("went back")');
+  assert.equal(await page.locator('[data-testid="warping"]').isHidden(), true);
+  assert.equal(await stockLevel(product.productId), stockBefore);
+
   await startHyperdrive(page, '4000000000000341');
   const charged = page.waitForResponse((r) => r.url().endsWith('/api/checkout'));
   await page.locator('[data-testid="pay"]').click();

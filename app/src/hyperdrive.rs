@@ -98,8 +98,7 @@ pub fn install() {
             leptos::task::spawn_local(pay());
         } else if within(".warp-cancel") {
             event.prevent_default();
-            close_warp();
-            notice("Hyperdrive cancelled. The reserved stock goes back when the price freeze runs out.");
+            leptos::task::spawn_local(cancel());
         }
     });
     let _ = document().add_event_listener_with_callback("click", on_click.as_ref().unchecked_ref());
@@ -191,6 +190,15 @@ async fn start() {
         }
         Err(why) => set_text(".warp-message", &format!("Card entry could not load: {why}")),
     }
+}
+
+/// Cancel: the warp closes and the quote's stock goes back (`DELETE /api/checkout/quote`).
+async fn cancel() {
+    close_warp();
+    notice(match api("DELETE", "/api/checkout/quote", None).await {
+        Ok((200, _)) => "Hyperdrive cancelled: the prices are live again and the reserved stock went back.",
+        _ => "Hyperdrive cancelled. The reserved stock goes back when the price freeze runs out.",
+    });
 }
 
 /// Guests keep their cart orbit; signing in carries it into the account.

@@ -39,6 +39,19 @@ pub struct OrderView {
     pub paid_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// Releases every open quote of `user` (not one being charged); returns how many.
+pub async fn release_open_quotes(tx: &mut Transaction<'_, Postgres>, user: Uuid) -> sqlx::Result<u64> {
+    let open: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM quotes WHERE user_id = $1 AND status = 'open' FOR UPDATE")
+        .bind(user)
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut released = 0;
+    for quote in open {
+        released += u64::from(release_quote(tx, quote).await?);
+    }
+    Ok(released)
+}
+
 /// Releases the units of a quote that still holds them; `false` when it held none.
 pub async fn release_quote(tx: &mut Transaction<'_, Postgres>, quote: Uuid) -> sqlx::Result<bool> {
     let released =

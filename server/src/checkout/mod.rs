@@ -132,6 +132,16 @@ impl Hyperdrive {
         &self.pool
     }
 
+    /// Releases `user`'s open quote (the shopper left the warp), so its stock goes back now
+    /// rather than when the quote expires; returns how many quotes were released (0 or 1). A
+    /// quote already being charged is left to its charge.
+    pub async fn release_open(&self, user: Uuid) -> Result<u64, ApiError> {
+        let mut tx = self.pool.begin().await?;
+        let released = ledger::release_open_quotes(&mut tx, user).await?;
+        tx.commit().await?;
+        Ok(released)
+    }
+
     /// Freezes the prices of `user`'s cart and reserves its stock, all or nothing. Replaces the
     /// shopper's earlier open quote, if any.
     pub async fn quote(&self, user: Uuid, sub: &str) -> Result<Quote, ApiError> {
@@ -149,14 +159,7 @@ impl Hyperdrive {
         cart.sort_by_key(|line| line.product_id);
 
         let mut tx = self.pool.begin().await?;
-        let earlier: Vec<Uuid> =
-            sqlx::query_scalar("SELECT id FROM quotes WHERE user_id = $1 AND status = 'open' FOR UPDATE")
-                .bind(user)
-                .fetch_all(&mut *tx)
-                .await?;
-        for quote in earlier {
-            ledger::release_quote(&mut tx, quote).await?;
-        }
+        ledger::release_open_quotes(&mut tx, user).await?;
         for line in &cart {
             // Conditional: never more reserved than in stock, so no oversell whatever the race.
             let reserved = sqlx::query(

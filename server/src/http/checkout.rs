@@ -20,7 +20,7 @@ use crate::startup::AppState;
 /// The routes of this area.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/checkout/quote", post(quote))
+        .route("/api/checkout/quote", post(quote).delete(release))
         .route("/api/checkout", post(checkout))
         .route("/api/orders", get(orders))
         .route("/api/stripe/webhook", post(webhook))
@@ -40,6 +40,13 @@ async fn quote(State(state): State<AppState>, who: Principal) -> Result<impl Int
     let user = account(&who)?;
     let quote = state.hyperdrive.quote(user, &who.sub).await?;
     Ok((StatusCode::CREATED, Json(quote)))
+}
+
+/// `DELETE /api/checkout/quote`: the shopper left the warp; the open quote's stock goes back.
+async fn release(State(state): State<AppState>, who: Principal) -> Result<impl IntoResponse, ApiError> {
+    let user = account(&who)?;
+    let released = state.hyperdrive.release_open(user).await?;
+    Ok(Json(json!({ "released": released })))
 }
 
 /// Longest accepted Idempotency-Key.

@@ -144,6 +144,20 @@ async fn a_quote_freezes_prices_and_reserves_stock_all_or_nothing() {
     assert_eq!(body["error"], "ERR_TEMPORAL_PARADOX");
     assert_eq!(body["reason"], "out_of_stock");
     assert_eq!(app.inventory(ids[0]).await, (5, 2), "the first item's reservation was rolled back");
+
+    // Leaving the warp releases the quote at once; there is nothing left to release after that.
+    let release = |token: String| {
+        let request = app.http.delete(format!("{}/api/checkout/quote", app.address)).bearer_auth(token);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.json::<Value>().await.unwrap())
+        }
+    };
+    assert_eq!(release(guest.clone()).await.0, 401);
+    assert_eq!(release(token.clone()).await, (200, json!({ "released": 1 })));
+    assert_eq!(app.inventory(ids[0]).await, (5, 0));
+    assert_eq!(app.inventory(ids[1]).await, (1, 0));
+    assert_eq!(release(token.clone()).await, (200, json!({ "released": 0 })));
     app.cleanup().await;
 }
 
