@@ -21,6 +21,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlElement};
 
 use crate::catalog::{instability, stock_label, LOW_STOCK, REDSHIFT_FROM};
+use crate::dom::{element, window};
 use crate::money::format_cents;
 
 /// Where the worker bundle is served.
@@ -104,10 +105,6 @@ impl Stats {
     }
 }
 
-fn window() -> web_sys::Window {
-    web_sys::window().expect("a browser window")
-}
-
 fn perf_now() -> f64 {
     window().performance().map(|p| p.now()).unwrap_or(0.0)
 }
@@ -117,7 +114,7 @@ fn time_origin() -> f64 {
 }
 
 fn by_test_id(id: &str) -> Option<HtmlElement> {
-    window().document()?.query_selector(&format!("[data-testid=\"{id}\"]")).ok()??.dyn_into().ok()
+    element(&format!("[data-testid=\"{id}\"]"))
 }
 
 thread_local! {

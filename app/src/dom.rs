@@ -1,7 +1,22 @@
 //! DOM helpers shared by the browser-side modules.
 
 use wasm_bindgen::JsCast;
-use web_sys::{Element, Event, Node};
+use web_sys::{Element, Event, HtmlElement, Node};
+
+/// The browser window (these modules only run in one).
+pub fn window() -> web_sys::Window {
+    web_sys::window().expect("a browser window")
+}
+
+/// The page's document.
+pub fn document() -> web_sys::Document {
+    window().document().expect("a document")
+}
+
+/// The first element matching a CSS selector.
+pub fn element(selector: &str) -> Option<HtmlElement> {
+    document().query_selector(selector).ok()??.dyn_into().ok()
+}
 
 /// The element an event happened on.
 ///

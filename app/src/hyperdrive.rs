@@ -16,6 +16,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::HtmlElement;
 
 use crate::checkout::get_stripe_settings;
+use crate::dom::{document, element, window};
 use crate::money::format_cents;
 use crate::session::{api, api_with_headers, field, json_object};
 
@@ -53,18 +54,6 @@ struct Flow {
 
 thread_local! {
     static FLOW: RefCell<Flow> = RefCell::new(Flow::default());
-}
-
-fn window() -> web_sys::Window {
-    web_sys::window().expect("a browser window")
-}
-
-fn document() -> web_sys::Document {
-    window().document().expect("a document")
-}
-
-fn element(selector: &str) -> Option<HtmlElement> {
-    document().query_selector(selector).ok()??.dyn_into().ok()
 }
 
 fn set_text(selector: &str, text: &str) {
@@ -236,9 +225,14 @@ fn open_warp() {
     if let Some(list) = element(".warp-items") {
         list.set_inner_html("");
     }
-    show("[data-testid=\"warping\"]", true);
+    set_warping(true);
+}
+
+/// isWarping: the warp dialog and the page's warp effect.
+fn set_warping(on: bool) {
+    show("[data-testid=\"warping\"]", on);
     if let Some(body) = document().body() {
-        let _ = body.class_list().add_1("warping");
+        let _ = if on { body.class_list().add_1("warping") } else { body.class_list().remove_1("warping") };
     }
 }
 
@@ -257,10 +251,7 @@ fn close_warp() {
     if let Some(entry) = element(".card-entry") {
         entry.set_inner_html("");
     }
-    show("[data-testid=\"warping\"]", false);
-    if let Some(body) = document().body() {
-        let _ = body.class_list().remove_1("warping");
-    }
+    set_warping(false);
 }
 
 fn stop_countdown() {

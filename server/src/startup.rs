@@ -137,6 +137,8 @@ impl Application {
     /// background tasks.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_engine, engine_stopped) = tokio::sync::oneshot::channel::<()>();
+        // One reader of stock levels per node, for the engine's prices and the hub's `stock` frames.
+        let stock = engine::stock::spawn_feed(self.state.pool.clone());
         let mut engine = tokio::spawn(engine::run(
             EngineContext {
                 pool: self.state.pool.clone(),
@@ -145,6 +147,7 @@ impl Application {
                 node: self.state.node.clone(),
                 tick: self.state.config.tick,
                 metrics: self.state.metrics.clone(),
+                stock: stock.clone(),
             },
             async {
                 let _ = engine_stopped.await;
@@ -161,6 +164,7 @@ impl Application {
             self.state.config.redis_url.clone(),
             self.state.keys.clone(),
             self.state.pool.clone(),
+            stock,
             stopped(),
         ));
         let cart_writer = tokio::spawn(self.state.carts.clone().run_writer(stopped()));

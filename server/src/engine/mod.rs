@@ -49,6 +49,8 @@ pub struct EngineContext {
     pub tick: Duration,
     /// Counters.
     pub metrics: Arc<EngineMetrics>,
+    /// Stock levels and the catalog stamp ([`stock::spawn_feed`], shared with the WebSocket hub).
+    pub stock: tokio::sync::watch::Receiver<stock::StockFeed>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -82,7 +84,7 @@ async fn reload_catalog(ctx: &EngineContext, leading: &mut Leadership, stamp: St
 pub async fn run(ctx: EngineContext, shutdown: impl std::future::Future<Output = ()>) {
     tokio::pin!(shutdown);
     let history = history::spawn_writer(ctx.pool.clone());
-    let mut stock = stock::spawn_feed(ctx.pool.clone());
+    let mut stock = ctx.stock.clone();
     // The last engine this node ran; reused if it takes the lease back and its state is newest.
     let mut kept: Option<Engine> = None;
     loop {

@@ -15,6 +15,7 @@ use super::delta::Predictor;
 use super::metrics::RealtimeMetrics;
 use super::raw::{self, Drained, Writer};
 use crate::engine::now_ms;
+use crate::engine::stock::StockFeed;
 use crate::engine::store::TickBroadcast;
 use crate::keys::Keys;
 use crate::product_state::{catalog_digest, live_products};
@@ -259,10 +260,9 @@ impl Hub {
         })
     }
 
-    /// Follows the stock levels in PostgreSQL (the engine's feed, read on every node) and tells
-    /// every live socket which products' units changed.
-    async fn follow_stock(self: Arc<Self>, pool: PgPool) {
-        let mut feed = crate::engine::stock::spawn_feed(pool);
+    /// Follows the stock levels in PostgreSQL (the node's stock feed, shared with the engine) and
+    /// tells every live socket which products' units changed.
+    async fn follow_stock(self: Arc<Self>, mut feed: watch::Receiver<StockFeed>) {
         while feed.changed().await.is_ok() {
             let levels = feed.borrow_and_update().levels.clone();
             // The first read changes every level: sockets synced before it learn them all.
@@ -345,12 +345,14 @@ impl Hub {
         }
     }
 
-    /// Receives the engine's ticks until `shutdown` resolves, reconnecting to Redis as needed.
+    /// Receives the engine's ticks until `shutdown` resolves, reconnecting to Redis as needed, and
+    /// passes stock changes from `stock` on to the sockets.
     pub async fn run(
         self: Arc<Self>,
         redis_url: String,
         keys: Keys,
         pool: PgPool,
+        stock: watch::Receiver<StockFeed>,
         shutdown: impl std::future::Future<Output = ()>,
     ) {
         tokio::pin!(shutdown);
@@ -385,7 +387,7 @@ impl Hub {
             })
         };
         let _stop_fan_out = AbortOnDrop(fan_out);
-        let _stop_stock = AbortOnDrop(tokio::spawn(self.clone().follow_stock(pool.clone())));
+        let _stop_stock = AbortOnDrop(tokio::spawn(self.clone().follow_stock(stock)));
         loop {
             tokio::select! {
                 result = self.follow(&redis_url, &keys, &pool, &mut predictor) => {
