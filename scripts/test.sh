@@ -53,8 +53,10 @@ mkdir -p target/site/worker && cp public/worker/* target/site/worker/
 e2e_db="swiftcart_e2e_$$"
 e2e_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 server_pid=
+session_pid=
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  [ -n "$session_pid" ] && kill "$session_pid" 2>/dev/null && wait "$session_pid" 2>/dev/null
   kill "$stripe_pid" 2>/dev/null
   redis-cli -h 127.0.0.1 --scan --pattern "$e2e_db:*" | xargs -r redis-cli -h 127.0.0.1 del >/dev/null
   psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS \"$e2e_db\" WITH (FORCE)" >/dev/null 2>&1 || true
@@ -68,14 +70,23 @@ export E2E_ADMIN_EMAIL="admin-$$@e2e.swiftcart.test" E2E_ADMIN_PASSWORD="admin-p
 SWIFTCART_ADMIN_PASSWORD="$E2E_ADMIN_PASSWORD" target/debug/server create-admin --email "$E2E_ADMIN_EMAIL" >/dev/null
 target/debug/server serve >"target/e2e-server.log" 2>&1 &
 server_pid=$!
-for _ in $(seq 1 60); do curl -sf "http://$LEPTOS_SITE_ADDR/healthz" >/dev/null && break; sleep 0.5; done
-curl -sf "http://$LEPTOS_SITE_ADDR/healthz" >/dev/null || { cat target/e2e-server.log; exit 1; }
+# A second node of the same deployment whose access tokens live 12 s, for the session tests
+# (e2e/sessions.test.mjs): pages on it must renew several times a minute.
+session_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+LEPTOS_SITE_ADDR="127.0.0.1:$session_port" SWIFTCART_ACCESS_TOKEN_TTL_SECS=12 \
+  target/debug/server serve >"target/e2e-session-server.log" 2>&1 &
+session_pid=$!
+for addr in "$LEPTOS_SITE_ADDR" "127.0.0.1:$session_port"; do
+  for _ in $(seq 1 60); do curl -sf "http://$addr/healthz" >/dev/null && break; sleep 0.5; done
+  curl -sf "http://$addr/healthz" >/dev/null || { cat target/e2e-server.log target/e2e-session-server.log; exit 1; }
+done
+export SESSION_BASE_URL="http://127.0.0.1:$session_port"
 
 say "browser end-to-end tests against http://$LEPTOS_SITE_ADDR"
 BASE_URL="http://$LEPTOS_SITE_ADDR" npm run -s e2e
 
 say "scanning the end-to-end database, its Redis keys and the server log for card numbers"
-kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null; server_pid=
-target/debug/server scan-pii --log target/e2e-server.log
+kill "$server_pid" "$session_pid" 2>/dev/null && wait "$server_pid" "$session_pid" 2>/dev/null; server_pid= session_pid=
+target/debug/server scan-pii --log target/e2e-server.log --log target/e2e-session-server.log
 
 say "all tests passed in $(( $(date +%s) - started )) s (after preparation)"

@@ -15,6 +15,7 @@ use std::rc::Rc;
 use gloo_worker::{Spawnable, WorkerBridge};
 use physics_worker::codec::{take_positions, FrameCodec};
 use physics_worker::manifold::STRIDE;
+use physics_worker::wire::{CLOSE_POLICY, CLOSE_TOKEN_EXPIRED};
 use physics_worker::worker::{Command, Connection, Event, Gesture, PhysicsWorker};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -227,9 +228,14 @@ pub fn start() {
                 let location = window().location();
                 let scheme = if location.protocol().unwrap_or_default() == "https:" { "wss" } else { "ws" };
                 let url = format!("{scheme}://{}/ws", location.host().unwrap_or_default());
-                if let Some(bridge) = &well.borrow().bridge {
-                    bridge.send(Command::Connect { url, token });
-                }
+                send(&well, Command::Connect { url, token });
+                // Every renewed token, this tab's or another's, follows onto the socket.
+                let well = Rc::downgrade(&well);
+                crate::session::on_change(move |token| {
+                    if let Some(well) = well.upgrade() {
+                        send(&well, Command::Token { token: token.to_string() });
+                    }
+                });
             }
             Err(e) => {
                 set_syncing(false);
@@ -343,7 +349,14 @@ fn on_event(well: &Rc<RefCell<Well>>, event: Event) {
             drop(w);
             play_rewind(well, &paradox_words(&reason));
         }
-        Event::Connection(Connection::Lost { retry_in_ms, .. }) => {
+        Event::Connection(Connection::Lost { retry_in_ms, code, opened }) => {
+            if !opened || code == CLOSE_TOKEN_EXPIRED || code == CLOSE_POLICY {
+                // Perhaps refused for its token: the session checks it and renews it if so; the
+                // new token reaches the worker, which retries with it at once.
+                leptos::task::spawn_local(async {
+                    let _ = crate::session::recover_refused().await;
+                });
+            }
             let lost_during_gesture = !well.borrow().pending.is_empty();
             well.borrow_mut().connection_lost = true;
             let seconds = (retry_in_ms as f64 / 1000.0).max(0.5);

@@ -19,7 +19,7 @@ pub mod hyperdrive;
 pub mod money;
 /// One component per page.
 pub mod pages;
-/// The browser's access token (guest or account), kept in localStorage.
+/// The browser's session (guest or account): tokens in localStorage, renewed in one place.
 #[cfg(feature = "hydrate")]
 pub mod session;
 
@@ -60,6 +60,8 @@ pub fn App() -> impl IntoView {
         if let Some(body) = document().body() {
             let _ = body.set_attribute("data-hydrated", "true");
         }
+        #[cfg(feature = "hydrate")]
+        session::install();
     });
     view! {
         <Stylesheet id="leptos" href="/pkg/swiftcart.css"/>

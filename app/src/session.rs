@@ -1,59 +1,352 @@
-//! The browser's session (hydrate only): an access token for `/ws` and the REST API, kept in
-//! `localStorage` and renewed shortly before it expires. A visitor without an account gets a
-//! guest token (`POST /api/auth/guest`); signing in replaces it.
+//! The browser's session (hydrate only), in one place for every caller: the access token for
+//! `/ws` and the REST API and the refresh token that renews it, kept in `localStorage` and so
+//! shared by every tab of the shopper.
+//!
+//! - A visitor without an account gets a guest session (`POST /api/auth/guest`), which renews
+//!   like an account's and keeps its subject, so the cart orbit survives every expiry.
+//! - Renewal (`POST /api/auth/refresh`) happens shortly before expiry on a timer, when the tab
+//!   becomes visible, gets focus, comes back online or wakes, and when a caller finds its token
+//!   refused. Every path goes through [`renew_replacing`].
+//! - Tabs agree: a renewal runs under the Web Lock [`LOCK_NAME`], and whoever holds it first
+//!   looks whether another tab already renewed (then it takes that token). A refresh token is
+//!   thus presented once, never twice (which the server would treat as theft).
+//! - Each new token reaches [`on_change`] listeners, in this tab directly and in the other tabs
+//!   through the `storage` event; the Gravity Well hands it to its worker's socket.
+//! - A refresh token refused for good (revoked, expired) turns the page into a guest with a
+//!   clear notice; the well keeps moving. A server that cannot be reached leaves the session as
+//!   it is and retries with backoff.
 
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
+
+use crate::dom::{document, window};
 
 /// `localStorage` key of the access token.
 pub const TOKEN_KEY: &str = "swiftcart.token";
 /// `localStorage` key of its expiry (ms since the epoch).
 const EXPIRY_KEY: &str = "swiftcart.tokenExpiresAt";
-/// A token this close to its expiry is renewed first.
-const RENEW_MARGIN_MS: f64 = 60_000.0;
+/// `localStorage` key of its lifetime in ms (the renewal margin is a share of it).
+const LIFETIME_KEY: &str = "swiftcart.tokenLifetimeMs";
+/// `localStorage` key of the refresh token.
+const REFRESH_KEY: &str = "swiftcart.refreshToken";
+/// The Web Lock every tab takes to renew.
+pub const LOCK_NAME: &str = "swiftcart.session";
+/// A token is renewed when this share of its lifetime is left…
+const RENEW_SHARE: f64 = 0.25;
+/// …or this many ms, whichever is less.
+const MAX_RENEW_MARGIN_MS: f64 = 120_000.0;
+/// A request to the auth API gives up after this long (the lock is not held forever).
+const AUTH_TIMEOUT_MS: u32 = 10_000;
+/// First retry delay after a renewal could not reach the server; doubles up to the maximum.
+const FIRST_RETRY_MS: i32 = 1_000;
+/// Longest retry delay.
+const MAX_RETRY_MS: i32 = 30_000;
+/// `data-testid` of the notice shown when a session ended and the page became a guest.
+pub const NOTICE_TEST_ID: &str = "session-notice";
+
+/// The session as stored.
+#[derive(Clone, Debug, PartialEq)]
+struct Stored {
+    token: String,
+    expires_at_ms: f64,
+    lifetime_ms: f64,
+    refresh_token: Option<String>,
+}
+
+/// When a token of this lifetime, expiring at `expires_at_ms`, is due for renewal.
+pub fn renew_at_ms(expires_at_ms: f64, lifetime_ms: f64) -> f64 {
+    expires_at_ms - (lifetime_ms * RENEW_SHARE).min(MAX_RENEW_MARGIN_MS)
+}
+
+impl Stored {
+    fn due(&self, now_ms: f64) -> bool {
+        now_ms >= renew_at_ms(self.expires_at_ms, self.lifetime_ms)
+    }
+}
 
 fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok()?
 }
 
-/// Stores a token that expires in `expires_in_secs`.
-pub fn store(token: &str, expires_in_secs: f64) {
-    if let Some(storage) = storage() {
-        let _ = storage.set_item(TOKEN_KEY, token);
-        let _ = storage.set_item(EXPIRY_KEY, &(js_sys::Date::now() + expires_in_secs * 1000.0).to_string());
-    }
+fn read() -> Option<Stored> {
+    let storage = storage()?;
+    let get = |key| storage.get_item(key).ok().flatten();
+    Some(Stored {
+        token: get(TOKEN_KEY)?,
+        expires_at_ms: get(EXPIRY_KEY)?.parse().ok()?,
+        lifetime_ms: get(LIFETIME_KEY).and_then(|l| l.parse().ok()).unwrap_or(900_000.0),
+        refresh_token: get(REFRESH_KEY),
+    })
 }
 
-/// A valid access token: the stored one, or a fresh guest token.
-pub async fn access_token() -> Result<String, String> {
+/// Stores a token answer (`{"token","refreshToken"?,"expiresIn"}`) and tells the listeners.
+fn store_answer(answer: &JsValue) -> Result<String, String> {
+    let token = field(answer, "token").as_string().ok_or("no token in the answer")?;
+    let expires_in_ms = field(answer, "expiresIn").as_f64().unwrap_or(900.0) * 1000.0;
+    let refresh_token = field(answer, "refreshToken").as_string();
     if let Some(storage) = storage() {
-        let token = storage.get_item(TOKEN_KEY).ok().flatten();
-        let expiry = storage.get_item(EXPIRY_KEY).ok().flatten().and_then(|e| e.parse::<f64>().ok());
-        if let (Some(token), Some(expiry)) = (token, expiry) {
-            if expiry - js_sys::Date::now() > RENEW_MARGIN_MS {
-                return Ok(token);
-            }
+        let _ = storage.set_item(TOKEN_KEY, &token);
+        let _ = storage.set_item(EXPIRY_KEY, &(js_sys::Date::now() + expires_in_ms).to_string());
+        let _ = storage.set_item(LIFETIME_KEY, &expires_in_ms.to_string());
+        match &refresh_token {
+            Some(refresh) => storage.set_item(REFRESH_KEY, refresh),
+            None => storage.remove_item(REFRESH_KEY),
         }
+        .ok();
     }
-    let window = web_sys::window().ok_or("no window")?;
-    let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    let response = JsFuture::from(window.fetch_with_str_and_init("/api/auth/guest", &init))
-        .await
-        .map_err(|_| "the server is unreachable".to_string())?;
-    let response: web_sys::Response = response.dyn_into().map_err(|_| "unexpected answer")?;
-    if !response.ok() {
-        return Err(format!("the server answered {}", response.status()));
-    }
-    let body =
-        JsFuture::from(response.json().map_err(|_| "unexpected answer")?).await.map_err(|_| "unexpected answer")?;
-    let token = js_sys::Reflect::get(&body, &"token".into()).ok().and_then(|t| t.as_string()).ok_or("no token")?;
-    let expires_in = js_sys::Reflect::get(&body, &"expiresIn".into()).ok().and_then(|e| e.as_f64()).unwrap_or(900.0);
-    store(&token, expires_in);
+    changed(&token);
     Ok(token)
 }
 
-/// A JSON request to our own API with the stored token; returns (status, parsed body).
+/// Something told about every new access token.
+type Listener = Rc<dyn Fn(&str)>;
+
+thread_local! {
+    static LISTENERS: RefCell<Vec<Listener>> = const { RefCell::new(Vec::new()) };
+    static INSTALLED: Cell<bool> = const { Cell::new(false) };
+    static TIMER: Cell<Option<i32>> = const { Cell::new(None) };
+    static RETRY_MS: Cell<i32> = const { Cell::new(FIRST_RETRY_MS) };
+}
+
+/// Calls `listener` with every new access token, whichever tab renewed it.
+pub fn on_change(listener: impl Fn(&str) + 'static) {
+    LISTENERS.with(|l| l.borrow_mut().push(Rc::new(listener)));
+}
+
+fn changed(token: &str) {
+    let listeners: Vec<Listener> = LISTENERS.with(|l| l.borrow().clone());
+    for listener in listeners {
+        listener(token);
+    }
+    schedule();
+}
+
+/// Starts the session's upkeep once per page: the renewal timer, renewal on visibility, focus,
+/// network and wake, and the hand-over of tokens renewed by other tabs.
+pub fn install() {
+    if INSTALLED.with(|i| i.replace(true)) {
+        return;
+    }
+    let wake = Closure::<dyn FnMut()>::new(|| {
+        if document().visibility_state() == web_sys::VisibilityState::Visible {
+            keep_fresh();
+        }
+    });
+    for (target, event) in [
+        (document().unchecked_into::<web_sys::EventTarget>(), "visibilitychange"),
+        (window().unchecked_into(), "focus"),
+        (window().unchecked_into(), "online"),
+        (window().unchecked_into(), "pageshow"),
+    ] {
+        let _ = target.add_event_listener_with_callback(event, wake.as_ref().unchecked_ref());
+    }
+    wake.forget();
+    let other_tab = Closure::<dyn FnMut(web_sys::StorageEvent)>::new(|event: web_sys::StorageEvent| {
+        if event.key().as_deref() == Some(TOKEN_KEY) {
+            if let Some(token) = event.new_value() {
+                changed(&token);
+            }
+        }
+    });
+    let _ = window().add_event_listener_with_callback("storage", other_tab.as_ref().unchecked_ref());
+    other_tab.forget();
+    schedule();
+}
+
+/// Sets the timer for the next renewal (replacing the previous one).
+fn schedule() {
+    let Some(stored) = read() else { return };
+    let delay = (renew_at_ms(stored.expires_at_ms, stored.lifetime_ms) - js_sys::Date::now()).max(0.0);
+    set_timer(delay.min(i32::MAX as f64) as i32);
+}
+
+fn set_timer(delay_ms: i32) {
+    if let Some(old) = TIMER.with(|t| t.take()) {
+        window().clear_timeout_with_handle(old);
+    }
+    let fire = Closure::once_into_js(|| {
+        TIMER.with(|t| t.set(None));
+        keep_fresh();
+    });
+    let handle = window().set_timeout_with_callback_and_timeout_and_arguments_0(fire.unchecked_ref(), delay_ms);
+    TIMER.with(|t| t.set(handle.ok()));
+}
+
+/// Renews the token if it is due; when the server cannot be reached, tries again with backoff.
+pub fn keep_fresh() {
+    leptos::task::spawn_local(async {
+        match access_token().await {
+            Ok(_) => RETRY_MS.with(|r| r.set(FIRST_RETRY_MS)),
+            Err(_) => {
+                let delay = RETRY_MS.with(|r| r.replace((r.get() * 2).min(MAX_RETRY_MS)));
+                set_timer(delay);
+            }
+        }
+    });
+}
+
+/// A valid access token: the stored one, renewed first when it is due (or a new guest session).
+pub async fn access_token() -> Result<String, String> {
+    match read() {
+        Some(stored) if !stored.due(js_sys::Date::now()) => Ok(stored.token),
+        stored => renew_replacing(stored.map(|s| s.token)).await,
+    }
+}
+
+/// Renews the session whose access token is `stale` (`None`: there is none yet), unless another
+/// tab or caller already replaced it, in which case that newer token is the answer.
+pub async fn renew_replacing(stale: Option<String>) -> Result<String, String> {
+    with_lock(move || async move {
+        let stored = read();
+        if let Some(current) = &stored {
+            if Some(&current.token) != stale.as_ref() && !current.due(js_sys::Date::now()) {
+                return Ok(current.token.clone());
+            }
+        }
+        match stored.and_then(|s| s.refresh_token) {
+            Some(refresh_token) => refresh(&refresh_token).await,
+            None => new_guest().await,
+        }
+    })
+    .await
+}
+
+/// After the socket was refused or closed, perhaps for its token: asks the server whether the
+/// session's token is still good (`GET /api/auth/session`) and renews it if not (a 401).
+/// Network failures change nothing (the socket retries with backoff).
+pub async fn recover_refused() -> Result<(), String> {
+    let Some(stored) = read() else { return access_token().await.map(|_| ()) };
+    let (status, _) = fetch_json("GET", "/api/auth/session", None, Some(&stored.token), &[]).await?;
+    if status == 401 {
+        renew_replacing(Some(stored.token)).await?;
+    }
+    Ok(())
+}
+
+async fn refresh(refresh_token: &str) -> Result<String, String> {
+    let body = json_object(&[("refreshToken", refresh_token.into())])?;
+    let (status, answer) = fetch_json("POST", "/api/auth/refresh", Some(&body), None, &[]).await?;
+    match status {
+        200 => store_answer(&answer),
+        401 => {
+            let token = new_guest().await?;
+            show_notice("Your session ended, so you are browsing as a guest now. Sign in again to see your account's cart orbit.");
+            Ok(token)
+        }
+        other => Err(format!("the server answered {other}")),
+    }
+}
+
+async fn new_guest() -> Result<String, String> {
+    let (status, answer) = fetch_json("POST", "/api/auth/guest", None, None, &[]).await?;
+    if status != 200 {
+        return Err(format!("the server answered {status}"));
+    }
+    store_answer(&answer)
+}
+
+/// Runs `renewal` while holding the Web Lock [`LOCK_NAME`] (every tab of this origin shares it).
+/// Without Web Locks (very old browsers) it runs unguarded.
+async fn with_lock<F, Fut>(renewal: F) -> Result<String, String>
+where
+    F: FnOnce() -> Fut + 'static,
+    Fut: std::future::Future<Output = Result<String, String>> + 'static,
+{
+    let locks = js_sys::Reflect::get(&window().navigator(), &"locks".into()).unwrap_or(JsValue::UNDEFINED);
+    let request =
+        js_sys::Reflect::get(&locks, &"request".into()).ok().and_then(|r| r.dyn_into::<js_sys::Function>().ok());
+    let Some(request) = request else { return renewal().await };
+    let outcome: Rc<RefCell<Option<Result<String, String>>>> = Rc::default();
+    let granted = {
+        let outcome = outcome.clone();
+        Closure::once(move |_lock: JsValue| -> JsValue {
+            wasm_bindgen_futures::future_to_promise(async move {
+                *outcome.borrow_mut() = Some(renewal().await);
+                Ok(JsValue::UNDEFINED)
+            })
+            .into()
+        })
+    };
+    let held = request.call2(&locks, &LOCK_NAME.into(), granted.as_ref()).map_err(|_| "the session lock failed")?;
+    let _ = JsFuture::from(js_sys::Promise::resolve(&held)).await;
+    drop(granted);
+    outcome.take().unwrap_or_else(|| Err("the session lock failed".into()))
+}
+
+/// Shows (or updates) the notice that the session ended; it stays until dismissed.
+fn show_notice(message: &str) {
+    let document = document();
+    let notice = match document.query_selector(&format!("[data-testid='{NOTICE_TEST_ID}']")).ok().flatten() {
+        Some(existing) => existing,
+        None => {
+            let Ok(notice) = document.create_element("div") else { return };
+            let _ = notice.set_attribute("data-testid", NOTICE_TEST_ID);
+            let _ = notice.set_attribute("role", "status");
+            let _ = notice.set_attribute("class", "session-notice");
+            if let Some(body) = document.body() {
+                let _ = body.append_child(&notice);
+            }
+            notice
+        }
+    };
+    notice.set_text_content(Some(message));
+    let dismiss = notice.clone();
+    let on_click = Closure::once_into_js(move || dismiss.remove());
+    let _ = notice.add_event_listener_with_callback("click", on_click.unchecked_ref());
+}
+
+/// One request to our own API; returns (status, parsed JSON body or `null`). Times out after
+/// [`AUTH_TIMEOUT_MS`] as a network failure.
+async fn fetch_json(
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    token: Option<&str>,
+    extra_headers: &[(&str, &str)],
+) -> Result<(u16, JsValue), String> {
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    let headers = web_sys::Headers::new().map_err(|_| "no headers")?;
+    if let Some(token) = token {
+        let _ = headers.set("Authorization", &format!("Bearer {token}"));
+    }
+    for (name, value) in extra_headers {
+        let _ = headers.set(name, value);
+    }
+    if let Some(body) = body {
+        let _ = headers.set("Content-Type", "application/json");
+        init.set_body(&JsValue::from_str(body));
+    }
+    init.set_headers(&headers);
+    if let Some(signal) = timeout_signal(AUTH_TIMEOUT_MS) {
+        let _ = js_sys::Reflect::set(&init, &"signal".into(), &signal);
+    }
+    let response = JsFuture::from(window().fetch_with_str_and_init(path, &init))
+        .await
+        .map_err(|_| "the server is unreachable".to_string())?;
+    let response: web_sys::Response = response.dyn_into().map_err(|_| "unexpected answer")?;
+    let status = response.status();
+    let json = match response.json() {
+        Ok(promise) => JsFuture::from(promise).await.unwrap_or(JsValue::NULL),
+        Err(_) => JsValue::NULL,
+    };
+    Ok((status, json))
+}
+
+/// `AbortSignal.timeout(ms)`, where the browser has it.
+fn timeout_signal(ms: u32) -> Option<JsValue> {
+    let class = js_sys::Reflect::get(&js_sys::global(), &"AbortSignal".into()).ok()?;
+    let timeout = js_sys::Reflect::get(&class, &"timeout".into()).ok()?.dyn_into::<js_sys::Function>().ok()?;
+    timeout.call1(&class, &ms.into()).ok()
+}
+
+/// A JSON request to our own API with the session's token; returns (status, parsed body). A 401
+/// outside `/api/auth/` means the token died under us (a sleeping laptop): the session is renewed
+/// and the request sent once more.
 pub async fn api(method: &str, path: &str, body: Option<&str>) -> Result<(u16, JsValue), String> {
     api_with_headers(method, path, body, &[]).await
 }
@@ -66,39 +359,21 @@ pub async fn api_with_headers(
     extra_headers: &[(&str, &str)],
 ) -> Result<(u16, JsValue), String> {
     let token = access_token().await?;
-    let window = web_sys::window().ok_or("no window")?;
-    let init = web_sys::RequestInit::new();
-    init.set_method(method);
-    let headers = web_sys::Headers::new().map_err(|_| "no headers")?;
-    let _ = headers.set("Authorization", &format!("Bearer {token}"));
-    for (name, value) in extra_headers {
-        let _ = headers.set(name, value);
+    let answer = fetch_json(method, path, body, Some(&token), extra_headers).await?;
+    if answer.0 != 401 || path.starts_with("/api/auth/") {
+        return Ok(answer);
     }
-    if let Some(body) = body {
-        let _ = headers.set("Content-Type", "application/json");
-        init.set_body(&JsValue::from_str(body));
-    }
-    init.set_headers(&headers);
-    let response = JsFuture::from(window.fetch_with_str_and_init(path, &init))
-        .await
-        .map_err(|_| "the server is unreachable".to_string())?;
-    let response: web_sys::Response = response.dyn_into().map_err(|_| "unexpected answer")?;
-    let status = response.status();
-    let json = match response.json() {
-        Ok(promise) => JsFuture::from(promise).await.unwrap_or(JsValue::NULL),
-        Err(_) => JsValue::NULL,
-    };
-    Ok((status, json))
+    let token = renew_replacing(Some(token)).await?;
+    fetch_json(method, path, body, Some(&token), extra_headers).await
 }
 
 /// Signs in (`login`) or registers (`register`); the guest's cart orbit moves to the account.
-/// On success the account's token replaces the guest token. Errors are the server's own words.
+/// On success the account's session replaces the guest's. Errors are the server's own words.
 pub async fn sign_in(action: &str, email: &str, password: &str) -> Result<(), String> {
     let body = json_object(&[("email", email.into()), ("password", password.into())])?;
     let (status, json) = api("POST", &format!("/api/auth/{action}"), Some(&body)).await?;
     if status == 200 || status == 201 {
-        let token = field(&json, "token").as_string().ok_or("no token in the answer")?;
-        store(&token, field(&json, "expiresIn").as_f64().unwrap_or(900.0));
+        store_answer(&json)?;
         return Ok(());
     }
     Err(field(&json, "message").as_string().unwrap_or_else(|| format!("the server answered {status}")))

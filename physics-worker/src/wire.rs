@@ -20,6 +20,10 @@ pub const MAX_CLIENT_FRAME_BYTES: usize = 64 * 1024;
 pub const ERR_BAD_FRAME: &str = "ERR_BAD_FRAME";
 /// The `err` code after which a client rewinds to its last confirmed snapshot and resyncs.
 pub const ERR_TEMPORAL_PARADOX: &str = "ERR_TEMPORAL_PARADOX";
+/// Close code of a socket whose token expired (send `auth` with a fresh token before `exp`).
+pub const CLOSE_TOKEN_EXPIRED: u16 = 4001;
+/// Close code of a policy violation: a flood, or an `auth` frame with a bad or foreign token.
+pub const CLOSE_POLICY: u16 = 1008;
 
 /// Index of a product in the catalog a `sync` frame announced.
 pub type ProductIndex = u32;

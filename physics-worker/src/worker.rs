@@ -58,6 +58,13 @@ pub enum Command {
         /// The JWT, sent as the `bearer.<JWT>` subprotocol.
         token: String,
     },
+    /// A fresh access token of the same session: sent as an `auth` frame on the open socket (so
+    /// it outlives the old token), and used by every reconnect. While the socket is down it
+    /// reconnects at once with it (the one retry after a refused handshake).
+    Token {
+        /// The new JWT.
+        token: String,
+    },
     /// `SEND_GESTURE`.
     SendGesture(Gesture),
     /// One animation frame at `now` (ms since the epoch): answer with a `StateUpdate`.
@@ -82,6 +89,10 @@ pub enum Connection {
         retry_in_ms: i32,
         /// The close code, when there was one (1008 flood, 4001 expired token, …).
         code: u16,
+        /// Whether the socket had opened. A handshake that failed may have been refused for its
+        /// token (browsers hide the 401): the page checks and hands a fresh one with
+        /// [`Command::Token`].
+        opened: bool,
     },
 }
 
@@ -170,10 +181,13 @@ pub struct PhysicsWorker {
     page: Option<HandlerId>,
     target: Option<(String, String)>,
     socket: Option<web_sys::WebSocket>,
+    /// Whether the current socket has opened.
+    opened: bool,
     /// Keeps the socket's callbacks alive as long as the socket.
     callbacks: Vec<Closure<dyn FnMut(JsValue)>>,
     ping: Option<Closure<dyn FnMut()>>,
     reconnect: Option<Closure<dyn FnMut()>>,
+    reconnect_timer: Option<i32>,
     backoff_ms: i32,
     next_q: u32,
     positions: Vec<f32>,
@@ -235,6 +249,7 @@ impl PhysicsWorker {
         socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
         self.callbacks = vec![on_open, on_message, on_close];
         self.socket = Some(socket);
+        self.opened = false;
         self.emit(scope, Event::Connection(Connection::Connecting));
     }
 
@@ -248,6 +263,14 @@ impl PhysicsWorker {
         self.callbacks.clear();
     }
 
+    /// Stops a pending reconnection timer (before its callback is dropped).
+    fn cancel_reconnect(&mut self) {
+        if let Some(handle) = self.reconnect_timer.take() {
+            global().clear_timeout_with_handle(handle);
+        }
+        self.reconnect = None;
+    }
+
     fn schedule_reconnect(&mut self, scope: &WorkerScope<Self>, code: u16) {
         let delay = self.backoff_ms;
         self.backoff_ms = (self.backoff_ms * 2).min(MAX_BACKOFF_MS);
@@ -255,10 +278,13 @@ impl PhysicsWorker {
             let scope = scope.clone();
             Closure::<dyn FnMut()>::new(move || scope.send_message(Message::Reconnect))
         };
-        let _ =
-            global().set_timeout_with_callback_and_timeout_and_arguments_0(callback.as_ref().unchecked_ref(), delay);
+        self.cancel_reconnect();
+        self.reconnect_timer = global()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(callback.as_ref().unchecked_ref(), delay)
+            .ok();
         self.reconnect = Some(callback);
-        self.emit(scope, Event::Connection(Connection::Lost { retry_in_ms: delay, code }));
+        let opened = self.opened;
+        self.emit(scope, Event::Connection(Connection::Lost { retry_in_ms: delay, code, opened }));
     }
 
     fn on_frame(&mut self, scope: &WorkerScope<Self>, bytes: &[u8]) {
@@ -324,9 +350,11 @@ impl Worker for PhysicsWorker {
             page: None,
             target: None,
             socket: None,
+            opened: false,
             callbacks: Vec::new(),
             ping: Some(ping),
             reconnect: None,
+            reconnect_timer: None,
             backoff_ms: FIRST_BACKOFF_MS,
             next_q: 1,
             positions: Vec::new(),
@@ -336,18 +364,24 @@ impl Worker for PhysicsWorker {
     fn update(&mut self, scope: &WorkerScope<Self>, message: Self::Message) {
         match message {
             Message::Opened => {
+                self.opened = true;
                 // Clock sync at once, then every PING_EVERY_MS.
                 self.send(&ClientFrame::Ping { c: epoch_now() });
             }
             Message::Frame(bytes) => self.on_frame(scope, &bytes),
             Message::Closed(code) => {
                 self.close_socket();
+                // Reports whether this socket had opened, then forgets it for the next one.
                 self.schedule_reconnect(scope, code);
+                self.opened = false;
             }
             Message::Ping => {
                 self.send(&ClientFrame::Ping { c: epoch_now() });
             }
-            Message::Reconnect => self.open(scope),
+            Message::Reconnect => {
+                self.reconnect_timer = None;
+                self.open(scope);
+            }
         }
     }
 
@@ -358,7 +392,23 @@ impl Worker for PhysicsWorker {
                 self.page = Some(who);
                 self.target = Some((url, token));
                 self.backoff_ms = FIRST_BACKOFF_MS;
+                self.cancel_reconnect();
                 self.open(scope);
+            }
+            Command::Token { token } => {
+                let Some(target) = &mut self.target else { return };
+                if target.1 == token {
+                    return;
+                }
+                target.1 = token.clone();
+                let open = self.socket.as_ref().is_some_and(|s| s.ready_state() == web_sys::WebSocket::OPEN);
+                if open {
+                    self.send(&ClientFrame::Auth { token });
+                } else if self.socket.is_none() {
+                    // Waiting to reconnect (perhaps refused for the old token): try now.
+                    self.cancel_reconnect();
+                    self.open(scope);
+                }
             }
             Command::SendGesture(gesture) => {
                 let q = self.next_q;

@@ -1,7 +1,10 @@
 //! Cart orbits (`sc:user:cart:{sub}`): Redis is the fast path shared by the WebSocket gestures
-//! and the REST cart; every change is written through to PostgreSQL in the background, so a cart
-//! survives the loss of Redis. A cart missing from Redis is loaded back from PostgreSQL on first
-//! use.
+//! and the REST cart. Every change is written through to PostgreSQL before it is acknowledged
+//! (the REST answer, the `beam`/`drop` gesture queued for its `ack`), so an acknowledged change
+//! survives a node crash together with the loss of Redis. Concurrent changes share one
+//! transaction (group commit, see [`Committer`]). A cart missing from Redis is loaded back from
+//! PostgreSQL on first use; a change whose write-through failed is retried by the background
+//! writer.
 //!
 //! The hash maps product uuids to quantities, plus a version field counting changes. The version
 //! makes the hash's presence meaningful (an empty cart still has it) and lets the writer keep only
@@ -13,7 +16,7 @@ use std::time::Duration;
 
 use deadpool_redis::redis::{self, Script};
 use sqlx::PgPool;
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, oneshot, Notify};
 use uuid::Uuid;
 
 use crate::keys::Keys;
@@ -85,6 +88,106 @@ pub struct CartStore {
     pool: PgPool,
     keys: Keys,
     dirty: Arc<Dirty>,
+    committer: mpsc::UnboundedSender<Commit>,
+}
+
+/// Most cart versions written in one transaction.
+const MAX_BATCH: usize = 256;
+
+/// A cart as Redis held it at one version.
+struct CartVersion {
+    sub: String,
+    version: i64,
+    lines: Vec<CartLine>,
+}
+
+/// One cart version waiting to be made durable, and who waits for it.
+struct Commit {
+    cart: CartVersion,
+    done: oneshot::Sender<bool>,
+}
+
+/// Group commit of cart versions: a change waits until its version is in PostgreSQL, and every
+/// change that arrives while a transaction runs goes into the next one, so the cost per change
+/// falls as concurrency rises.
+struct Committer {
+    pool: PgPool,
+    queue: mpsc::UnboundedReceiver<Commit>,
+}
+
+impl Committer {
+    async fn run(mut self) {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while self.queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            let carts: Vec<&CartVersion> = batch.iter().map(|c| &c.cart).collect();
+            let written = match write_versions(&self.pool, &carts).await {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!(error = %e, carts = batch.len(), "cart write-through failed");
+                    false
+                }
+            };
+            for commit in batch.drain(..) {
+                let _ = commit.done.send(written);
+            }
+        }
+    }
+}
+
+/// Writes the newest version of each cart in `carts` in one transaction, skipping carts that
+/// PostgreSQL already has at that version or newer (another node may have written them).
+async fn write_versions(pool: &PgPool, carts: &[&CartVersion]) -> Result<(), sqlx::Error> {
+    // The newest version per cart, in a fixed order so concurrent batches lock rows alike.
+    let mut newest: std::collections::BTreeMap<&str, &CartVersion> = std::collections::BTreeMap::new();
+    for &cart in carts {
+        let entry = newest.entry(&cart.sub).or_insert(cart);
+        if cart.version > entry.version {
+            *entry = cart;
+        }
+    }
+    let subs: Vec<&str> = newest.keys().copied().collect();
+    let versions: Vec<i64> = newest.values().map(|c| c.version).collect();
+    let (mut owners, mut products, mut quantities) = (Vec::new(), Vec::new(), Vec::new());
+    for cart in newest.values() {
+        for line in &cart.lines {
+            owners.push(cart.sub.as_str());
+            products.push(line.product_id);
+            quantities.push(line.quantity as i32);
+        }
+    }
+    // One statement, so one round trip and one commit for the whole batch. The carts whose
+    // version is newer than PostgreSQL's get their lines replaced: lines no longer there are
+    // deleted, the others upserted (disjoint rows, as one statement's parts must be).
+    sqlx::query(
+        "WITH changed AS (
+             INSERT INTO carts (owner_sub, version)
+             SELECT s, v FROM UNNEST($1::text[], $2::bigint[]) AS t(s, v) ORDER BY s
+             ON CONFLICT (owner_sub) DO UPDATE SET version = EXCLUDED.version, updated_at = now()
+             WHERE carts.version < EXCLUDED.version
+             RETURNING owner_sub
+         ),
+         lines AS (
+             SELECT s, p, q FROM UNNEST($3::text[], $4::uuid[], $5::int[]) AS l(s, p, q)
+             WHERE s IN (SELECT owner_sub FROM changed) AND EXISTS (SELECT 1 FROM products WHERE id = p)
+         ),
+         gone AS (
+             DELETE FROM cart_items i
+             WHERE i.owner_sub IN (SELECT owner_sub FROM changed)
+               AND NOT EXISTS (SELECT 1 FROM lines WHERE lines.s = i.owner_sub AND lines.p = i.product_id)
+         )
+         INSERT INTO cart_items (owner_sub, product_id, quantity)
+         SELECT s, p, q FROM lines ORDER BY s, p
+         ON CONFLICT (owner_sub, product_id) DO UPDATE SET quantity = EXCLUDED.quantity
+         WHERE cart_items.quantity <> EXCLUDED.quantity",
+    )
+    .bind(&subs)
+    .bind(&versions)
+    .bind(&owners)
+    .bind(&products)
+    .bind(&quantities)
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 #[derive(Default)]
@@ -94,9 +197,12 @@ struct Dirty {
 }
 
 impl CartStore {
-    /// A store over these connections. Call [`CartStore::run_writer`] to persist changes.
+    /// A store over these connections (call it inside the Tokio runtime: it starts the group
+    /// committer). Call [`CartStore::run_writer`] to retry write-throughs that failed.
     pub fn new(redis: RedisPool, pool: PgPool, keys: Keys) -> Self {
-        Self { redis, pool, keys, dirty: Arc::default() }
+        let (committer, queue) = mpsc::unbounded_channel();
+        tokio::spawn(Committer { pool: pool.clone(), queue }.run());
+        Self { redis, pool, keys, dirty: Arc::default(), committer }
     }
 
     /// The cart of `sub`.
@@ -163,8 +269,10 @@ impl CartStore {
                 redis::Value::Int(-2) => return Ok(Change::Full),
                 other => {
                     let raw: Vec<(String, String)> = redis::from_redis_value(&other)?;
-                    self.mark_dirty(sub);
-                    return Ok(Change::Done(parse(raw).1));
+                    drop(conn);
+                    let (version, lines) = parse(raw);
+                    self.make_durable(sub, version, &lines).await?;
+                    return Ok(Change::Done(lines));
                 }
             }
         }
@@ -202,12 +310,26 @@ impl CartStore {
         Ok(())
     }
 
+    /// Waits until this version of the cart is in PostgreSQL. On failure the cart is queued for
+    /// the background writer (Redis already holds the change) and the caller reports an error,
+    /// so nothing is acknowledged that a crash could lose.
+    async fn make_durable(&self, sub: &str, version: i64, lines: &[CartLine]) -> anyhow::Result<()> {
+        let (done, written) = oneshot::channel();
+        let commit = Commit { cart: CartVersion { sub: sub.to_string(), version, lines: lines.to_vec() }, done };
+        let durable = self.committer.send(commit).is_ok() && written.await.unwrap_or(false);
+        if !durable {
+            self.mark_dirty(sub);
+            anyhow::bail!("cart {sub} could not be written to PostgreSQL");
+        }
+        Ok(())
+    }
+
     fn mark_dirty(&self, sub: &str) {
         self.dirty.subs.lock().expect("dirty set lock").insert(sub.to_string());
         self.dirty.wake.notify_one();
     }
 
-    /// Writes changed carts to PostgreSQL until `shutdown` resolves, then writes what is left.
+    /// Retries failed write-throughs until `shutdown` resolves, then writes what is left.
     pub async fn run_writer(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
@@ -253,33 +375,7 @@ impl CartStore {
             return Ok(());
         }
         let (version, lines) = parse(raw);
-        let mut tx = self.pool.begin().await?;
-        let newer: Option<i32> = sqlx::query_scalar(
-            "INSERT INTO carts (owner_sub, version) VALUES ($1, $2)
-             ON CONFLICT (owner_sub) DO UPDATE SET version = EXCLUDED.version, updated_at = now()
-             WHERE carts.version < EXCLUDED.version
-             RETURNING 1",
-        )
-        .bind(sub)
-        .bind(version)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if newer.is_some() {
-            sqlx::query("DELETE FROM cart_items WHERE owner_sub = $1").bind(sub).execute(&mut *tx).await?;
-            let products: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
-            let quantities: Vec<i32> = lines.iter().map(|l| l.quantity as i32).collect();
-            sqlx::query(
-                "INSERT INTO cart_items (owner_sub, product_id, quantity)
-                 SELECT $1, p, q FROM UNNEST($2::uuid[], $3::int[]) AS t(p, q)
-                 WHERE EXISTS (SELECT 1 FROM products WHERE id = p)",
-            )
-            .bind(sub)
-            .bind(&products)
-            .bind(&quantities)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
+        write_versions(&self.pool, &[&CartVersion { sub: sub.to_string(), version, lines }]).await?;
         Ok(())
     }
 }

@@ -51,6 +51,8 @@ pub struct Config {
     pub tick: Duration,
     /// How long a checkout quote holds its prices and stock.
     pub quote_ttl: Duration,
+    /// How long an access token lives (15 minutes; shorter only outside production, for tests).
+    pub access_token_ttl: Duration,
 }
 
 /// A configuration variable with a bad value.
@@ -128,6 +130,17 @@ impl Config {
             .filter(|s| (1..=3_600).contains(s))
             .ok_or_else(|| err("SWIFTCART_QUOTE_TTL_SECS", "expected whole seconds between 1 and 3600".into()))?;
 
+        let access_token_ttl_secs: u64 =
+            get("SWIFTCART_ACCESS_TOKEN_TTL_SECS", "900").parse().ok().filter(|s| (5..=900).contains(s)).ok_or_else(
+                || err("SWIFTCART_ACCESS_TOKEN_TTL_SECS", "expected whole seconds between 5 and 900".into()),
+            )?;
+        if environment == Environment::Production && access_token_ttl_secs != 900 {
+            return Err(err(
+                "SWIFTCART_ACCESS_TOKEN_TTL_SECS",
+                "a test setting; production keeps access tokens for 15 minutes (900)".into(),
+            ));
+        }
+
         let stripe_api_base = get("STRIPE_API_BASE", "http://127.0.0.1:8420");
         let stripe_publishable_key = get("STRIPE_PUBLISHABLE_KEY", "pk_test_swiftcart_local");
         if !stripe_publishable_key.starts_with("pk_") {
@@ -161,6 +174,7 @@ impl Config {
             stripe_api_base,
             tick: Duration::from_millis(tick_ms),
             quote_ttl: Duration::from_secs(quote_ttl_secs),
+            access_token_ttl: Duration::from_secs(access_token_ttl_secs),
         })
     }
 }
@@ -198,6 +212,21 @@ mod tests {
         assert_eq!(with(&[("SWIFTCART_ALLOWED_ORIGINS", "evil.com")]).unwrap_err().var, "SWIFTCART_ALLOWED_ORIGINS");
         assert_eq!(with(&[("STRIPE_PUBLISHABLE_KEY", "sk_live_x")]).unwrap_err().var, "STRIPE_PUBLISHABLE_KEY");
         assert_eq!(with(&[("STRIPE_JS_URL", "js.stripe.com")]).unwrap_err().var, "STRIPE_JS_URL");
+        for bad in ["4", "901", "soon"] {
+            let e = with(&[("SWIFTCART_ACCESS_TOKEN_TTL_SECS", bad)]).unwrap_err();
+            assert_eq!(e.var, "SWIFTCART_ACCESS_TOKEN_TTL_SECS", "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_short_token_lifetime_is_for_tests_only() {
+        assert_eq!(with(&[]).unwrap().access_token_ttl, Duration::from_secs(900));
+        let short = with(&[("SWIFTCART_ACCESS_TOKEN_TTL_SECS", "12")]).unwrap();
+        assert_eq!(short.access_token_ttl, Duration::from_secs(12));
+        let secret = "k".repeat(40);
+        let production = [("SWIFTCART_ENV", "production"), ("SWIFTCART_JWT_SECRET", secret.as_str())];
+        let refused = with(&[production[0], production[1], ("SWIFTCART_ACCESS_TOKEN_TTL_SECS", "12")]).unwrap_err();
+        assert_eq!(refused.var, "SWIFTCART_ACCESS_TOKEN_TTL_SECS");
     }
 
     #[test]

@@ -108,7 +108,7 @@ impl Application {
             Hyperdrive::new(pool.clone(), redis.clone(), keys.clone(), carts.clone(), stripe, config.quote_ttl);
         let state = AppState {
             leptos_options,
-            tokens: TokenKeys::new(config.jwt_secret.as_bytes()),
+            tokens: TokenKeys::new(config.jwt_secret.as_bytes()).with_lifetime(config.access_token_ttl.as_secs()),
             carts,
             hyperdrive,
             hub: Arc::new(hub),

@@ -4,16 +4,36 @@ use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-/// How long a refresh token lives.
+/// How long an account's refresh token lives.
 pub const REFRESH_TOKEN_TTL_DAYS: i32 = 30;
+/// How long a guest's refresh token lives: a guest cart orbit is worth keeping for a week, not a month.
+pub const GUEST_REFRESH_TOKEN_TTL_DAYS: i32 = 7;
+
+/// Whose session a refresh token renews.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Owner {
+    /// An account.
+    User(Uuid),
+    /// A guest, by the `sub` of its access tokens (its cart orbit is keyed by it).
+    Guest(String),
+}
+
+impl Owner {
+    fn lifetime_days(&self) -> i32 {
+        match self {
+            Self::User(_) => REFRESH_TOKEN_TTL_DAYS,
+            Self::Guest(_) => GUEST_REFRESH_TOKEN_TTL_DAYS,
+        }
+    }
+}
 
 /// What presenting a refresh token led to.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Rotation {
-    /// The token was live: here is its successor, for this user.
+    /// The token was live: here is its successor, for this owner.
     Rotated {
-        /// The user it belongs to.
-        user_id: Uuid,
+        /// Whose session it renews.
+        owner: Owner,
         /// The new refresh token (only ever shown once).
         token: String,
     },
@@ -27,39 +47,61 @@ fn digest(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
-/// Issues the first refresh token of a new family for `user_id`.
-pub async fn issue(pool: &PgPool, user_id: Uuid) -> Result<String, sqlx::Error> {
-    insert(pool, user_id, Uuid::new_v4()).await
+/// Issues the first refresh token of a new family for `owner`.
+pub async fn issue(pool: &PgPool, owner: &Owner) -> Result<String, sqlx::Error> {
+    insert(pool, owner, Uuid::new_v4()).await
 }
 
-async fn insert<'e>(executor: impl sqlx::PgExecutor<'e>, user_id: Uuid, family: Uuid) -> Result<String, sqlx::Error> {
+async fn insert<'e>(executor: impl sqlx::PgExecutor<'e>, owner: &Owner, family: Uuid) -> Result<String, sqlx::Error> {
     let token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    let (user_id, guest_sub) = match owner {
+        Owner::User(id) => (Some(*id), None),
+        Owner::Guest(sub) => (None, Some(sub.as_str())),
+    };
     sqlx::query(
-        "INSERT INTO refresh_tokens (token_hash, family_id, user_id, expires_at)
-         VALUES ($1, $2, $3, now() + make_interval(days => $4))",
+        "INSERT INTO refresh_tokens (token_hash, family_id, user_id, guest_sub, expires_at)
+         VALUES ($1, $2, $3, $4, now() + make_interval(days => $5))",
     )
     .bind(digest(&token))
     .bind(family)
     .bind(user_id)
-    .bind(REFRESH_TOKEN_TTL_DAYS)
+    .bind(guest_sub)
+    .bind(owner.lifetime_days())
     .execute(executor)
     .await?;
     Ok(token)
+}
+
+/// A presented refresh token as stored.
+#[derive(sqlx::FromRow)]
+struct Presented {
+    family_id: Uuid,
+    user_id: Option<Uuid>,
+    guest_sub: Option<String>,
+    used: bool,
+    revoked: bool,
+    expired: bool,
 }
 
 /// Uses a refresh token once: marks it used and issues its successor in the same family, all in
 /// one transaction. A token presented a second time revokes its family.
 pub async fn rotate(pool: &PgPool, presented: &str) -> Result<Rotation, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let row: Option<(Uuid, Uuid, bool, bool, bool)> = sqlx::query_as(
-        "SELECT family_id, user_id, used_at IS NOT NULL, revoked_at IS NOT NULL, expires_at < now()
+    let row: Option<Presented> = sqlx::query_as(
+        "SELECT family_id, user_id, guest_sub, used_at IS NOT NULL AS used, revoked_at IS NOT NULL AS revoked,
+                expires_at < now() AS expired
          FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE",
     )
     .bind(digest(presented))
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((family, user_id, used, revoked, expired)) = row else {
+    let Some(Presented { family_id: family, user_id, guest_sub, used, revoked, expired }) = row else {
         return Ok(Rotation::Refused);
+    };
+    let owner = match (user_id, guest_sub) {
+        (Some(id), _) => Owner::User(id),
+        (None, Some(sub)) => Owner::Guest(sub),
+        (None, None) => return Ok(Rotation::Refused),
     };
     if used && !revoked {
         sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL")
@@ -67,7 +109,7 @@ pub async fn rotate(pool: &PgPool, presented: &str) -> Result<Rotation, sqlx::Er
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        tracing::warn!(%user_id, "refresh token reused; its family is revoked");
+        tracing::warn!(?owner, "refresh token reused; its family is revoked");
         return Ok(Rotation::ReuseDetected);
     }
     if revoked || expired || used {
@@ -77,7 +119,17 @@ pub async fn rotate(pool: &PgPool, presented: &str) -> Result<Rotation, sqlx::Er
         .bind(digest(presented))
         .execute(&mut *tx)
         .await?;
-    let token = insert(&mut *tx, user_id, family).await?;
+    let token = insert(&mut *tx, &owner, family).await?;
     tx.commit().await?;
-    Ok(Rotation::Rotated { user_id, token })
+    Ok(Rotation::Rotated { owner, token })
+}
+
+/// Revokes every live refresh token of a guest (its cart orbit moved to an account at sign-in,
+/// so the guest session ends there).
+pub async fn revoke_guest(pool: &PgPool, guest_sub: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE guest_sub = $1 AND revoked_at IS NULL")
+        .bind(guest_sub)
+        .execute(pool)
+        .await?;
+    Ok(())
 }

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 pub const ISSUER: &str = "swiftcart";
 /// `aud` of every access token.
 pub const AUDIENCE: &str = "swiftcart.web";
-/// Lifetime of an access token, in seconds (15 minutes).
+/// Lifetime of an access token, in seconds (15 minutes), unless configured shorter for tests
+/// (`SWIFTCART_ACCESS_TOKEN_TTL_SECS`).
 pub const ACCESS_TOKEN_TTL_SECS: u64 = 900;
 
 /// What a token allows.
@@ -61,6 +62,7 @@ pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    lifetime_secs: u64,
 }
 
 impl TokenKeys {
@@ -73,7 +75,22 @@ impl TokenKeys {
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 0;
-        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            lifetime_secs: ACCESS_TOKEN_TTL_SECS,
+        }
+    }
+
+    /// The same keys issuing tokens that live `secs` seconds (tests and staging make time short).
+    pub fn with_lifetime(self, secs: u64) -> Self {
+        Self { lifetime_secs: secs, ..self }
+    }
+
+    /// How long an issued token lives, in seconds (the `expiresIn` of every token answer).
+    pub fn lifetime_secs(&self) -> u64 {
+        self.lifetime_secs
     }
 
     /// Issues an access token for `sub`; returns it with its claims.
@@ -85,7 +102,7 @@ impl TokenKeys {
             sub: sub.into(),
             role,
             iat,
-            exp: iat + ACCESS_TOKEN_TTL_SECS,
+            exp: iat + self.lifetime_secs,
         };
         let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .expect("HS256 signing with an in-memory key cannot fail");
@@ -123,6 +140,14 @@ mod tests {
         let (token, claims) = keys().issue("abc", Role::Guest);
         assert_eq!(claims.exp - claims.iat, 900);
         assert_eq!(keys().verify(&token).unwrap(), claims);
+    }
+
+    #[test]
+    fn a_configured_lifetime_sets_exp() {
+        let short = keys().with_lifetime(12);
+        let (token, claims) = short.issue("abc", Role::Guest);
+        assert_eq!((claims.exp - claims.iat, short.lifetime_secs()), (12, 12));
+        assert_eq!(keys().verify(&token).unwrap().sub, "abc", "same keys, same verification");
     }
 
     #[test]

@@ -1,14 +1,16 @@
-//! `/api/auth/guest|register|login|refresh` (CONTRACT.md, REST).
+//! `/api/auth/guest|register|login|refresh|session` (CONTRACT.md, REST; docs/contract-notes.md).
+//!
+//! Every token answer carries a refresh token, guests' included, so a page renews its session
+//! before the access token expires and keeps its subject (and so its cart orbit).
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ApiJson};
-use crate::auth::refresh::{self, Rotation};
-use crate::auth::tokens::ACCESS_TOKEN_TTL_SECS;
+use crate::auth::refresh::{self, Owner, Rotation};
 use crate::auth::users::{self, RegisterError, User};
 use crate::auth::{Principal, Role};
 use crate::startup::AppState;
@@ -20,13 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/register", post(register))
         .route("/api/auth/login", post(login))
         .route("/api/auth/refresh", post(refresh_pair))
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct GuestToken {
-    token: String,
-    expires_in: u64,
+        .route("/api/auth/session", get(session))
 }
 
 #[derive(Serialize)]
@@ -49,10 +45,35 @@ struct RefreshRequest {
     refresh_token: String,
 }
 
-async fn guest(State(state): State<AppState>) -> Json<GuestToken> {
+/// What `GET /api/auth/session` says of the caller's access token.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionInfo {
+    role: Role,
+    expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl TokenPair {
+    /// An access token for `sub` with `role`, beside the given refresh token.
+    fn new(state: &AppState, sub: &str, role: Role, refresh_token: String) -> Self {
+        let (token, _) = state.tokens.issue(sub, role);
+        Self { token, refresh_token, expires_in: state.tokens.lifetime_secs() }
+    }
+}
+
+/// A new guest: a random subject, its access token and a (shorter-lived) refresh token, so the
+/// guest keeps its subject and cart orbit when the access token expires.
+async fn guest(State(state): State<AppState>) -> Result<Json<TokenPair>, ApiError> {
     let sub = uuid::Uuid::new_v4().to_string();
-    let (token, _) = state.tokens.issue(&sub, Role::Guest);
-    Json(GuestToken { token, expires_in: ACCESS_TOKEN_TTL_SECS })
+    let refresh_token = refresh::issue(&state.pool, &Owner::Guest(sub.clone())).await?;
+    Ok(Json(TokenPair::new(&state, &sub, Role::Guest, refresh_token)))
+}
+
+/// Whether the caller's access token is good (a page asks after its socket was refused, to tell
+/// an expired or foreign token, 401, from a network failure).
+async fn session(who: Principal) -> Json<SessionInfo> {
+    let expires_at = chrono::DateTime::from_timestamp(who.exp as i64, 0).unwrap_or_default();
+    Json(SessionInfo { role: who.role, expires_at })
 }
 
 async fn register(
@@ -88,11 +109,12 @@ async fn sign_in(state: &AppState, headers: &HeaderMap, user: &User) -> Result<T
     if let Ok(Some(guest)) = Principal::from_headers(state, headers) {
         if guest.role == Role::Guest {
             state.carts.merge(&guest.sub, &sub).await?;
+            // The guest session ends here: its cart orbit now belongs to the account.
+            refresh::revoke_guest(&state.pool, &guest.sub).await?;
         }
     }
-    let (token, _) = state.tokens.issue(&sub, user.role());
-    let refresh_token = refresh::issue(&state.pool, user.id).await?;
-    Ok(TokenPair { token, refresh_token, expires_in: ACCESS_TOKEN_TTL_SECS })
+    let refresh_token = refresh::issue(&state.pool, &Owner::User(user.id)).await?;
+    Ok(TokenPair::new(state, &sub, user.role(), refresh_token))
 }
 
 async fn refresh_pair(
@@ -101,10 +123,12 @@ async fn refresh_pair(
 ) -> Result<Json<TokenPair>, ApiError> {
     let refused = || ApiError::Unauthorized("refresh token invalid, expired or already used; sign in again".into());
     match refresh::rotate(&state.pool, &body.refresh_token).await? {
-        Rotation::Rotated { user_id, token: refresh_token } => {
+        Rotation::Rotated { owner: Owner::User(user_id), token: refresh_token } => {
             let user = users::by_id(&state.pool, user_id).await?.ok_or_else(refused)?;
-            let (token, _) = state.tokens.issue(&user.id.to_string(), user.role());
-            Ok(Json(TokenPair { token, refresh_token, expires_in: ACCESS_TOKEN_TTL_SECS }))
+            Ok(Json(TokenPair::new(&state, &user.id.to_string(), user.role(), refresh_token)))
+        }
+        Rotation::Rotated { owner: Owner::Guest(sub), token: refresh_token } => {
+            Ok(Json(TokenPair::new(&state, &sub, Role::Guest, refresh_token)))
         }
         Rotation::Refused | Rotation::ReuseDetected => Err(refused()),
     }

@@ -35,8 +35,7 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(2);
 pub const FIRST_TICK_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a closing socket waits for the client's close frame.
 pub const CLOSE_LINGER: Duration = Duration::from_secs(1);
-/// Close code sent when the socket's token expires (see docs/contract-notes.md).
-pub const CLOSE_TOKEN_EXPIRED: u16 = 4001;
+pub use physics_worker::wire::{CLOSE_POLICY, CLOSE_TOKEN_EXPIRED};
 
 /// `GET /ws`: checks the Origin (403) and the token (401) before upgrading.
 pub async fn upgrade(State(state): State<AppState>, mut request: Request) -> Response {
@@ -157,7 +156,7 @@ impl Connection {
                 },
                 answer = answers.recv() => match answer {
                     Some(bytes) => self.send(bytes).await,
-                    None => Err(End::Close(1008, "not reading; too many unanswered frames")),
+                    None => Err(End::Close(CLOSE_POLICY, "not reading; too many unanswered frames")),
                 },
                 _ = self.outlet.wake.notified() => self.attend().await,
                 _ = &mut expiry => Err(End::Close(CLOSE_TOKEN_EXPIRED, "token expired; send an auth frame before exp or reconnect")),
@@ -278,7 +277,7 @@ impl Connection {
         };
         if !self.bucket.take() {
             self.state.hub.metrics.flood_closes.fetch_add(1, Relaxed);
-            return Err(End::Close(1008, "too many frames; at most 30 per second"));
+            return Err(End::Close(CLOSE_POLICY, "too many frames; at most 30 per second"));
         }
         let frame = match wire::decode::<ClientFrame>(&bytes) {
             Ok(frame) => frame,
@@ -321,7 +320,7 @@ impl Connection {
                 expiry.as_mut().reset(until(self.principal.exp));
                 self.send_frame(&ServerFrame::Authed { exp: self.principal.exp as f64 * 1_000.0 }).await
             }
-            _ => Err(End::Close(1008, "invalid token in auth frame")),
+            _ => Err(End::Close(CLOSE_POLICY, "invalid token in auth frame")),
         }
     }
 

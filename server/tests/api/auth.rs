@@ -98,3 +98,99 @@ async fn accounts_tokens_and_refresh_rotation() {
 fn claims_sub(app: &crate::helpers::TestApp, pair: &Value) -> String {
     app.tokens.verify(pair["token"].as_str().unwrap()).unwrap().sub
 }
+
+#[tokio::test]
+async fn a_guest_renews_keeping_its_subject_and_cart_orbit() {
+    let app = spawn_app().await;
+    let product = app.product_ids().await[3];
+    let guest = app.guest_session().await;
+    let token = guest["token"].as_str().unwrap();
+    let sub = app.tokens.verify(token).unwrap().sub;
+    app.put_cart(token, product, 2).await;
+
+    let first = guest["refreshToken"].as_str().expect("guests get a refresh token").to_string();
+    let (status, renewed) = app.refresh(&first).await;
+    assert_eq!(status, 200, "{renewed}");
+    let fresh = renewed["token"].as_str().unwrap();
+    let claims = app.tokens.verify(fresh).unwrap();
+    assert_eq!((claims.sub.as_str(), claims.role), (sub.as_str(), Role::Guest), "same subject, still a guest");
+    assert_eq!(renewed["expiresIn"], 900);
+    assert_eq!(app.cart(fresh).await, vec![(product.to_string(), 2)], "the cart orbit comes along");
+
+    // The same rules as an account's: a rotated token is spent, and reusing it ends the family.
+    let second = renewed["refreshToken"].as_str().unwrap().to_string();
+    assert_ne!(first, second);
+    assert_eq!(app.refresh(&first).await.0, 401, "reuse refused");
+    assert_eq!(app.refresh(&second).await.0, 401, "family revoked after reuse");
+    assert_eq!(app.cart(fresh).await.len(), 1, "revoking renewals leaves the cart alone");
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn bad_refresh_tokens_get_401_and_change_nothing() {
+    let app = spawn_app().await;
+    let guest = app.guest_session().await;
+    let good = guest["refreshToken"].as_str().unwrap().to_string();
+    let mut tampered = good.clone().into_bytes();
+    tampered[5] = if tampered[5] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    let access_token = guest["token"].as_str().unwrap().to_string();
+    for bad in [tampered.as_str(), "", access_token.as_str(), "x".repeat(5000).as_str()] {
+        let (status, body) = app.refresh(bad).await;
+        assert_eq!((status, body["error"].as_str()), (401, Some("ERR_UNAUTHORIZED")), "{bad:.20}");
+    }
+    for malformed in [json!({}), json!({"refreshToken": 7}), json!("refreshToken")] {
+        let status = app.post_json("/api/auth/refresh", None, malformed).await.status().as_u16();
+        assert!(status == 400 || status == 422, "{status}");
+    }
+    let used: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM refresh_tokens WHERE used_at IS NOT NULL OR revoked_at IS NOT NULL")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(used, 0, "no token was spent or revoked by bad attempts");
+    assert_eq!(app.refresh(&good).await.0, 200, "the real token still works");
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn signing_in_ends_the_guest_session_and_keeps_the_shopper_on_renewal() {
+    let app = spawn_app().await;
+    let product = app.product_ids().await[1];
+    let guest = app.guest_session().await;
+    let guest_token = guest["token"].as_str().unwrap();
+    app.put_cart(guest_token, product, 1).await;
+    let creds = json!({"email": "renew@example.com", "password": "orbiting 42 carts"});
+    let pair: Value = app.post_json("/api/auth/register", Some(guest_token), creds).await.json().await.unwrap();
+    assert_eq!(app.refresh(guest["refreshToken"].as_str().unwrap()).await.0, 401, "the guest session ended");
+
+    let (status, renewed) = app.refresh(pair["refreshToken"].as_str().unwrap()).await;
+    assert_eq!(status, 200);
+    let claims = app.tokens.verify(renewed["token"].as_str().unwrap()).unwrap();
+    assert_eq!((claims.sub, claims.role), (claims_sub(&app, &pair), Role::Shopper), "still signed in");
+    assert_eq!(app.cart(renewed["token"].as_str().unwrap()).await, vec![(product.to_string(), 1)]);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_session_probe_tells_a_good_token_from_a_dead_one() {
+    let app = spawn_app().await;
+    let token = app.guest_token().await;
+    let probe = |token: String| {
+        let request = app.http.get(format!("{}/api/auth/session", app.address)).bearer_auth(token);
+        async move { request.send().await.unwrap() }
+    };
+    let good = probe(token.clone()).await;
+    assert_eq!(good.status(), 200);
+    let body: Value = good.json().await.unwrap();
+    assert_eq!(body["role"], "guest");
+    let expires_at = chrono::DateTime::parse_from_rfc3339(body["expiresAt"].as_str().unwrap()).unwrap();
+    assert_eq!(expires_at.timestamp() as u64, app.tokens.verify(&token).unwrap().exp);
+
+    let claims = app.tokens.verify(&token).unwrap();
+    let now = swiftcart::auth::tokens::unix_now();
+    let expired = app.tokens.sign(&swiftcart::auth::Claims { exp: now - 1, ..claims });
+    assert_eq!(probe(expired).await.status(), 401);
+    assert_eq!(app.get("/api/auth/session").await.status(), 401, "no token");
+    app.cleanup().await;
+}

@@ -69,6 +69,8 @@ pub struct Options {
     pub join: Option<(String, String)>,
     /// Add synthetic products until this many are live (a bigger catalog).
     pub products: Option<usize>,
+    /// Access tokens live this many seconds (`SWIFTCART_ACCESS_TOKEN_TTL_SECS`).
+    pub access_token_ttl_secs: Option<u64>,
 }
 
 /// Creates a fresh database, migrates and seeds it, and starts the server on port 0.
@@ -101,6 +103,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         ("SWIFTCART_ALLOWED_ORIGINS", ALLOWED_ORIGIN.to_string()),
         ("LEPTOS_SITE_ROOT", concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site").to_string()),
         ("STRIPE_API_BASE", stripe_api_base()),
+        ("SWIFTCART_ACCESS_TOKEN_TTL_SECS", options.access_token_ttl_secs.unwrap_or(900).to_string()),
     ];
     let config = Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())).unwrap();
 
@@ -155,9 +158,21 @@ impl TestApp {
 
     /// A fresh guest access token.
     pub async fn guest_token(&self) -> String {
-        let body: serde_json::Value =
-            self.post_json("/api/auth/guest", None, serde_json::json!({})).await.json().await.unwrap();
-        body["token"].as_str().unwrap().to_string()
+        self.guest_session().await["token"].as_str().unwrap().to_string()
+    }
+
+    /// A fresh guest session: `{"token","refreshToken","expiresIn"}`.
+    pub async fn guest_session(&self) -> serde_json::Value {
+        let response = self.post_json("/api/auth/guest", None, serde_json::json!({})).await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// `POST /api/auth/refresh` with `refresh_token`: the status and the body.
+    pub async fn refresh(&self, refresh_token: &str) -> (u16, serde_json::Value) {
+        let response =
+            self.post_json("/api/auth/refresh", None, serde_json::json!({ "refreshToken": refresh_token })).await;
+        (response.status().as_u16(), response.json().await.unwrap_or_default())
     }
 
     /// Registers or logs in (`path`), carrying a guest token if given: the status and the new
@@ -246,6 +261,15 @@ impl TestApp {
         }
         if let Some(server) = self.server.take() {
             let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+        }
+    }
+
+    /// Ends the server at once, as a crash would: no graceful shutdown, so nothing is drained.
+    pub fn crash(&mut self) {
+        // Dropping the sender would count as a shutdown signal: keep it, unsent, forever.
+        std::mem::forget(self.shutdown.take());
+        if let Some(server) = self.server.take() {
+            server.abort();
         }
     }
 

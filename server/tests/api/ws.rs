@@ -326,6 +326,44 @@ async fn a_socket_closes_when_its_token_expires_unless_renewed() {
     app.cleanup().await;
 }
 
+#[tokio::test]
+async fn a_socket_outlives_its_first_token_through_a_refresh_and_an_auth_frame() {
+    let app = spawn_app_with(crate::helpers::Options { access_token_ttl_secs: Some(5), ..Default::default() }).await;
+    let guest = app.guest_session().await;
+    let token = guest["token"].as_str().unwrap();
+    let first = app.tokens.verify(token).unwrap();
+    let mut client = synced(&app, token).await;
+
+    // Renew the way the page does (the refresh endpoint), then hand the new token to the socket.
+    let (status, renewed) = app.refresh(guest["refreshToken"].as_str().unwrap()).await;
+    assert_eq!(status, 200);
+    let fresh = renewed["token"].as_str().unwrap().to_string();
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let (status, renewed_again) = app.refresh(renewed["refreshToken"].as_str().unwrap()).await;
+    assert_eq!(status, 200);
+    let fresher = renewed_again["token"].as_str().unwrap().to_string();
+    let later = app.tokens.verify(&fresher).unwrap();
+    assert!(later.exp > first.exp, "the renewed token expires later");
+    client.send(&ClientFrame::Auth { token: fresh }).await;
+    client.send(&ClientFrame::Auth { token: fresher }).await;
+    let authed = client
+        .wait_for(2 * SECOND, |f| match f {
+            ServerFrame::Authed { exp } if *exp == later.exp as f64 * 1_000.0 => Some(()),
+            _ => None,
+        })
+        .await;
+    assert!(authed.is_some(), "authed with the newest token's expiry");
+
+    // Past the first token's expiry the socket still takes ticks and acks gestures.
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    tokio::time::sleep(Duration::from_millis((first.exp * 1_000 + 300).saturating_sub(now_ms))).await;
+    client.send(&ClientFrame::Beam { i: 2, q: 7 }).await;
+    let acked = client.wait_for(2 * SECOND, |f| matches!(f, ServerFrame::Ack { q: 7, .. }).then_some(())).await;
+    assert!(acked.is_some(), "a beam is acked after the first token expired");
+    assert_eq!(app.cart(renewed_again["token"].as_str().unwrap()).await.len(), 1);
+    app.cleanup().await;
+}
+
 /// The value of a `/metrics` line.
 async fn metric(app: &TestApp, name: &str) -> f64 {
     let text = app.get("/metrics").await.text().await.unwrap();
