@@ -605,8 +605,8 @@ fn render_cart(w: &Well) {
         token.set_inner_html(&format!(
             "<img src=\"{}\" alt=\"\" width=\"36\" height=\"36\"><span class=\"qty\">×{quantity}</span>\
              <button type=\"button\" class=\"drop\" data-drop=\"{index}\" aria-label=\"Remove {} from your cart\">×</button>",
-            escape(&image),
-            escape(&name)
+            crate::escape_html(&image),
+            crate::escape_html(&name)
         ));
         let _ = ring.append_child(&token);
     }
@@ -618,10 +618,6 @@ fn render_cart(w: &Well) {
         }));
     }
     let _ = orbit.set_attribute("data-count", &count.to_string());
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('"', "&quot;")
 }
 
 /// The animation loop's closure, which re-arms itself every frame.

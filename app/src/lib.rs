@@ -30,6 +30,36 @@ use leptos_router::{
     path, SsrMode,
 };
 
+/// Text made safe to place in HTML, inside elements or double- or single-quoted attributes.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The document title of a page titled `page` (a product's name, say).
+///
+/// leptos_meta writes the server's `<title>` text into the head as it is, so on the server the
+/// title is escaped here: a product named `</title><script>…` stays text. In the browser it
+/// becomes `document.title`, which is text already.
+fn page_title(page: String) -> String {
+    let title = if page.is_empty() { "SwiftCart".to_string() } else { format!("{page} · SwiftCart") };
+    if cfg!(feature = "ssr") {
+        escape_html(&title)
+    } else {
+        title
+    }
+}
+
 /// The HTML document around the app, rendered by the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -67,7 +97,7 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href="/pkg/swiftcart.css"/>
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg"/>
         <Meta name="description" content="SwiftCart: a storefront where products orbit in a live Gravity Well."/>
-        <Title formatter=|page: String| if page.is_empty() { "SwiftCart".to_string() } else { format!("{page} · SwiftCart") }/>
+        <Title formatter=page_title/>
         <Router>
             <header class="site-header">
                 <a href="/" class="brand">"SwiftCart"</a>
@@ -88,5 +118,19 @@ pub fn App() -> impl IntoView {
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_html;
+
+    #[test]
+    fn markup_in_text_stays_text() {
+        assert_eq!(
+            escape_html(r#"</title><script>alert('x')</script> & "quotes""#),
+            "&lt;/title&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;quotes&quot;"
+        );
+        assert_eq!(escape_html("Aurora Merino Throw"), "Aurora Merino Throw");
     }
 }

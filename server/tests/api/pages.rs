@@ -33,3 +33,27 @@ async fn a_product_page_renders_and_an_unknown_one_is_404() {
     assert_eq!(nowhere.status(), 404);
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_product_named_like_markup_stays_text_on_every_page() {
+    let app = spawn_app().await;
+    let (_, admin) = app.shopper(swiftcart::auth::Role::Admin).await;
+    let hostile = r#"</title><script>alert(1)</script>"><img src=x onerror=alert(2)>]]>"#;
+    let created = app
+        .post_json(
+            "/api/admin/products",
+            Some(&admin),
+            serde_json::json!({"slug": "hostile-name", "name": hostile, "description": hostile, "msrpCents": 1000, "stockCount": 3}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    for path in ["/p/hostile-name", "/"] {
+        let html = app.get(path).await.text().await.unwrap();
+        assert!(html.contains("&lt;/title&gt;&lt;script&gt;alert(1)"), "{path}: the name is shown, escaped");
+        assert!(!html.contains("<script>alert(1)"), "{path}: no script from a product's text");
+        assert!(!html.contains("<img src=x"), "{path}: no element from a product's text");
+        let head = &html[..html.find("</head>").unwrap()];
+        assert_eq!(head.matches("</title>").count(), 1, "{path}: the title ends once");
+    }
+    app.cleanup().await;
+}
