@@ -171,6 +171,7 @@ test('a revoked session turns the page into a guest with a clear notice, and the
   assert.equal(after.role, 'guest');
   await outliveExpiries(page, 2);
   await assertLive(page, 'after the revocation');
-  assert.deepEqual(errors, []);
+  // The refused refresh is the browser's own console line for the 401; nothing else may fail.
+  assert.deepEqual(errors.filter((e) => !/status of 401/.test(e)), []);
   await context.close();
 });

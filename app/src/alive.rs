@@ -228,12 +228,19 @@ pub fn start() {
                 let location = window().location();
                 let scheme = if location.protocol().unwrap_or_default() == "https:" { "wss" } else { "ws" };
                 let url = format!("{scheme}://{}/ws", location.host().unwrap_or_default());
-                send(&well, Command::Connect { url, token });
-                // Every renewed token, this tab's or another's, follows onto the socket.
+                send(&well, Command::Connect { url: url.clone(), token });
+                // Every renewed token, this tab's or another's, follows onto the socket; a new
+                // subject (a sign-in, a session that ended) gets a new connection.
                 let well = Rc::downgrade(&well);
-                crate::session::on_change(move |token| {
+                crate::session::on_change(move |change| {
                     if let Some(well) = well.upgrade() {
-                        send(&well, Command::Token { token: token.to_string() });
+                        let token = change.token.clone();
+                        let command = if change.new_subject {
+                            Command::Connect { url: url.clone(), token }
+                        } else {
+                            Command::Token { token }
+                        };
+                        send(&well, command);
                     }
                 });
             }

@@ -88,6 +88,7 @@ fn store_answer(answer: &JsValue) -> Result<String, String> {
     let token = field(answer, "token").as_string().ok_or("no token in the answer")?;
     let expires_in_ms = field(answer, "expiresIn").as_f64().unwrap_or(900.0) * 1000.0;
     let refresh_token = field(answer, "refreshToken").as_string();
+    let previous = read().map(|s| s.token);
     if let Some(storage) = storage() {
         let _ = storage.set_item(TOKEN_KEY, &token);
         let _ = storage.set_item(EXPIRY_KEY, &(js_sys::Date::now() + expires_in_ms).to_string());
@@ -98,12 +99,22 @@ fn store_answer(answer: &JsValue) -> Result<String, String> {
         }
         .ok();
     }
-    changed(&token);
+    changed(previous.as_deref(), &token);
     Ok(token)
 }
 
+/// A new access token, and whether it belongs to another subject than the one before (a
+/// sign-in, or a revoked session that became a new guest) rather than renewing the same one.
+#[derive(Clone, Debug)]
+pub struct SessionChange {
+    /// The new access token.
+    pub token: String,
+    /// `true` when the subject changed: a socket must reconnect rather than re-authenticate.
+    pub new_subject: bool,
+}
+
 /// Something told about every new access token.
-type Listener = Rc<dyn Fn(&str)>;
+type Listener = Rc<dyn Fn(&SessionChange)>;
 
 thread_local! {
     static LISTENERS: RefCell<Vec<Listener>> = const { RefCell::new(Vec::new()) };
@@ -113,16 +124,36 @@ thread_local! {
 }
 
 /// Calls `listener` with every new access token, whichever tab renewed it.
-pub fn on_change(listener: impl Fn(&str) + 'static) {
+pub fn on_change(listener: impl Fn(&SessionChange) + 'static) {
     LISTENERS.with(|l| l.borrow_mut().push(Rc::new(listener)));
 }
 
-fn changed(token: &str) {
+fn changed(previous: Option<&str>, token: &str) {
+    let change = SessionChange { token: token.to_string(), new_subject: previous.and_then(subject) != subject(token) };
     let listeners: Vec<Listener> = LISTENERS.with(|l| l.borrow().clone());
     for listener in listeners {
-        listener(token);
+        listener(&change);
     }
     schedule();
+}
+
+/// The `sub` claim of a JWT (read, not verified: the server verifies).
+fn subject(token: &str) -> Option<String> {
+    let payload = token.split('.').nth(1)?;
+    let mut base64: String = payload
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    while !base64.len().is_multiple_of(4) {
+        base64.push('=');
+    }
+    let json = window().atob(&base64).ok()?;
+    let claims = js_sys::JSON::parse(&json).ok()?;
+    field(&claims, "sub").as_string()
 }
 
 /// Starts the session's upkeep once per page: the renewal timer, renewal on visibility, focus,
@@ -148,7 +179,7 @@ pub fn install() {
     let other_tab = Closure::<dyn FnMut(web_sys::StorageEvent)>::new(|event: web_sys::StorageEvent| {
         if event.key().as_deref() == Some(TOKEN_KEY) {
             if let Some(token) = event.new_value() {
-                changed(&token);
+                changed(event.old_value().as_deref(), &token);
             }
         }
     });
@@ -160,7 +191,8 @@ pub fn install() {
 /// Sets the timer for the next renewal (replacing the previous one).
 fn schedule() {
     let Some(stored) = read() else { return };
-    let delay = (renew_at_ms(stored.expires_at_ms, stored.lifetime_ms) - js_sys::Date::now()).max(0.0);
+    // Rounded up and a little late rather than early: an early timer would find nothing due.
+    let delay = (renew_at_ms(stored.expires_at_ms, stored.lifetime_ms) - js_sys::Date::now()).max(0.0).ceil() + 5.0;
     set_timer(delay.min(i32::MAX as f64) as i32);
 }
 
@@ -180,7 +212,10 @@ fn set_timer(delay_ms: i32) {
 pub fn keep_fresh() {
     leptos::task::spawn_local(async {
         match access_token().await {
-            Ok(_) => RETRY_MS.with(|r| r.set(FIRST_RETRY_MS)),
+            Ok(_) => {
+                RETRY_MS.with(|r| r.set(FIRST_RETRY_MS));
+                schedule();
+            }
             Err(_) => {
                 let delay = RETRY_MS.with(|r| r.replace((r.get() * 2).min(MAX_RETRY_MS)));
                 set_timer(delay);

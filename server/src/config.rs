@@ -1,7 +1,9 @@
 //! Configuration from the environment (CONTRACT.md, "Processes and configuration").
 //!
 //! Every variable has a working local default. A bad value stops the process at start with one
-//! line naming the variable; nothing starts half-configured.
+//! line naming the variable; nothing starts half-configured. With `SWIFTCART_ENV=production` the
+//! local defaults themselves are refused (see [`production_problems`]): every unsafe setting is
+//! named, one line each.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -55,15 +57,43 @@ pub struct Config {
     pub access_token_ttl: Duration,
 }
 
-/// A configuration variable with a bad value.
-#[derive(Debug, thiserror::Error)]
-#[error("configuration error: {var}: {message}")]
-pub struct ConfigError {
+/// One configuration variable with a bad value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
     /// The variable's name.
     pub var: &'static str,
     /// What is wrong, and what would be right.
     pub message: String,
 }
+
+/// Why the configuration was refused: one or more problems, each shown on a line of its own.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .problems.iter().map(|p| format!("configuration error: {}: {}", p.var, p.message)).collect::<Vec<_>>().join("\n"))]
+pub struct ConfigError {
+    /// Every problem found (at least one).
+    pub problems: Vec<Problem>,
+}
+
+impl ConfigError {
+    /// The variable of the first problem.
+    pub fn var(&self) -> &'static str {
+        self.problems.first().map_or("", |p| p.var)
+    }
+
+    /// Every variable named, in order.
+    pub fn vars(&self) -> Vec<&'static str> {
+        self.problems.iter().map(|p| p.var).collect()
+    }
+}
+
+/// The development defaults of the Stripe settings, fine for localstripe and refused in production.
+pub const DEV_STRIPE_SECRET_KEY: &str = "sk_test_swiftcart_local";
+/// See [`DEV_STRIPE_SECRET_KEY`].
+pub const DEV_STRIPE_WEBHOOK_SECRET: &str = "whsec_swiftcart_local";
+/// See [`DEV_STRIPE_SECRET_KEY`].
+pub const DEV_STRIPE_PUBLISHABLE_KEY: &str = "pk_test_swiftcart_local";
+/// The least estimated entropy of a production JWT secret, in bits.
+pub const MIN_SECRET_BITS: f64 = 128.0;
 
 impl Config {
     /// Reads the configuration from the process environment.
@@ -99,12 +129,6 @@ impl Config {
         if jwt_secret.len() < 32 {
             return Err(err("SWIFTCART_JWT_SECRET", "must be at least 32 bytes (256 bits)".into()));
         }
-        if environment == Environment::Production && jwt_secret == DEV_JWT_SECRET {
-            return Err(err(
-                "SWIFTCART_JWT_SECRET",
-                "the development default is refused in production; set a secret".into(),
-            ));
-        }
 
         let own_origins =
             [format!("http://127.0.0.1:{}", site_addr.port()), format!("http://localhost:{}", site_addr.port())]
@@ -134,15 +158,9 @@ impl Config {
             get("SWIFTCART_ACCESS_TOKEN_TTL_SECS", "900").parse().ok().filter(|s| (5..=900).contains(s)).ok_or_else(
                 || err("SWIFTCART_ACCESS_TOKEN_TTL_SECS", "expected whole seconds between 5 and 900".into()),
             )?;
-        if environment == Environment::Production && access_token_ttl_secs != 900 {
-            return Err(err(
-                "SWIFTCART_ACCESS_TOKEN_TTL_SECS",
-                "a test setting; production keeps access tokens for 15 minutes (900)".into(),
-            ));
-        }
 
         let stripe_api_base = get("STRIPE_API_BASE", "http://127.0.0.1:8420");
-        let stripe_publishable_key = get("STRIPE_PUBLISHABLE_KEY", "pk_test_swiftcart_local");
+        let stripe_publishable_key = get("STRIPE_PUBLISHABLE_KEY", DEV_STRIPE_PUBLISHABLE_KEY);
         if !stripe_publishable_key.starts_with("pk_") {
             return Err(err("STRIPE_PUBLISHABLE_KEY", "expected a publishable key (pk_…), never a secret one".into()));
         }
@@ -158,7 +176,7 @@ impl Config {
             return Err(err("SWIFTCART_REDIS_PREFIX", "must not contain whitespace".into()));
         }
 
-        Ok(Self {
+        let config = Self {
             database_url,
             redis_url,
             redis_key_prefix,
@@ -167,20 +185,99 @@ impl Config {
             environment,
             jwt_secret,
             allowed_origins,
-            stripe_secret_key: get("STRIPE_SECRET_KEY", "sk_test_swiftcart_local"),
-            stripe_webhook_secret: get("STRIPE_WEBHOOK_SECRET", "whsec_swiftcart_local"),
+            stripe_secret_key: get("STRIPE_SECRET_KEY", DEV_STRIPE_SECRET_KEY),
+            stripe_webhook_secret: get("STRIPE_WEBHOOK_SECRET", DEV_STRIPE_WEBHOOK_SECRET),
             stripe_publishable_key,
             stripe_js_url,
             stripe_api_base,
             tick: Duration::from_millis(tick_ms),
             quote_ttl: Duration::from_secs(quote_ttl_secs),
             access_token_ttl: Duration::from_secs(access_token_ttl_secs),
-        })
+        };
+        match config.environment {
+            Environment::Production => {
+                let problems = production_problems(&config);
+                if problems.is_empty() {
+                    Ok(config)
+                } else {
+                    Err(ConfigError { problems })
+                }
+            }
+            Environment::Development => Ok(config),
+        }
     }
 }
 
+/// What makes a configuration unsafe to run in production: the local defaults, weak or test
+/// secrets, and plain-http addresses for Stripe and the browser. Empty when it is safe.
+pub fn production_problems(config: &Config) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut refuse = |var: &'static str, message: &str| problems.push(Problem { var, message: message.into() });
+    if config.jwt_secret == DEV_JWT_SECRET {
+        refuse("SWIFTCART_JWT_SECRET", "the development default is refused in production; set a random secret");
+    } else if estimated_entropy_bits(&config.jwt_secret) < MIN_SECRET_BITS {
+        refuse(
+            "SWIFTCART_JWT_SECRET",
+            "too predictable for production; use at least 32 random bytes (e.g. `openssl rand -base64 48`)",
+        );
+    }
+    if config.stripe_secret_key == DEV_STRIPE_SECRET_KEY || config.stripe_secret_key.starts_with("sk_test_") {
+        refuse(
+            "STRIPE_SECRET_KEY",
+            "a test or default key is refused in production; set the live secret key (sk_live_…)",
+        );
+    }
+    if config.stripe_webhook_secret == DEV_STRIPE_WEBHOOK_SECRET || !config.stripe_webhook_secret.starts_with("whsec_")
+    {
+        refuse(
+            "STRIPE_WEBHOOK_SECRET",
+            "the public default is refused in production; set the endpoint's signing secret (whsec_…)",
+        );
+    }
+    if config.stripe_publishable_key == DEV_STRIPE_PUBLISHABLE_KEY
+        || config.stripe_publishable_key.starts_with("pk_test_")
+    {
+        refuse(
+            "STRIPE_PUBLISHABLE_KEY",
+            "a test or default key is refused in production; set the live publishable key (pk_live_…)",
+        );
+    }
+    if !config.stripe_api_base.starts_with("https://") {
+        refuse("STRIPE_API_BASE", "must be https in production (https://api.stripe.com)");
+    }
+    if !config.stripe_js_url.starts_with("https://") {
+        refuse("STRIPE_JS_URL", "must be https in production (https://js.stripe.com/v3/)");
+    }
+    if config.allowed_origins.iter().any(|o| !o.starts_with("https://")) {
+        refuse("SWIFTCART_ALLOWED_ORIGINS", "every origin must be https in production");
+    }
+    if config.access_token_ttl != Duration::from_secs(900) {
+        refuse(
+            "SWIFTCART_ACCESS_TOKEN_TTL_SECS",
+            "a test setting; production keeps access tokens for 15 minutes (900)",
+        );
+    }
+    problems
+}
+
+/// A rough upper bound of a secret's entropy: its length times the Shannon entropy of its byte
+/// frequencies. Forty copies of one letter score 0; 48 random bytes in base64 score about 350.
+pub fn estimated_entropy_bits(secret: &str) -> f64 {
+    let bytes = secret.as_bytes();
+    if bytes.is_empty() {
+        return 0.0;
+    }
+    let mut counts = [0usize; 256];
+    for &b in bytes {
+        counts[b as usize] += 1;
+    }
+    let n = bytes.len() as f64;
+    let per_byte: f64 = counts.iter().filter(|&&c| c > 0).map(|&c| c as f64 / n).map(|p| -p * p.log2()).sum();
+    per_byte * n
+}
+
 fn err(var: &'static str, message: String) -> ConfigError {
-    ConfigError { var, message }
+    ConfigError { problems: vec![Problem { var, message }] }
 }
 
 #[cfg(test)]
@@ -203,18 +300,18 @@ mod tests {
 
     #[test]
     fn a_bad_value_names_its_variable() {
-        assert_eq!(with(&[("SWIFTCART_TICK_MS", "fast")]).unwrap_err().var, "SWIFTCART_TICK_MS");
-        assert_eq!(with(&[("SWIFTCART_TICK_MS", "0")]).unwrap_err().var, "SWIFTCART_TICK_MS");
-        assert_eq!(with(&[("SWIFTCART_QUOTE_TTL_SECS", "0")]).unwrap_err().var, "SWIFTCART_QUOTE_TTL_SECS");
-        assert_eq!(with(&[("LEPTOS_SITE_ADDR", "nowhere")]).unwrap_err().var, "LEPTOS_SITE_ADDR");
-        assert_eq!(with(&[("DATABASE_URL", "mysql://x")]).unwrap_err().var, "DATABASE_URL");
-        assert_eq!(with(&[("SWIFTCART_JWT_SECRET", "short")]).unwrap_err().var, "SWIFTCART_JWT_SECRET");
-        assert_eq!(with(&[("SWIFTCART_ALLOWED_ORIGINS", "evil.com")]).unwrap_err().var, "SWIFTCART_ALLOWED_ORIGINS");
-        assert_eq!(with(&[("STRIPE_PUBLISHABLE_KEY", "sk_live_x")]).unwrap_err().var, "STRIPE_PUBLISHABLE_KEY");
-        assert_eq!(with(&[("STRIPE_JS_URL", "js.stripe.com")]).unwrap_err().var, "STRIPE_JS_URL");
+        assert_eq!(with(&[("SWIFTCART_TICK_MS", "fast")]).unwrap_err().var(), "SWIFTCART_TICK_MS");
+        assert_eq!(with(&[("SWIFTCART_TICK_MS", "0")]).unwrap_err().var(), "SWIFTCART_TICK_MS");
+        assert_eq!(with(&[("SWIFTCART_QUOTE_TTL_SECS", "0")]).unwrap_err().var(), "SWIFTCART_QUOTE_TTL_SECS");
+        assert_eq!(with(&[("LEPTOS_SITE_ADDR", "nowhere")]).unwrap_err().var(), "LEPTOS_SITE_ADDR");
+        assert_eq!(with(&[("DATABASE_URL", "mysql://x")]).unwrap_err().var(), "DATABASE_URL");
+        assert_eq!(with(&[("SWIFTCART_JWT_SECRET", "short")]).unwrap_err().var(), "SWIFTCART_JWT_SECRET");
+        assert_eq!(with(&[("SWIFTCART_ALLOWED_ORIGINS", "evil.com")]).unwrap_err().var(), "SWIFTCART_ALLOWED_ORIGINS");
+        assert_eq!(with(&[("STRIPE_PUBLISHABLE_KEY", "sk_live_x")]).unwrap_err().var(), "STRIPE_PUBLISHABLE_KEY");
+        assert_eq!(with(&[("STRIPE_JS_URL", "js.stripe.com")]).unwrap_err().var(), "STRIPE_JS_URL");
         for bad in ["4", "901", "soon"] {
             let e = with(&[("SWIFTCART_ACCESS_TOKEN_TTL_SECS", bad)]).unwrap_err();
-            assert_eq!(e.var, "SWIFTCART_ACCESS_TOKEN_TTL_SECS", "{bad}");
+            assert_eq!(e.var(), "SWIFTCART_ACCESS_TOKEN_TTL_SECS", "{bad}");
         }
     }
 
@@ -223,10 +320,9 @@ mod tests {
         assert_eq!(with(&[]).unwrap().access_token_ttl, Duration::from_secs(900));
         let short = with(&[("SWIFTCART_ACCESS_TOKEN_TTL_SECS", "12")]).unwrap();
         assert_eq!(short.access_token_ttl, Duration::from_secs(12));
-        let secret = "k".repeat(40);
-        let production = [("SWIFTCART_ENV", "production"), ("SWIFTCART_JWT_SECRET", secret.as_str())];
-        let refused = with(&[production[0], production[1], ("SWIFTCART_ACCESS_TOKEN_TTL_SECS", "12")]).unwrap_err();
-        assert_eq!(refused.var, "SWIFTCART_ACCESS_TOKEN_TTL_SECS");
+        let mut production = safe_production();
+        production.push(("SWIFTCART_ACCESS_TOKEN_TTL_SECS", "12"));
+        assert_eq!(with(&production).unwrap_err().vars(), vec!["SWIFTCART_ACCESS_TOKEN_TTL_SECS"]);
     }
 
     #[test]
@@ -237,12 +333,70 @@ mod tests {
         assert_eq!(real.stripe_js_url, "https://js.stripe.com/v3/");
     }
 
+    /// A production configuration with nothing unsafe in it.
+    fn safe_production() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("SWIFTCART_ENV", "production"),
+            ("SWIFTCART_JWT_SECRET", "q8Zf3Kp0vW2xYb7Lr5Tn9Hc1Md4Gs6Ja8Ue0Oi2Py4Rw6Tv"),
+            ("STRIPE_SECRET_KEY", "sk_live_0123456789abcdef"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_0123456789abcdef0123"),
+            ("STRIPE_PUBLISHABLE_KEY", "pk_live_0123456789abcdef"),
+            ("STRIPE_API_BASE", "https://api.stripe.com"),
+            ("STRIPE_JS_URL", "https://js.stripe.com/v3/"),
+            ("SWIFTCART_ALLOWED_ORIGINS", "https://shop.example"),
+        ]
+    }
+
     #[test]
-    fn production_refuses_the_development_secret() {
+    fn production_starts_only_when_nothing_is_unsafe() {
+        assert!(with(&safe_production()).is_ok());
+        // The development defaults: every unsafe variable is named, one line each.
         let e = with(&[("SWIFTCART_ENV", "production")]).unwrap_err();
-        assert_eq!(e.var, "SWIFTCART_JWT_SECRET");
+        assert_eq!(
+            e.vars(),
+            vec![
+                "SWIFTCART_JWT_SECRET",
+                "STRIPE_SECRET_KEY",
+                "STRIPE_WEBHOOK_SECRET",
+                "STRIPE_PUBLISHABLE_KEY",
+                "STRIPE_API_BASE",
+                "STRIPE_JS_URL",
+                "SWIFTCART_ALLOWED_ORIGINS",
+            ]
+        );
+        assert_eq!(e.to_string().lines().count(), 7);
         assert!(e.to_string().starts_with("configuration error: SWIFTCART_JWT_SECRET"));
-        let ok = with(&[("SWIFTCART_ENV", "production"), ("SWIFTCART_JWT_SECRET", &"k".repeat(40))]);
-        assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn production_refuses_each_unsafe_value_alone() {
+        let forty_ks = "k".repeat(40);
+        let abab = "ab".repeat(32);
+        for (var, value) in [
+            ("SWIFTCART_JWT_SECRET", DEV_JWT_SECRET),
+            ("SWIFTCART_JWT_SECRET", forty_ks.as_str()),
+            ("SWIFTCART_JWT_SECRET", abab.as_str()),
+            ("STRIPE_SECRET_KEY", "sk_test_4eC39HqLyjWDarjtT1zdp7dc"),
+            ("STRIPE_WEBHOOK_SECRET", DEV_STRIPE_WEBHOOK_SECRET),
+            ("STRIPE_WEBHOOK_SECRET", "not-a-signing-secret"),
+            ("STRIPE_PUBLISHABLE_KEY", "pk_test_abc"),
+            ("STRIPE_API_BASE", "http://127.0.0.1:8420"),
+            ("STRIPE_JS_URL", "http://127.0.0.1:8420/js.stripe.com/v3/"),
+            ("SWIFTCART_ALLOWED_ORIGINS", "https://shop.example,http://shop.example"),
+        ] {
+            let mut vars = safe_production();
+            vars.retain(|(k, _)| *k != var);
+            vars.push((var, value));
+            assert_eq!(with(&vars).unwrap_err().vars(), vec![var], "{var}={value}");
+        }
+        // Development keeps its working defaults.
+        assert!(with(&[]).is_ok());
+    }
+
+    #[test]
+    fn entropy_tells_random_secrets_from_repeated_ones() {
+        assert_eq!(estimated_entropy_bits(&"k".repeat(40)), 0.0);
+        assert!(estimated_entropy_bits("q8Zf3Kp0vW2xYb7Lr5Tn9Hc1Md4Gs6Ja8Ue0Oi2Py4Rw6Tv") > MIN_SECRET_BITS);
+        assert!(estimated_entropy_bits(&"ab".repeat(32)) < MIN_SECRET_BITS, "64 bytes, 1 bit each");
     }
 }

@@ -45,8 +45,10 @@ enum Command {
 async fn main() {
     telemetry::init();
     if let Err(e) = run(Cli::parse()).await {
-        // One clear line, then a non-zero exit.
-        eprintln!("swiftcart: {e:#}");
+        // One clear line per problem, then a non-zero exit.
+        for line in format!("{e:#}").lines() {
+            eprintln!("swiftcart: {line}");
+        }
         std::process::exit(1);
     }
 }

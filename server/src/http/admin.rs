@@ -3,7 +3,8 @@
 //! WebSocket hub pick the change up within a second (the catalog stamp, see
 //! [`crate::engine::stock`]), so connected shoppers see it live.
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, patch, put};
@@ -29,8 +30,20 @@ const MAX_PRICE_CENTS: i64 = 1_000_000_000;
 /// Largest stock count accepted.
 const MAX_STOCK: i64 = 1_000_000;
 
-fn admin(who: &Principal) -> Result<(), ApiError> {
-    (who.role == Role::Admin).then_some(()).ok_or(ApiError::Forbidden("only an admin may manage the catalog"))
+/// Longest product description accepted, in characters.
+const MAX_DESCRIPTION_CHARS: usize = 2_000;
+
+/// The caller, checked to be an admin before anything else of the request (its body included)
+/// is read: 401 without a valid token, 403 for anyone but an admin.
+struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let who = Principal::from_request_parts(parts, state).await?;
+        (who.role == Role::Admin).then_some(Admin).ok_or(ApiError::Forbidden("only an admin may manage the catalog"))
+    }
 }
 
 #[derive(Deserialize)]
@@ -94,8 +107,7 @@ struct AdminProducts {
 }
 
 /// `GET /api/admin/products`: the whole catalog, retired products included, in catalog order.
-async fn list(State(state): State<AppState>, who: Principal) -> Result<Json<AdminProducts>, ApiError> {
-    admin(&who)?;
+async fn list(State(state): State<AppState>, _admin: Admin) -> Result<Json<AdminProducts>, ApiError> {
     let products = sqlx::query_as(&format!("{SELECT_ADMIN} ORDER BY p.retired_at IS NOT NULL, p.sort_order, p.slug"))
         .fetch_all(&state.pool)
         .await?;
@@ -130,10 +142,19 @@ fn check_mass(mass: f32) -> Result<(), ApiError> {
         .ok_or_else(|| ApiError::Unprocessable("baseMass must be above 0 and at most 100".into()))
 }
 
+/// A same-site path: one leading `/` (never `//` or `/\`, which browsers read as another host),
+/// no scheme, no `..`, and only the characters of a plain file path.
 fn check_image(url: &str) -> Result<(), ApiError> {
-    (url.starts_with('/') && url.len() <= 300 && !url.contains(".."))
+    let plain = url.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '-' | '_'));
+    (url.starts_with('/') && !url.starts_with("//") && plain && url.len() <= 300 && !url.contains(".."))
         .then_some(())
         .ok_or_else(|| ApiError::Unprocessable("imageUrl must be a path on this site, such as /products/x.svg".into()))
+}
+
+fn check_description(description: &str) -> Result<(), ApiError> {
+    (description.trim().chars().count() <= MAX_DESCRIPTION_CHARS).then_some(()).ok_or_else(|| {
+        ApiError::Unprocessable(format!("description must be at most {MAX_DESCRIPTION_CHARS} characters"))
+    })
 }
 
 /// Maps the table's own checks (floor above msrp, a taken slug) to clear errors.
@@ -154,11 +175,11 @@ async fn publish(state: &AppState) {
 
 async fn create(
     State(state): State<AppState>,
-    who: Principal,
+    _admin: Admin,
     ApiJson(body): ApiJson<NewProduct>,
 ) -> Result<impl IntoResponse, ApiError> {
-    admin(&who)?;
     check_name(&body.name)?;
+    check_description(&body.description)?;
     check_price("msrpCents", body.msrp_cents)?;
     if body.msrp_cents == 0 {
         return Err(ApiError::Unprocessable("msrpCents must be above 0".into()));
@@ -200,13 +221,15 @@ async fn create(
 
 async fn edit(
     State(state): State<AppState>,
-    who: Principal,
+    _admin: Admin,
     Path(id): Path<Uuid>,
     ApiJson(body): ApiJson<ProductEdit>,
 ) -> Result<impl IntoResponse, ApiError> {
-    admin(&who)?;
     if let Some(name) = &body.name {
         check_name(name)?;
+    }
+    if let Some(description) = &body.description {
+        check_description(description)?;
     }
     if let Some(cents) = body.msrp_cents {
         check_price("msrpCents", cents)?;
@@ -245,10 +268,9 @@ async fn edit(
 
 async fn retire(
     State(state): State<AppState>,
-    who: Principal,
+    _admin: Admin,
     Path(id): Path<Uuid>,
 ) -> Result<impl IntoResponse, ApiError> {
-    admin(&who)?;
     let changed =
         sqlx::query("UPDATE products SET retired_at = COALESCE(retired_at, now()), updated_at = now() WHERE id = $1")
             .bind(id)
@@ -264,11 +286,10 @@ async fn retire(
 
 async fn set_stock(
     State(state): State<AppState>,
-    who: Principal,
+    _admin: Admin,
     Path(id): Path<Uuid>,
     ApiJson(body): ApiJson<StockBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    admin(&who)?;
     if !(0..=MAX_STOCK).contains(&body.stock_count) {
         return Err(ApiError::Unprocessable(format!("stockCount must be from 0 to {MAX_STOCK}")));
     }

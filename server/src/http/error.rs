@@ -87,10 +87,29 @@ impl From<axum::extract::rejection::JsonRejection> for ApiError {
     fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
         use axum::extract::rejection::JsonRejection as R;
         match rejection {
-            R::JsonDataError(e) => Self::Unprocessable(e.body_text()),
+            R::JsonDataError(e) => Self::Unprocessable(without_values(&e.body_text())),
             other => Self::BadRequest(other.body_text()),
         }
     }
+}
+
+/// A JSON error message with the submitted values taken out (serde quotes them in backticks:
+/// ``invalid type: integer `4242…`, expected a string``), so a 422 never echoes what was sent,
+/// a card number typed into the wrong field included. Field names (``unknown field `x` ``) stay:
+/// only what follows "invalid …" in a clause is the client's value.
+fn without_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find('`') {
+        let Some(len) = rest[start + 1..].find('`') else { break };
+        let (before, quoted) = (&rest[..start], &rest[start..start + len + 2]);
+        out.push_str(before);
+        let clause = before.rsplit(',').next().unwrap_or(before);
+        out.push_str(if clause.contains("invalid") { "a value" } else { quoted });
+        rest = &rest[start + len + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `Json` whose rejections are the API's JSON errors (400 malformed, 422 wrong shape).
@@ -141,5 +160,27 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_values;
+
+    #[test]
+    fn json_errors_name_fields_but_never_echo_values() {
+        assert_eq!(
+            without_values("invalid type: integer `4242424242424242`, expected a string at line 1 column 30"),
+            "invalid type: integer a value, expected a string at line 1 column 30"
+        );
+        assert_eq!(
+            without_values("unknown field `cardNumber`, expected `quoteId`"),
+            "unknown field `cardNumber`, expected `quoteId`"
+        );
+        assert_eq!(
+            without_values("invalid value: string `4242 4242`, expected x"),
+            "invalid value: string a value, expected x"
+        );
+        assert_eq!(without_values("missing field `quoteId`"), "missing field `quoteId`");
     }
 }

@@ -5,6 +5,7 @@ mod auth;
 mod cart;
 mod catalog;
 mod checkout;
+mod doors;
 mod engine;
 mod health;
 mod helpers;

@@ -1,0 +1,99 @@
+//! Doors an attacker tried (issue 12): each test tries to get through and is refused.
+
+use std::process::Command;
+
+use serde_json::{json, Value};
+use swiftcart::auth::Role;
+
+use crate::helpers::spawn_app;
+
+#[test]
+fn the_binary_refuses_to_start_in_production_with_the_local_defaults() {
+    let output = Command::new(env!("CARGO_BIN_EXE_server"))
+        .arg("serve")
+        .env_clear()
+        .env("SWIFTCART_ENV", "production")
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .output()
+        .expect("the server binary runs");
+    assert!(!output.status.success(), "it must not start");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let refusals: Vec<&str> = stderr.lines().filter(|l| l.starts_with("swiftcart: configuration error: ")).collect();
+    for var in [
+        "SWIFTCART_JWT_SECRET",
+        "STRIPE_SECRET_KEY",
+        "STRIPE_WEBHOOK_SECRET",
+        "STRIPE_PUBLISHABLE_KEY",
+        "STRIPE_API_BASE",
+        "STRIPE_JS_URL",
+        "SWIFTCART_ALLOWED_ORIGINS",
+    ] {
+        assert!(refusals.iter().any(|l| l.contains(var)), "{var} named in: {stderr}");
+    }
+    assert_eq!(refusals.len(), 7, "one line per problem: {stderr}");
+}
+
+#[tokio::test]
+async fn admin_doors_check_the_role_first_and_refuse_foreign_images_and_huge_texts() {
+    let app = spawn_app().await;
+    let (_, shopper) = app.shopper(Role::Shopper).await;
+    let (_, admin) = app.shopper(Role::Admin).await;
+    // A non-admin is refused before the body is read: a malformed body still gets 403.
+    let malformed = app
+        .http
+        .post(format!("{}/api/admin/products", app.address))
+        .bearer_auth(&shopper)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), 403);
+
+    let product = |image: &str, description: &str| json!({"slug": "door-test", "name": "Door", "msrpCents": 500, "imageUrl": image, "description": description});
+    for image in [
+        "//evil.example/x.png",
+        "/\\evil.example/x.png",
+        "javascript:alert(1)",
+        "/a/../b.svg",
+        "/x.svg?a=<b>",
+        "https://evil.example/x.png",
+    ] {
+        let response = app.post_json("/api/admin/products", Some(&admin), product(image, "")).await;
+        assert_eq!(response.status(), 422, "{image}");
+    }
+    let huge = "d".repeat(300_000);
+    assert_eq!(app.post_json("/api/admin/products", Some(&admin), product("/favicon.svg", &huge)).await.status(), 422);
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM products WHERE slug = 'door-test'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 0, "nothing was created");
+    assert_eq!(
+        app.post_json("/api/admin/products", Some(&admin), product("/products/door.svg", "fine")).await.status(),
+        201
+    );
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_422_never_echoes_the_submitted_value() {
+    let app = spawn_app().await;
+    let (_, shopper) = app.shopper(Role::Shopper).await;
+    let card = "4242424242424242";
+    let response = app
+        .http
+        .post(format!("{}/api/checkout", app.address))
+        .bearer_auth(&shopper)
+        .header("Idempotency-Key", "door-1")
+        .header("content-type", "application/json")
+        .body(format!(r#"{{"quoteId": {card}, "paymentMethodId": "pm_card_visa"}}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.unwrap();
+    assert!(!body.to_string().contains(card), "echoed: {body}");
+    assert!(body["message"].as_str().unwrap().contains("invalid type"), "still says what is wrong: {body}");
+    app.cleanup().await;
+}
