@@ -70,20 +70,25 @@ export E2E_ADMIN_EMAIL="admin-$$@e2e.swiftcart.test" E2E_ADMIN_PASSWORD="admin-p
 SWIFTCART_ADMIN_PASSWORD="$E2E_ADMIN_PASSWORD" target/debug/server create-admin --email "$E2E_ADMIN_EMAIL" >/dev/null
 target/debug/server serve >"target/e2e-server.log" 2>&1 &
 server_pid=$!
-# A second node of the same deployment whose access tokens live 12 s, for the session tests
-# (e2e/sessions.test.mjs): pages on it must renew several times a minute.
+wait_healthy() {
+  for _ in $(seq 1 60); do curl -sf "http://$1/healthz" >/dev/null && break; sleep 0.5; done
+  curl -sf "http://$1/healthz" >/dev/null || { cat target/e2e-server.log target/e2e-session-server.log 2>/dev/null; exit 1; }
+}
+wait_healthy "$LEPTOS_SITE_ADDR"
+
+say "browser end-to-end tests against http://$LEPTOS_SITE_ADDR"
+BASE_URL="http://$LEPTOS_SITE_ADDR" node --test --test-concurrency=1 $(ls e2e/*.test.mjs | grep -v sessions)
+
+# A second node of the same deployment whose access tokens live 12 s, for the session tests:
+# pages on it must renew several times a minute. It runs only for them, so it takes no CPU from
+# the timing-sensitive tests above.
+say "browser session tests against a second node with 12-second access tokens"
 session_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 LEPTOS_SITE_ADDR="127.0.0.1:$session_port" SWIFTCART_ACCESS_TOKEN_TTL_SECS=12 \
   target/debug/server serve >"target/e2e-session-server.log" 2>&1 &
 session_pid=$!
-for addr in "$LEPTOS_SITE_ADDR" "127.0.0.1:$session_port"; do
-  for _ in $(seq 1 60); do curl -sf "http://$addr/healthz" >/dev/null && break; sleep 0.5; done
-  curl -sf "http://$addr/healthz" >/dev/null || { cat target/e2e-server.log target/e2e-session-server.log; exit 1; }
-done
-export SESSION_BASE_URL="http://127.0.0.1:$session_port"
-
-say "browser end-to-end tests against http://$LEPTOS_SITE_ADDR"
-BASE_URL="http://$LEPTOS_SITE_ADDR" npm run -s e2e
+wait_healthy "127.0.0.1:$session_port"
+SESSION_BASE_URL="http://127.0.0.1:$session_port" node --test e2e/sessions.test.mjs
 
 say "scanning the end-to-end database, its Redis keys and the server log for card numbers"
 kill "$server_pid" "$session_pid" 2>/dev/null && wait "$server_pid" "$session_pid" 2>/dev/null; server_pid= session_pid=
