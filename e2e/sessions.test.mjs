@@ -175,3 +175,30 @@ test('a revoked session turns the page into a guest with a clear notice, and the
   assert.deepEqual(errors.filter((e) => !/status of 401/.test(e)), []);
   await context.close();
 });
+
+test('renewal through a server outage: the page keeps its last state, retries, then resyncs as the same guest', { skip }, async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const { page, errors } = await openWell(context);
+  const firstId = await beam(page, 5, 1);
+  const sub = claims(await page.evaluate(() => localStorage.getItem('swiftcart.token'))).sub;
+  // The auth API is unreachable past the token's expiry: renewals fail, the socket is closed at
+  // exp (4001) and the paradox says the connection dropped.
+  await page.route('**/api/auth/**', (route) => route.abort('connectionrefused'));
+  const exp = claims(await page.evaluate(() => localStorage.getItem('swiftcart.token'))).exp * 1000;
+  await page.waitForTimeout(Math.max(0, exp - Date.now()) + 2000);
+  await page.waitForSelector('[data-testid="paradox"]:not([hidden])', { timeout: 10000 });
+  assert.equal(await page.locator(`[data-testid="cart-orbit"] [data-cart-product-id="${firstId}"]`).count(), 1,
+    'the last confirmed cart orbit stays on screen');
+  // The server is back: the retry renews, the socket reconnects with the new token, the well resyncs.
+  await page.unroute('**/api/auth/**');
+  await page.waitForSelector('[data-testid="paradox"][hidden]', { state: 'attached', timeout: 40000 });
+  const after = claims(await page.evaluate(() => localStorage.getItem('swiftcart.token')));
+  assert.equal(after.sub, sub, 'the same guest');
+  assert.ok(after.exp * 1000 > Date.now(), 'a live token');
+  await assertLive(page, 'after the outage');
+  await beam(page, 8, 2);
+  assert.equal((await restCart(page)).length, 2, 'the cart orbit kept its line and took a new one');
+  assert.equal(await page.locator('[data-testid="session-notice"]').count(), 0, 'not turned into a new guest');
+  assert.deepEqual(errors.filter((e) => !/ERR_CONNECTION_REFUSED|WebSocket|status of 401/.test(e)), []);
+  await context.close();
+});
