@@ -103,23 +103,33 @@ pub async fn by_id(pool: &PgPool, id: Uuid) -> Result<Option<User>, sqlx::Error>
 }
 
 /// Creates an admin, or makes an existing account with this email an admin with this password
-/// (the `server create-admin` subcommand).
+/// (the `server create-admin` subcommand), revoking every session the account had.
 pub async fn upsert_admin(pool: &PgPool, email: &str, password: &str) -> Result<User, RegisterError> {
     let email = normalise_email(email).map_err(RegisterError::InvalidEmail)?;
     if let Some(why) = passwords::weakness(password) {
         return Err(RegisterError::WeakPassword(why));
     }
     let hash = passwords::hash(password.to_string()).await?;
-    sqlx::query_as::<_, User>(
+    let mut tx = pool.begin().await.map_err(|e| RegisterError::Other(e.into()))?;
+    let user = sqlx::query_as::<_, User>(
         "INSERT INTO users (email, password_hash, role) VALUES ($1, $2, 'admin')
          ON CONFLICT (email) DO UPDATE SET password_hash = EXCLUDED.password_hash, role = 'admin'
          RETURNING id, email, password_hash, role",
     )
     .bind(&email)
     .bind(hash)
-    .fetch_one(pool)
+    .fetch_one(&mut *tx)
     .await
-    .map_err(|e| RegisterError::Other(e.into()))
+    .map_err(|e| RegisterError::Other(e.into()))?;
+    // Whoever registered this email before (emails are not verified) keeps no way in: every
+    // refresh token of the account is revoked, so only the new password signs in as the admin.
+    sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL")
+        .bind(user.id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| RegisterError::Other(e.into()))?;
+    tx.commit().await.map_err(|e| RegisterError::Other(e.into()))?;
+    Ok(user)
 }
 
 #[cfg(test)]

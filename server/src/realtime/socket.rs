@@ -269,16 +269,22 @@ impl Connection {
         message: Message,
         expiry: &mut std::pin::Pin<Box<tokio::time::Sleep>>,
     ) -> Result<(), End> {
-        let bytes = match message {
-            Message::Binary(bytes) => bytes,
-            Message::Text(_) => return Err(End::Close(1003, "binary MessagePack frames only")),
-            Message::Close(_) => return Err(End::Gone),
-            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => return Ok(()),
-        };
+        if let Message::Close(_) = message {
+            return Err(End::Gone);
+        }
+        // Every frame counts against the rate, control frames included.
         if !self.bucket.take() {
             self.state.hub.metrics.flood_closes.fetch_add(1, Relaxed);
             return Err(End::Close(CLOSE_POLICY, "too many frames; at most 30 per second"));
         }
+        let bytes = match message {
+            Message::Binary(bytes) => bytes,
+            Message::Text(_) => return Err(End::Close(1003, "binary MessagePack frames only")),
+            // RFC 6455 §5.5.2: a Ping is answered with a Pong carrying the same payload (at most
+            // 125 bytes, which the frame reader has checked).
+            Message::Ping(payload) => return self.write_framed(raw::frame(raw::OPCODE_PONG, &payload)).await,
+            Message::Close(_) | Message::Pong(_) | Message::Frame(_) => return Ok(()),
+        };
         let frame = match wire::decode::<ClientFrame>(&bytes) {
             Ok(frame) => frame,
             Err(_) => return self.bad_frame(None, "malformed").await,

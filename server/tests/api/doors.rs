@@ -97,3 +97,71 @@ async fn a_422_never_echoes_the_submitted_value() {
     assert!(body["message"].as_str().unwrap().contains("invalid type"), "still says what is wrong: {body}");
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let app = spawn_app().await;
+    for path in ["/", "/p/gravity-cast-iron-skillet", "/admin", "/api/products", "/healthz"] {
+        let response = app.get(path).await;
+        let header = |name: &str| response.headers().get(name).map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"), "{path}");
+        assert_eq!(header("x-frame-options").as_deref(), Some("DENY"), "{path}: no page may frame it");
+        assert!(header("content-security-policy").unwrap_or_default().contains("frame-ancestors 'none'"), "{path}");
+        assert!(header("referrer-policy").is_some(), "{path}");
+        assert!(header("strict-transport-security").is_none(), "{path}: HSTS only in production");
+    }
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn promoting_an_account_to_admin_ends_every_session_it_had() {
+    let app = spawn_app().await;
+    // A squatter registers the future admin's email first and keeps its refresh token.
+    let creds = json!({"email": "ops@example.com", "password": "squatter 42 pw"});
+    let squatter: Value = app.post_json("/api/auth/register", None, creds).await.json().await.unwrap();
+    swiftcart::auth::users::upsert_admin(&app.pool, "ops@example.com", "operator 42 pw").await.unwrap();
+    assert_eq!(app.refresh(squatter["refreshToken"].as_str().unwrap()).await.0, 401, "no admin token by refresh");
+    let old_password =
+        app.post_json("/api/auth/login", None, json!({"email": "ops@example.com", "password": "squatter 42 pw"})).await;
+    assert_eq!(old_password.status(), 401);
+    let admin: Value = app
+        .post_json("/api/auth/login", None, json!({"email": "ops@example.com", "password": "operator 42 pw"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(app.tokens.verify(admin["token"].as_str().unwrap()).unwrap().role, Role::Admin);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn websocket_pings_get_pongs_and_count_against_the_rate() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let app = spawn_app().await;
+    let token = app.guest_token().await;
+    let mut client = crate::wsclient::connect(&app, &token).await;
+    client.ws.send(Message::Ping(b"keepalive".to_vec().into())).await.unwrap();
+    let pong = tokio::time::timeout(std::time::Duration::from_secs(3), async {
+        while let Some(Ok(message)) = client.ws.next().await {
+            if let Message::Pong(payload) = message {
+                return Some(payload.to_vec());
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten();
+    assert_eq!(pong.as_deref(), Some(&b"keepalive"[..]), "RFC 6455: a Ping is answered with a Pong");
+
+    // A flood of pings is a flood like any other: closed with 1008.
+    let mut flooder = crate::wsclient::connect(&app, &app.guest_token().await).await;
+    for _ in 0..120 {
+        if flooder.ws.send(Message::Ping(b"x".to_vec().into())).await.is_err() {
+            break;
+        }
+    }
+    assert_eq!(flooder.close_code(std::time::Duration::from_secs(3)).await, Some(1008));
+    app.cleanup().await;
+}
