@@ -21,6 +21,7 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::auth::throttle::SignInThrottle;
 use crate::auth::TokenKeys;
 use crate::cart::CartStore;
 use crate::catalog::Catalog;
@@ -61,6 +62,8 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// Checkout: quotes, charges, the Stripe client.
     pub hyperdrive: Hyperdrive,
+    /// Sign-in and registration rate limits of this node.
+    pub throttle: Arc<SignInThrottle>,
 }
 
 /// Send buffer of every connection, in bytes (Linux doubles it for bookkeeping).
@@ -121,6 +124,7 @@ impl Application {
             config: Arc::new(config),
             node,
             metrics: Arc::default(),
+            throttle: Arc::default(),
         };
         Ok(Self { listener, state })
     }
@@ -180,7 +184,9 @@ impl Application {
             let _ = tcp.set_nodelay(true);
             let _ = socket2::SockRef::from(&*tcp).set_send_buffer_size(SOCKET_SEND_BUFFER);
         });
-        let result = axum::serve(listener, router(self.state)).with_graceful_shutdown(shutdown).await;
+        // The client's address reaches the handlers (sign-in throttling is per address).
+        let service = router(self.state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let result = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
         // Sockets end when the hub stops; carts still waiting are written before the exit.
         let _ = stop_background.send(true);
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), cart_writer).await;

@@ -1,8 +1,14 @@
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 
+/// Password hashes computed at once; more wait their turn, so a flood of bogus sign-ins queues
+/// instead of filling every blocking thread and starving the rest of the server.
+const CONCURRENT_HASHES: usize = 2;
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CONCURRENT_HASHES);
+
 /// Hashes a password with argon2id (the crate's default parameters), on a blocking thread.
 pub async fn hash(password: String) -> anyhow::Result<String> {
+    let _turn = HASHING.acquire().await?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -16,6 +22,7 @@ pub async fn hash(password: String) -> anyhow::Result<String> {
 /// Checks a password against a stored PHC string, on a blocking thread. A missing user is
 /// checked against a fixed hash so that both cases take the same time.
 pub async fn verify(password: String, stored: Option<String>) -> bool {
+    let Ok(_turn) = HASHING.acquire().await else { return false };
     tokio::task::spawn_blocking(move || {
         let stored = stored.unwrap_or_else(|| DUMMY_HASH.clone());
         PasswordHash::new(&stored)

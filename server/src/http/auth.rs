@@ -3,7 +3,9 @@
 //! Every token answer carries a refresh token, guests' included, so a page renews its session
 //! before the access token expires and keeps its subject (and so its cart orbit).
 
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -76,11 +78,18 @@ async fn session(who: Principal) -> Json<SessionInfo> {
     Json(SessionInfo { role: who.role, expires_at })
 }
 
+/// Takes one sign-in or registration attempt from `client` (and for `email`, when signing in).
+fn throttle(state: &AppState, client: SocketAddr, email: Option<&str>) -> Result<(), ApiError> {
+    state.throttle.attempt(client.ip(), email).map_err(|wait| ApiError::TooManyRequests(wait.as_secs().max(1)))
+}
+
 async fn register(
     State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<(StatusCode, Json<TokenPair>), ApiError> {
+    throttle(&state, client, None)?;
     let user = users::create(&state.pool, &body.email, &body.password, Role::Shopper).await.map_err(|e| match e {
         RegisterError::InvalidEmail(m) | RegisterError::WeakPassword(m) => ApiError::Unprocessable(m.into()),
         RegisterError::Taken => ApiError::Conflict("an account with this email exists; sign in instead"),
@@ -92,9 +101,11 @@ async fn register(
 
 async fn login(
     State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Json<TokenPair>, ApiError> {
+    throttle(&state, client, Some(&body.email))?;
     let user = users::authenticate(&state.pool, &body.email, &body.password)
         .await?
         .ok_or_else(|| ApiError::Unauthorized("email or password is wrong".into()))?;

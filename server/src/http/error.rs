@@ -38,6 +38,9 @@ pub enum ApiError {
     /// 409: the same Idempotency-Key is still being worked on; retry shortly.
     #[error("{0}")]
     InProgress(&'static str),
+    /// 429: too many attempts; retry after this many seconds.
+    #[error("too many attempts; try again in {0} s")]
+    TooManyRequests(u64),
     /// 503: a backing service failed; the details go to the log only.
     #[error("service unavailable")]
     Unavailable(#[from] anyhow::Error),
@@ -128,6 +131,7 @@ impl ApiError {
             Self::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "ERR_INVALID"),
             Self::Paradox { .. } => (StatusCode::CONFLICT, physics_worker::wire::ERR_TEMPORAL_PARADOX),
             Self::InProgress(_) => (StatusCode::CONFLICT, "ERR_IN_PROGRESS"),
+            Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "ERR_RATE_LIMITED"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE"),
         }
     }
@@ -156,8 +160,13 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, body) = self.to_parts();
         let mut response = (status, Json(body)).into_response();
-        if matches!(self, Self::InProgress(_)) {
-            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+        let retry_after = match self {
+            Self::InProgress(_) => Some(1),
+            Self::TooManyRequests(secs) => Some(secs),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
         }
         response
     }

@@ -165,3 +165,49 @@ async fn websocket_pings_get_pongs_and_count_against_the_rate() {
     assert_eq!(flooder.close_code(std::time::Duration::from_secs(3)).await, Some(1008));
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn guessing_passwords_is_throttled_per_account_and_per_address() {
+    let app = spawn_app().await;
+    let creds = |email: &str, password: &str| json!({"email": email, "password": password});
+    assert_eq!(
+        app.post_json("/api/auth/register", None, creds("vic@example.com", "right 42 password")).await.status(),
+        201
+    );
+    assert_eq!(
+        app.post_json("/api/auth/register", None, creds("ida@example.com", "other 42 password")).await.status(),
+        201
+    );
+
+    let mut throttled = 0;
+    for _ in 0..30 {
+        let response = app.post_json("/api/auth/login", None, creds("VIC@example.com", "wrong 42 guess")).await;
+        match response.status().as_u16() {
+            401 => {}
+            429 => {
+                throttled += 1;
+                let retry: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+                assert!((1..=12).contains(&retry), "Retry-After {retry}");
+                assert_eq!(response.json::<Value>().await.unwrap()["error"], "ERR_RATE_LIMITED");
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(throttled, 25, "five guesses, then every attempt is refused");
+    let right = app.post_json("/api/auth/login", None, creds("vic@example.com", "right 42 password")).await;
+    assert_eq!(right.status(), 429, "the right password waits too: the guesser learns nothing");
+    let other = app.post_json("/api/auth/login", None, creds("ida@example.com", "other 42 password")).await;
+    assert_eq!(other.status(), 200, "another account from the same address still signs in");
+
+    // Registrations from one address: a burst, then 429.
+    let mut refused = 0;
+    for n in 0..30 {
+        let response =
+            app.post_json("/api/auth/register", None, creds(&format!("bulk{n}@example.com"), "bulk 42 password")).await;
+        if response.status() == 429 {
+            refused += 1;
+        }
+    }
+    assert!(refused >= 10, "only {refused} of 30 registrations refused");
+    app.cleanup().await;
+}

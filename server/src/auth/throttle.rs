@@ -1,0 +1,89 @@
+//! Throttled guessing: sign-in attempts are limited per client address and per account, and
+//! registrations per client address (GCRA through `governor`). A refused attempt answers 429
+//! with `Retry-After` before any password is hashed, so a flood costs the server almost nothing.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
+
+/// Sign-in and registration attempts one address may make at once…
+pub const ATTEMPTS_PER_ADDRESS_BURST: u32 = 20;
+/// …then one more every this long.
+pub const ADDRESS_REFILL: Duration = Duration::from_secs(3);
+/// Sign-in attempts on one account at once…
+pub const ATTEMPTS_PER_ACCOUNT_BURST: u32 = 5;
+/// …then one more every this long (5 a minute).
+pub const ACCOUNT_REFILL: Duration = Duration::from_secs(12);
+/// Past this many remembered keys, idle ones are forgotten (bounded memory under a flood).
+const MAX_KEYS: usize = 100_000;
+
+/// The limits of one node.
+pub struct SignInThrottle {
+    by_address: DefaultKeyedRateLimiter<IpAddr>,
+    by_account: DefaultKeyedRateLimiter<String>,
+    clock: DefaultClock,
+}
+
+impl Default for SignInThrottle {
+    fn default() -> Self {
+        let quota = |burst: u32, refill: Duration| {
+            Quota::with_period(refill)
+                .expect("a non-zero period")
+                .allow_burst(NonZeroU32::new(burst).expect("non-zero"))
+        };
+        Self {
+            by_address: DefaultKeyedRateLimiter::keyed(quota(ATTEMPTS_PER_ADDRESS_BURST, ADDRESS_REFILL)),
+            by_account: DefaultKeyedRateLimiter::keyed(quota(ATTEMPTS_PER_ACCOUNT_BURST, ACCOUNT_REFILL)),
+            clock: DefaultClock::default(),
+        }
+    }
+}
+
+impl SignInThrottle {
+    /// Takes one attempt for `address` and, when signing in, for the account `email` (any
+    /// spelling: it is lower-cased). `Err` holds how long to wait.
+    pub fn attempt(&self, address: IpAddr, email: Option<&str>) -> Result<(), Duration> {
+        if self.by_address.len() > MAX_KEYS {
+            self.by_address.retain_recent();
+        }
+        if self.by_account.len() > MAX_KEYS {
+            self.by_account.retain_recent();
+        }
+        if let Some(email) = email {
+            let account = email.trim().to_lowercase();
+            self.by_account.check_key(&account).map_err(|not_until| not_until.wait_time_from(self.clock.now()))?;
+        }
+        self.by_address.check_key(&address).map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_takes_five_quick_attempts_then_waits() {
+        let throttle = SignInThrottle::default();
+        let here: IpAddr = "192.0.2.1".parse().unwrap();
+        for n in 0..ATTEMPTS_PER_ACCOUNT_BURST {
+            assert!(throttle.attempt(here, Some("Ana@Example.com")).is_ok(), "attempt {n}");
+        }
+        let wait = throttle.attempt(here, Some("ana@example.com")).unwrap_err();
+        assert!(wait > Duration::from_secs(5) && wait <= ACCOUNT_REFILL, "{wait:?}");
+        assert!(throttle.attempt(here, Some("bo@example.com")).is_ok(), "another account is not held back");
+    }
+
+    #[test]
+    fn an_address_takes_its_burst_then_waits() {
+        let throttle = SignInThrottle::default();
+        let there: IpAddr = "192.0.2.2".parse().unwrap();
+        for _ in 0..ATTEMPTS_PER_ADDRESS_BURST {
+            assert!(throttle.attempt(there, None).is_ok());
+        }
+        assert!(throttle.attempt(there, None).is_err());
+        assert!(throttle.attempt("192.0.2.3".parse().unwrap(), None).is_ok(), "other addresses are not held back");
+    }
+}
