@@ -25,6 +25,10 @@ use crate::redis_pool::RedisPool;
 /// Most units of one product in a cart.
 pub const MAX_QUANTITY: u32 = 99;
 
+/// A cart untouched this long leaves Redis (PostgreSQL holds every acknowledged version, and a
+/// cart missing from Redis is loaded back on its next use), so idle carts do not pile up.
+pub const IDLE_CART_SECS: u64 = 7 * 24 * 3_600;
+
 /// The hash field holding the cart's version.
 const VERSION_FIELD: &str = "_v";
 
@@ -48,7 +52,7 @@ pub enum Change {
 }
 
 /// Changes a loaded cart: `set` a quantity, `add` one unit (up to ARGV[3]) or `del` a line;
-/// bumps the version and returns the whole hash. -1 when the cart is not in Redis (load it
+/// bumps the version, keeps the cart for ARGV[4] more idle seconds and returns the whole hash. -1 when the cart is not in Redis (load it
 /// first), -2 when `add` found the line full.
 static MUTATE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
@@ -65,17 +69,20 @@ else
   redis.call('HDEL', KEYS[1], field)
 end
 redis.call('HINCRBY', KEYS[1], '_v', 1)
+redis.call('EXPIRE', KEYS[1], ARGV[4])
 return redis.call('HGETALL', KEYS[1])
 ",
     )
 });
 
-/// Writes a cart loaded from PostgreSQL, unless another node loaded it first.
+/// Writes a cart loaded from PostgreSQL (ARGV[1] idle seconds to live, then field/value pairs),
+/// unless another node loaded it first.
 static LOAD: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV))
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
 return 1
 ",
     )
@@ -259,8 +266,14 @@ impl CartStore {
         let key = self.keys.user_cart(sub);
         for _ in 0..2 {
             let mut conn = self.redis.get().await?;
-            let reply: redis::Value =
-                MUTATE.key(&key).arg(op).arg(product.to_string()).arg(value).invoke_async(&mut conn).await?;
+            let reply: redis::Value = MUTATE
+                .key(&key)
+                .arg(op)
+                .arg(product.to_string())
+                .arg(value)
+                .arg(IDLE_CART_SECS)
+                .invoke_async(&mut conn)
+                .await?;
             match reply {
                 redis::Value::Int(-1) => {
                     drop(conn);
@@ -301,7 +314,7 @@ impl CartStore {
                 .fetch_all(&self.pool)
                 .await?;
         let mut load = LOAD.key(&key);
-        load.arg(VERSION_FIELD).arg(version);
+        load.arg(IDLE_CART_SECS).arg(VERSION_FIELD).arg(version);
         for (product, quantity) in lines {
             load.arg(product.to_string()).arg(quantity);
         }

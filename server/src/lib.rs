@@ -31,6 +31,8 @@ pub mod product_state;
 pub mod realtime;
 /// Redis: the connection pool.
 pub mod redis_pool;
+/// The retention job: old guest carts, tokens, quotes, requests and events deleted hourly.
+pub mod retention;
 /// The catalog seed: at least 60 products, loaded idempotently.
 pub mod seed;
 /// Building the application and running it until shutdown.

@@ -33,7 +33,7 @@ use crate::engine::{self, EngineContext};
 use crate::keys::Keys;
 use crate::realtime::hub::{CatalogIndex, Hub};
 use crate::redis_pool::{create_pool, RedisPool};
-use crate::{db, health, http, product_state, realtime};
+use crate::{db, health, http, product_state, realtime, retention};
 
 /// Shared state of every handler.
 #[derive(Clone, FromRef)]
@@ -176,6 +176,7 @@ impl Application {
         let cart_writer = tokio::spawn(self.state.carts.clone().run_writer(stopped()));
         // The first sweep runs at once: orders left between paid and recorded are settled at start.
         let checkout_sweeper = tokio::spawn(sweeper::run(self.state.hyperdrive.clone(), stopped()));
+        let retention = tokio::spawn(retention::run(self.state.pool.clone(), stopped()));
         tracing::info!("SwiftCart listening on http://{}", self.listener.local_addr()?);
         // Frames are small and latency-bound: no Nagle delay on any connection. A fixed send
         // buffer bounds the kernel memory a client that stops reading can hold (autotuning would
@@ -192,6 +193,7 @@ impl Application {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), cart_writer).await;
         let _ = tokio::time::timeout(std::time::Duration::from_secs(1), hub).await;
         let _ = tokio::time::timeout(std::time::Duration::from_secs(1), checkout_sweeper).await;
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), retention).await;
         // Let the engine hand its lease back, but never hang the shutdown on Redis.
         let _ = stop_engine.send(());
         if tokio::time::timeout(std::time::Duration::from_secs(2), &mut engine).await.is_err() {

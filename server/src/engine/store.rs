@@ -95,13 +95,30 @@ pub async fn release(redis: &RedisPool, keys: &Keys, lease: &Lease) -> anyhow::R
     Ok(())
 }
 
-/// Queues a gesture for the engine (any node may call this).
+/// Queues a gesture for the engine (any node may call this); refused when [`MAX_QUEUED_GESTURES`] wait.
 pub async fn queue_gesture(redis: &RedisPool, keys: &Keys, gesture: &QueuedGesture) -> anyhow::Result<()> {
     let bytes = physics_worker::wire::encode(gesture)?;
     let mut conn = redis.get().await?;
-    let _: i64 = redis::cmd("RPUSH").arg(keys.engine_gestures()).arg(bytes).query_async(&mut conn).await?;
+    let queued: i64 =
+        PUSH_BOUNDED.key(keys.engine_gestures()).arg(bytes).arg(MAX_QUEUED_GESTURES).invoke_async(&mut conn).await?;
+    anyhow::ensure!(queued >= 0, "the gesture queue is full ({MAX_QUEUED_GESTURES}); the engine is behind");
     Ok(())
 }
+
+/// Most gestures waiting for the engine. A tick takes many at once, so the queue is only this
+/// long when the engine has stopped or fallen far behind; then gestures are refused (the shopper
+/// sees a paradox) rather than piling up in Redis without bound.
+pub const MAX_QUEUED_GESTURES: usize = 10_000;
+
+/// Appends ARGV[1] to the queue unless it holds ARGV[2] entries already (then -1).
+static PUSH_BOUNDED: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[2]) then return -1 end
+return redis.call('RPUSH', KEYS[1], ARGV[1])
+",
+    )
+});
 
 /// A connection on which this node has checked that the lease is still its own, under `WATCH`.
 pub struct FencedTick {

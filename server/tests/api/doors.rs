@@ -211,3 +211,90 @@ async fn guessing_passwords_is_throttled_per_account_and_per_address() {
     assert!(refused >= 10, "only {refused} of 30 registrations refused");
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_gesture_queue_is_bounded() {
+    use deadpool_redis::redis;
+    use swiftcart::engine::core::{GestureKind, GestureOrigin, QueuedGesture};
+    use swiftcart::engine::store::{queue_gesture, MAX_QUEUED_GESTURES};
+    // No engine drains this prefix: a node whose engine stopped, as far as the queue can tell.
+    let redis = swiftcart::redis_pool::create_pool(&crate::helpers::shared_redis_url()).unwrap();
+    let keys = swiftcart::keys::Keys::new(format!("test:{}:", uuid::Uuid::new_v4().simple()));
+    let gesture = QueuedGesture {
+        id: uuid::Uuid::new_v4(),
+        product: uuid::Uuid::new_v4(),
+        kind: GestureKind::Flick([0.1, 0.0, 0.0]),
+        origin: GestureOrigin { node: "test".into(), conn: 0, q: 1 },
+    };
+    let mut conn = redis.get().await.unwrap();
+    let filler: Vec<&[u8]> = vec![b"x"; MAX_QUEUED_GESTURES - 1];
+    let _: i64 = redis::cmd("RPUSH").arg(keys.engine_gestures()).arg(filler).query_async(&mut conn).await.unwrap();
+    queue_gesture(&redis, &keys, &gesture).await.expect("the last free place");
+    assert!(queue_gesture(&redis, &keys, &gesture).await.is_err(), "a full queue refuses");
+    let len: usize = redis::cmd("LLEN").arg(keys.engine_gestures()).query_async(&mut conn).await.unwrap();
+    assert_eq!(len, MAX_QUEUED_GESTURES);
+    let _: i64 = redis::cmd("DEL").arg(keys.engine_gestures()).query_async(&mut conn).await.unwrap();
+}
+
+#[tokio::test]
+async fn idle_carts_leave_redis_and_old_rows_leave_postgresql() {
+    use deadpool_redis::redis;
+    let app = spawn_app().await;
+    let token = app.guest_token().await;
+    let sub = app.tokens.verify(&token).unwrap().sub;
+    app.put_cart(&token, app.product_ids().await[0], 1).await;
+    let mut conn = app.redis.get().await.unwrap();
+    let ttl: i64 = redis::cmd("TTL").arg(app.keys.user_cart(&sub)).query_async(&mut conn).await.unwrap();
+    assert!(ttl > 0 && ttl as u64 <= swiftcart::cart::IDLE_CART_SECS, "a cart key expires when idle (TTL {ttl})");
+
+    // Rows past their retention, beside rows that must stay.
+    let (shopper, _) = app.shopper(Role::Shopper).await;
+    let exec = |sql: String| {
+        let pool = app.pool.clone();
+        async move { sqlx::query(&sql).execute(&pool).await.unwrap() }
+    };
+    exec("INSERT INTO carts (owner_sub, updated_at) VALUES ('old-guest', now() - interval '40 days'), ('new-guest', now())".into()).await;
+    exec(format!("INSERT INTO carts (owner_sub, updated_at) VALUES ('{shopper}', now() - interval '400 days')")).await;
+    exec(format!(
+        "INSERT INTO refresh_tokens (token_hash, family_id, guest_sub, expires_at) VALUES
+         ('\\x01', gen_random_uuid(), 'old-guest', now() - interval '2 days'),
+         ('\\x02', gen_random_uuid(), 'new-guest', now() + interval '2 days')"
+    ))
+    .await;
+    exec(format!(
+        "INSERT INTO quotes (id, user_id, status, total_cents, created_at, expires_at) VALUES
+         ('00000000-0000-0000-0000-0000000000a1', '{shopper}', 'released', 100, now() - interval '2 days', now() - interval '2 days'),
+         ('00000000-0000-0000-0000-0000000000a2', '{shopper}', 'released', 100, now() - interval '2 days', now() - interval '2 days'),
+         ('00000000-0000-0000-0000-0000000000a3', '{shopper}', 'released', 100, now(), now())"
+    ))
+    .await;
+    exec(format!(
+        "INSERT INTO orders (user_id, status, total_cents, quote_id) VALUES ('{shopper}', 'failed', 100, '00000000-0000-0000-0000-0000000000a2')"
+    ))
+    .await;
+    exec("INSERT INTO stripe_events (id, event_type, received_at) VALUES ('evt_old', 'x', now() - interval '40 days'), ('evt_new', 'x', now())".into()).await;
+
+    let pruned = swiftcart::retention::prune(&app.pool).await.unwrap();
+    assert_eq!(
+        (pruned.guest_carts, pruned.refresh_tokens, pruned.quotes, pruned.stripe_events),
+        (1, 1, 1, 1),
+        "{pruned:?}"
+    );
+    let left = |sql: &'static str| {
+        let pool = app.pool.clone();
+        async move { sqlx::query_scalar::<_, String>(sql).fetch_all(&pool).await.unwrap() }
+    };
+    let carts = left("SELECT owner_sub FROM carts ORDER BY owner_sub").await;
+    assert!(
+        carts.contains(&"new-guest".to_string())
+            && carts.contains(&shopper.to_string())
+            && !carts.contains(&"old-guest".to_string())
+    );
+    assert_eq!(
+        left("SELECT id::text FROM quotes ORDER BY id").await,
+        vec!["00000000-0000-0000-0000-0000000000a2".to_string(), "00000000-0000-0000-0000-0000000000a3".to_string()],
+        "a quote an order refers to stays"
+    );
+    assert_eq!(left("SELECT id FROM stripe_events").await, vec!["evt_new".to_string()]);
+    app.cleanup().await;
+}
