@@ -255,11 +255,12 @@ async fn idle_carts_leave_redis_and_old_rows_leave_postgresql() {
     };
     exec("INSERT INTO carts (owner_sub, updated_at) VALUES ('old-guest', now() - interval '40 days'), ('new-guest', now())".into()).await;
     exec(format!("INSERT INTO carts (owner_sub, updated_at) VALUES ('{shopper}', now() - interval '400 days')")).await;
-    exec(format!(
+    exec(
         "INSERT INTO refresh_tokens (token_hash, family_id, guest_sub, expires_at) VALUES
-         ('\\x01', gen_random_uuid(), 'old-guest', now() - interval '2 days'),
-         ('\\x02', gen_random_uuid(), 'new-guest', now() + interval '2 days')"
-    ))
+          ('\\x01', gen_random_uuid(), 'old-guest', now() - interval '2 days'),
+          ('\\x02', gen_random_uuid(), 'new-guest', now() + interval '2 days')"
+            .to_string(),
+    )
     .await;
     exec(format!(
         "INSERT INTO quotes (id, user_id, status, total_cents, created_at, expires_at) VALUES
