@@ -11,6 +11,9 @@ pub const AUDIENCE: &str = "swiftcart.web";
 /// (`SWIFTCART_ACCESS_TOKEN_TTL_SECS`).
 pub const ACCESS_TOKEN_TTL_SECS: u64 = 900;
 
+/// How far in the future a token's `iat` may lie (clocks of several nodes differ a little).
+pub const CLOCK_SKEW_SECS: u64 = 5;
+
 /// What a token allows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -75,6 +78,7 @@ impl TokenKeys {
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 0;
+        validation.validate_nbf = true;
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
@@ -114,9 +118,14 @@ impl TokenKeys {
         encode(&Header::new(Algorithm::HS256), claims, &self.encoding).expect("HS256 signing cannot fail")
     }
 
-    /// Checks signature, algorithm, issuer, audience and expiry.
+    /// Checks signature, algorithm, issuer, audience, expiry, `nbf` when present, and that the
+    /// token was not issued in the future (beyond [`CLOCK_SKEW_SECS`]).
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
-        Ok(decode::<Claims>(token, &self.decoding, &self.validation)?.claims)
+        let claims = decode::<Claims>(token, &self.decoding, &self.validation)?.claims;
+        if claims.iat > unix_now() + CLOCK_SKEW_SECS {
+            return Err(TokenError(jsonwebtoken::errors::ErrorKind::ImmatureSignature.into()));
+        }
+        Ok(claims)
     }
 }
 
@@ -161,6 +170,18 @@ mod tests {
         assert!(k.verify(&k.sign(&wrong_aud)).is_err(), "audience");
         let wrong_iss = Claims { iss: "elsewhere".into(), ..claims.clone() };
         assert!(k.verify(&k.sign(&wrong_iss)).is_err(), "issuer");
+        let from_the_future = Claims { iat: unix_now() + 3_600, exp: unix_now() + 4_500, ..claims.clone() };
+        assert!(k.verify(&k.sign(&from_the_future)).is_err(), "issued in the future");
+        #[derive(serde::Serialize)]
+        struct WithNbf<'a> {
+            #[serde(flatten)]
+            claims: &'a Claims,
+            nbf: u64,
+        }
+        let not_yet =
+            encode(&Header::new(Algorithm::HS256), &WithNbf { claims: &claims, nbf: unix_now() + 3_600 }, &k.encoding)
+                .unwrap();
+        assert!(k.verify(&not_yet).is_err(), "not valid before nbf");
         let payload = token.split('.').nth(1).unwrap();
         let none = format!("{}.{payload}.", URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#));
         assert!(k.verify(&none).is_err(), "alg none");

@@ -209,7 +209,9 @@ pub fn verify_signature(secret: &str, header: &str, body: &[u8], now: i64) -> Re
         }
     }
     let timestamp = timestamp.ok_or("Stripe-Signature has no timestamp")?;
-    if (now - timestamp).abs() > SIGNATURE_TOLERANCE_SECS {
+    // Checked: a timestamp near i64::MIN or MAX must be refused, not overflow.
+    let age = now.checked_sub(timestamp).and_then(i64::checked_abs);
+    if age.is_none_or(|age| age > SIGNATURE_TOLERANCE_SECS) {
         return Err("Stripe-Signature timestamp outside the tolerance");
     }
     if candidates.is_empty() {
@@ -253,6 +255,20 @@ mod tests {
         assert!(verify_signature("whsec_a", "t=1000", body, 1_000).is_err());
         assert!(verify_signature("whsec_a", "garbage", body, 1_000).is_err());
         assert!(verify_signature("whsec_a", "t=1000,v1=zz", body, 1_000).is_err());
+    }
+
+    #[test]
+    fn extreme_timestamps_are_refused_without_overflow() {
+        let body = br#"{"id":"evt_1"}"#;
+        let now = 1_700_000_000;
+        for t in [i64::MIN, now - i64::MAX, i64::MAX, -1] {
+            let header = format!("t={t},v1=00");
+            assert_eq!(
+                verify_signature("whsec_a", &header, body, now),
+                Err("Stripe-Signature timestamp outside the tolerance"),
+                "t={t}"
+            );
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! the Idempotency-Key, and Stripe's signed events.
 
 use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -23,7 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/checkout/quote", post(quote).delete(release))
         .route("/api/checkout", post(checkout))
         .route("/api/orders", get(orders))
-        .route("/api/stripe/webhook", post(webhook))
+        .route("/api/stripe/webhook", post(webhook).layer(DefaultBodyLimit::max(super::MAX_WEBHOOK_BODY_BYTES)))
 }
 
 /// The account behind a token; guests are asked to sign in (their cart is kept).

@@ -38,6 +38,9 @@ pub enum ApiError {
     /// 409: the same Idempotency-Key is still being worked on; retry shortly.
     #[error("{0}")]
     InProgress(&'static str),
+    /// 413: the body is larger than this route reads.
+    #[error("the request body is too large")]
+    TooLarge,
     /// 429: too many attempts; retry after this many seconds.
     #[error("too many attempts; try again in {0} s")]
     TooManyRequests(u64),
@@ -91,6 +94,7 @@ impl From<axum::extract::rejection::JsonRejection> for ApiError {
         use axum::extract::rejection::JsonRejection as R;
         match rejection {
             R::JsonDataError(e) => Self::Unprocessable(without_values(&e.body_text())),
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::TooLarge,
             other => Self::BadRequest(other.body_text()),
         }
     }
@@ -132,6 +136,7 @@ impl ApiError {
             Self::Paradox { .. } => (StatusCode::CONFLICT, physics_worker::wire::ERR_TEMPORAL_PARADOX),
             Self::InProgress(_) => (StatusCode::CONFLICT, "ERR_IN_PROGRESS"),
             Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "ERR_RATE_LIMITED"),
+            Self::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "ERR_TOO_LARGE"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE"),
         }
     }

@@ -13,9 +13,15 @@ pub mod error;
 /// `/api/products…`: the public catalog.
 pub mod products;
 
+use axum::extract::DefaultBodyLimit;
 use axum::Router;
 
 use crate::startup::AppState;
+
+/// Largest request body the REST API reads (413 beyond): every JSON body it takes is small.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Largest Stripe webhook body read (events carry whole objects).
+pub const MAX_WEBHOOK_BODY_BYTES: usize = 512 * 1024;
 
 /// Every REST route.
 pub fn api_router() -> Router<AppState> {
@@ -25,4 +31,5 @@ pub fn api_router() -> Router<AppState> {
         .merge(cart::router())
         .merge(checkout::router())
         .merge(admin::router())
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }

@@ -62,8 +62,11 @@ async fn admin_doors_check_the_role_first_and_refuse_foreign_images_and_huge_tex
         let response = app.post_json("/api/admin/products", Some(&admin), product(image, "")).await;
         assert_eq!(response.status(), 422, "{image}");
     }
+    let long = "d".repeat(3_000);
+    assert_eq!(app.post_json("/api/admin/products", Some(&admin), product("/favicon.svg", &long)).await.status(), 422);
     let huge = "d".repeat(300_000);
-    assert_eq!(app.post_json("/api/admin/products", Some(&admin), product("/favicon.svg", &huge)).await.status(), 422);
+    let too_big = app.post_json("/api/admin/products", Some(&admin), product("/favicon.svg", &huge)).await;
+    assert_eq!(too_big.status(), 413, "a body over 64 KiB is not read");
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM products WHERE slug = 'door-test'")
         .fetch_one(&app.pool)
         .await
