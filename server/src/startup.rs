@@ -31,6 +31,7 @@ use crate::config::{Config, Environment};
 use crate::engine::metrics::EngineMetrics;
 use crate::engine::{self, EngineContext};
 use crate::keys::Keys;
+use crate::realtime::admission::Admissions;
 use crate::realtime::hub::{CatalogIndex, Hub};
 use crate::redis_pool::{create_pool, RedisPool};
 use crate::{db, health, http, product_state, realtime, retention};
@@ -64,6 +65,8 @@ pub struct AppState {
     pub hyperdrive: Hyperdrive,
     /// Sign-in and registration rate limits of this node.
     pub throttle: Arc<SignInThrottle>,
+    /// The sockets this node holds, counted per subject.
+    pub sockets: Arc<Admissions>,
 }
 
 /// Send buffer of every connection, in bytes (Linux doubles it for bookkeeping).
@@ -125,6 +128,7 @@ impl Application {
             node,
             metrics: Arc::default(),
             throttle: Arc::default(),
+            sockets: Arc::default(),
         };
         Ok(Self { listener, state })
     }

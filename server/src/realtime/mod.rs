@@ -5,6 +5,8 @@
 //! same bytes to every socket through a `watch` channel, so a slow socket simply skips to the
 //! newest tick. [`socket`] is the handshake (Origin, token) and one task per connection.
 
+/// Socket limits per subject and per node.
+pub mod admission;
 /// Which products a client cannot predict this tick.
 pub mod delta;
 /// The node's fan-out: subscription, per-tick frames, gesture answers.

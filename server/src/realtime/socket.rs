@@ -19,6 +19,7 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
 
+use super::admission::Refusal;
 use super::hub::{Resync, SocketOutlet, TickFrames};
 use super::raw::{self, Drained, ReadSide, Writer};
 use super::{CLIENT_FRAMES_PER_SEC, CLIENT_FRAME_BURST};
@@ -65,8 +66,23 @@ pub async fn upgrade(State(state): State<AppState>, mut request: Request) -> Res
     let Some(response) = raw::handshake(request.method(), headers, SUBPROTOCOL) else {
         return refuse(StatusCode::BAD_REQUEST, "ERR_BAD_REQUEST", "expected a WebSocket upgrade (version 13)");
     };
+    let admission = match state.sockets.admit(&principal.sub) {
+        Ok(admission) => admission,
+        Err(Refusal::Subject) => {
+            return refuse(
+                StatusCode::TOO_MANY_REQUESTS,
+                "ERR_TOO_MANY_SOCKETS",
+                "this session holds the most sockets it may; close one first",
+            )
+        }
+        Err(Refusal::Node) => {
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE", "this node is full; retry shortly")
+        }
+    };
     let on_upgrade = hyper::upgrade::on(&mut request);
     tokio::spawn(async move {
+        // The place is held as long as the connection lives.
+        let _admission = admission;
         match on_upgrade.await {
             Ok(upgraded) => serve(TokioIo::new(upgraded), state, principal).await,
             Err(e) => tracing::debug!(error = %e, "realtime: upgrade failed"),

@@ -302,3 +302,28 @@ async fn idle_carts_leave_redis_and_old_rows_leave_postgresql() {
     assert_eq!(left("SELECT id FROM stripe_events").await, vec!["evt_new".to_string()]);
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn one_session_cannot_hoard_sockets() {
+    let app = spawn_app().await;
+    let token = app.guest_token().await;
+    let mut held = Vec::new();
+    for _ in 0..swiftcart::realtime::admission::MAX_SOCKETS_PER_SUBJECT {
+        held.push(crate::wsclient::connect(&app, &token).await);
+    }
+    let protocols = format!("swiftcart.v1, bearer.{token}");
+    let refused = crate::wsclient::open(&app, Some(crate::helpers::ALLOWED_ORIGIN), Some(&protocols)).await;
+    assert_eq!(refused.err(), Some(429), "one more socket for the same session is refused");
+    let other = app.guest_token().await;
+    let _fine = crate::wsclient::connect(&app, &other).await;
+    // Closing one frees its place.
+    held.pop();
+    let again = crate::helpers::eventually(std::time::Duration::from_secs(3), || {
+        let protocols = protocols.clone();
+        let app = &app;
+        async move { crate::wsclient::open(app, Some(crate::helpers::ALLOWED_ORIGIN), Some(&protocols)).await.is_ok() }
+    })
+    .await;
+    assert!(again.is_some(), "a closed socket's place comes back");
+    app.cleanup().await;
+}
