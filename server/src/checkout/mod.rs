@@ -143,7 +143,8 @@ impl Hyperdrive {
     }
 
     /// Freezes the prices of `user`'s cart and reserves its stock, all or nothing. Replaces the
-    /// shopper's earlier open quote, if any.
+    /// shopper's earlier open quote, if any. One shopper holds at most [`MAX_UNITS_PER_QUOTE`]
+    /// units at once, [`MAX_UNITS_OF_ONE_PRODUCT`] of any product (422 beyond).
     pub async fn quote(&self, user: Uuid, sub: &str) -> Result<Quote, ApiError> {
         let mut cart = self
             .carts
@@ -155,6 +156,7 @@ impl Hyperdrive {
                 "your cart is empty: beam a product into your cart orbit first".into(),
             ));
         }
+        check_hold_limits(&cart)?;
         // One lock order for every transaction: no deadlocks between shoppers.
         cart.sort_by_key(|line| line.product_id);
 
@@ -433,6 +435,28 @@ fn payment_paradox(failure: StripeFailure) -> ApiError {
             Paradox::PaymentFailed.with("the payment service is unreachable; nothing was charged")
         }
     }
+}
+
+/// Most units one shopper's quote reserves at once: a free account cannot hold a product's whole
+/// stock out of everyone's reach.
+pub const MAX_UNITS_PER_QUOTE: u32 = 20;
+/// Most units of one product in one quote.
+pub const MAX_UNITS_OF_ONE_PRODUCT: u32 = 10;
+
+/// Whether a cart is within what one quote may hold.
+fn check_hold_limits(cart: &[crate::cart::CartLine]) -> Result<(), ApiError> {
+    let total: u32 = cart.iter().map(|line| line.quantity).sum();
+    if cart.iter().any(|line| line.quantity > MAX_UNITS_OF_ONE_PRODUCT) {
+        return Err(ApiError::Unprocessable(format!(
+            "a checkout holds at most {MAX_UNITS_OF_ONE_PRODUCT} units of one product; lower it in your cart orbit"
+        )));
+    }
+    if total > MAX_UNITS_PER_QUOTE {
+        return Err(ApiError::Unprocessable(format!(
+            "a checkout holds at most {MAX_UNITS_PER_QUOTE} units at once; remove some from your cart orbit"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

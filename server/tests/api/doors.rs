@@ -327,3 +327,38 @@ async fn one_session_cannot_hoard_sockets() {
     assert!(again.is_some(), "a closed socket's place comes back");
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn one_shopper_cannot_hold_a_products_whole_stock() {
+    let app = spawn_app().await;
+    let (_, shopper) = app.shopper(Role::Shopper).await;
+    let ids = app.product_ids().await;
+    let reserved = |id| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i32>("SELECT reserved_count FROM inventory WHERE product_id = $1")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    app.put_cart(&shopper, ids[0], 11).await;
+    let quote = app.post_json("/api/checkout/quote", Some(&shopper), json!({})).await;
+    assert_eq!(quote.status(), 422, "11 of one product");
+    assert_eq!(reserved(ids[0]).await, 0, "nothing reserved");
+    app.put_cart(&shopper, ids[0], 10).await;
+    app.put_cart(&shopper, ids[1], 10).await;
+    app.put_cart(&shopper, ids[2], 1).await;
+    assert_eq!(app.post_json("/api/checkout/quote", Some(&shopper), json!({})).await.status(), 422, "21 units");
+    let _ = app
+        .http
+        .delete(format!("{}/api/cart/items/{}", app.address, ids[2]))
+        .bearer_auth(&shopper)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(app.post_json("/api/checkout/quote", Some(&shopper), json!({})).await.status(), 201, "20 units");
+    assert_eq!(reserved(ids[0]).await, 10);
+    app.cleanup().await;
+}
