@@ -55,6 +55,9 @@ pub struct Config {
     pub quote_ttl: Duration,
     /// How long an access token lives (15 minutes; shorter only outside production, for tests).
     pub access_token_ttl: Duration,
+    /// The bearer token `/metrics` asks for (`SWIFTCART_METRICS_TOKEN`); `None`: open, which
+    /// only development allows.
+    pub metrics_token: Option<String>,
 }
 
 /// One configuration variable with a bad value.
@@ -193,6 +196,7 @@ impl Config {
             tick: Duration::from_millis(tick_ms),
             quote_ttl: Duration::from_secs(quote_ttl_secs),
             access_token_ttl: Duration::from_secs(access_token_ttl_secs),
+            metrics_token: lookup("SWIFTCART_METRICS_TOKEN").filter(|t| !t.trim().is_empty()),
         };
         match config.environment {
             Environment::Production => {
@@ -250,6 +254,15 @@ pub fn production_problems(config: &Config) -> Vec<Problem> {
     }
     if config.allowed_origins.iter().any(|o| !o.starts_with("https://")) {
         refuse("SWIFTCART_ALLOWED_ORIGINS", "every origin must be https in production");
+    }
+    match &config.metrics_token {
+        None => {
+            refuse("SWIFTCART_METRICS_TOKEN", "/metrics must not be public in production; set a token for the scraper")
+        }
+        Some(token) if estimated_entropy_bits(token) < MIN_SECRET_BITS => {
+            refuse("SWIFTCART_METRICS_TOKEN", "too predictable; use at least 32 random bytes")
+        }
+        Some(_) => {}
     }
     if config.access_token_ttl != Duration::from_secs(900) {
         refuse(
@@ -344,6 +357,7 @@ mod tests {
             ("STRIPE_API_BASE", "https://api.stripe.com"),
             ("STRIPE_JS_URL", "https://js.stripe.com/v3/"),
             ("SWIFTCART_ALLOWED_ORIGINS", "https://shop.example"),
+            ("SWIFTCART_METRICS_TOKEN", "m3Tr1cs-Zq8Kp0vW2xYb7Lr5Tn9Hc1Md4Gs6Ja8Ue0Oi2"),
         ]
     }
 
@@ -362,9 +376,10 @@ mod tests {
                 "STRIPE_API_BASE",
                 "STRIPE_JS_URL",
                 "SWIFTCART_ALLOWED_ORIGINS",
+                "SWIFTCART_METRICS_TOKEN",
             ]
         );
-        assert_eq!(e.to_string().lines().count(), 7);
+        assert_eq!(e.to_string().lines().count(), 8);
         assert!(e.to_string().starts_with("configuration error: SWIFTCART_JWT_SECRET"));
     }
 
@@ -383,6 +398,7 @@ mod tests {
             ("STRIPE_API_BASE", "http://127.0.0.1:8420"),
             ("STRIPE_JS_URL", "http://127.0.0.1:8420/js.stripe.com/v3/"),
             ("SWIFTCART_ALLOWED_ORIGINS", "https://shop.example,http://shop.example"),
+            ("SWIFTCART_METRICS_TOKEN", "metrics"),
         ] {
             let mut vars = safe_production();
             vars.retain(|(k, _)| *k != var);

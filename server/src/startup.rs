@@ -18,6 +18,7 @@ use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
 use sqlx::PgPool;
+use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -282,11 +283,28 @@ pub fn security_headers(environment: Environment) -> Vec<(HeaderName, HeaderValu
     headers
 }
 
-/// `GET /metrics`: Prometheus text.
-async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> impl axum::response::IntoResponse {
+/// `GET /metrics`: Prometheus text; with `SWIFTCART_METRICS_TOKEN` set, only for
+/// `Authorization: Bearer <that token>` (401 otherwise).
+async fn metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if let Some(expected) = &state.config.metrics_token {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        // Constant time: the comparison does not tell how much of a guess was right.
+        if !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
+            return crate::http::error::ApiError::Unauthorized("/metrics needs the operator's bearer token".into())
+                .into_response();
+        }
+    }
     let mut text = state.metrics.render();
     state.hub.metrics.render_into(&mut text);
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 #[cfg(test)]

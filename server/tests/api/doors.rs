@@ -27,10 +27,11 @@ fn the_binary_refuses_to_start_in_production_with_the_local_defaults() {
         "STRIPE_API_BASE",
         "STRIPE_JS_URL",
         "SWIFTCART_ALLOWED_ORIGINS",
+        "SWIFTCART_METRICS_TOKEN",
     ] {
         assert!(refusals.iter().any(|l| l.contains(var)), "{var} named in: {stderr}");
     }
-    assert_eq!(refusals.len(), 7, "one line per problem: {stderr}");
+    assert_eq!(refusals.len(), 8, "one line per problem: {stderr}");
 }
 
 #[tokio::test]
@@ -360,5 +361,28 @@ async fn one_shopper_cannot_hold_a_products_whole_stock() {
         .unwrap();
     assert_eq!(app.post_json("/api/checkout/quote", Some(&shopper), json!({})).await.status(), 201, "20 units");
     assert_eq!(reserved(ids[0]).await, 10);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn metrics_are_for_the_operator_when_a_token_is_set() {
+    let token = "scrape-Zq8Kp0vW2xYb7Lr5Tn9Hc1Md4Gs6Ja8";
+    let app = crate::helpers::spawn_app_with(crate::helpers::Options {
+        metrics_token: Some(token.into()),
+        ..Default::default()
+    })
+    .await;
+    let get = |bearer: Option<&str>| {
+        let mut request = app.http.get(format!("{}/metrics", app.address));
+        if let Some(bearer) = bearer {
+            request = request.bearer_auth(bearer);
+        }
+        async move { request.send().await.unwrap() }
+    };
+    assert_eq!(get(None).await.status(), 401);
+    assert_eq!(get(Some("scrape-wrong")).await.status(), 401);
+    let scraped = get(Some(token)).await;
+    assert_eq!(scraped.status(), 200);
+    assert!(scraped.text().await.unwrap().contains("swiftcart_ws_connections"));
     app.cleanup().await;
 }

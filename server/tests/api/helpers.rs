@@ -71,6 +71,8 @@ pub struct Options {
     pub products: Option<usize>,
     /// Access tokens live this many seconds (`SWIFTCART_ACCESS_TOKEN_TTL_SECS`).
     pub access_token_ttl_secs: Option<u64>,
+    /// `/metrics` asks for this bearer token (`SWIFTCART_METRICS_TOKEN`).
+    pub metrics_token: Option<String>,
 }
 
 /// Creates a fresh database, migrates and seeds it, and starts the server on port 0.
@@ -104,6 +106,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         ("LEPTOS_SITE_ROOT", concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site").to_string()),
         ("STRIPE_API_BASE", stripe_api_base()),
         ("SWIFTCART_ACCESS_TOKEN_TTL_SECS", options.access_token_ttl_secs.unwrap_or(900).to_string()),
+        ("SWIFTCART_METRICS_TOKEN", options.metrics_token.clone().unwrap_or_default()),
     ];
     let config = Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())).unwrap();
 
