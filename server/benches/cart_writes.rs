@@ -19,34 +19,23 @@ const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 /// Distinct products each cart cycles through (a cart of a few lines, as shoppers have).
 const LINES_PER_CART: usize = 5;
 
+/// The bench's flags.
+#[derive(clap::Parser)]
 struct Args {
+    /// Numbers of concurrent clients to measure, one case each.
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
     clients: Vec<usize>,
+    /// Seconds per case.
+    #[arg(long, default_value_t = 3)]
     seconds: u64,
-}
-
-fn args() -> Args {
-    let mut args = Args { clients: vec![1, 16, 64], seconds: 3 };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        match flag.as_str() {
-            "--clients" => {
-                args.clients = it
-                    .next()
-                    .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
-                    .filter(|v: &Vec<usize>| !v.is_empty())
-                    .expect("--clients N,N,…")
-            }
-            "--seconds" => args.seconds = it.next().and_then(|v| v.parse().ok()).expect("--seconds S"),
-            "--bench" => {}
-            other => panic!("unknown flag {other}; use --clients N,N,… --seconds S"),
-        }
-    }
-    args
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = args();
+    let args = <Args as clap::Parser>::parse();
     let mut admin = PgConnection::connect(ADMIN_URL).await?;
     admin.execute(format!(r#"DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)"#).as_str()).await?;
     admin.execute(format!(r#"CREATE DATABASE "{DB}""#).as_str()).await?;

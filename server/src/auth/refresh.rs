@@ -133,3 +133,16 @@ pub async fn revoke_guest(pool: &PgPool, guest_sub: &str) -> Result<(), sqlx::Er
         .await?;
     Ok(())
 }
+
+/// Signs a session out: revokes every token of the presented refresh token's family (a spent
+/// one counts: it names the family too). Unknown tokens change nothing.
+pub async fn revoke_family(pool: &PgPool, presented: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = now()
+         WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1) AND revoked_at IS NULL",
+    )
+    .bind(digest(presented))
+    .execute(pool)
+    .await?;
+    Ok(())
+}

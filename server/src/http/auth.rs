@@ -1,4 +1,4 @@
-//! `/api/auth/guest|register|login|refresh|session` (CONTRACT.md, REST; docs/contract-notes.md).
+//! `/api/auth/guest|register|login|refresh|logout|session` (CONTRACT.md, REST; docs/contract-notes.md).
 //!
 //! Every token answer carries a refresh token, guests' included, so a page renews its session
 //! before the access token expires and keeps its subject (and so its cart orbit).
@@ -24,6 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/register", post(register))
         .route("/api/auth/login", post(login))
         .route("/api/auth/refresh", post(refresh_pair))
+        .route("/api/auth/logout", post(logout))
         .route("/api/auth/session", get(session))
 }
 
@@ -143,4 +144,12 @@ async fn refresh_pair(
         }
         Rotation::Refused | Rotation::ReuseDetected => Err(refused()),
     }
+}
+
+/// `POST /api/auth/logout` `{"refreshToken"}`: the session's refresh tokens stop working (its
+/// access token runs out within its lifetime). 204 whether or not the token was known, so the
+/// answer tells nothing about it.
+async fn logout(State(state): State<AppState>, ApiJson(body): ApiJson<RefreshRequest>) -> Result<StatusCode, ApiError> {
+    refresh::revoke_family(&state.pool, &body.refresh_token).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

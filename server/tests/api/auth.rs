@@ -194,3 +194,20 @@ async fn the_session_probe_tells_a_good_token_from_a_dead_one() {
     assert_eq!(app.get("/api/auth/session").await.status(), 401, "no token");
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn logging_out_ends_the_session_for_good() {
+    let app = spawn_app().await;
+    let creds = json!({"email": "leave@example.com", "password": "orbiting 42 carts"});
+    let pair: Value = app.post_json("/api/auth/register", None, creds).await.json().await.unwrap();
+    let first = pair["refreshToken"].as_str().unwrap().to_string();
+    let (_, renewed) = app.refresh(&first).await;
+    let current = renewed["refreshToken"].as_str().unwrap().to_string();
+    // Logging out with the spent token still names the family: the live one stops too.
+    let out = app.post_json("/api/auth/logout", None, json!({"refreshToken": first})).await;
+    assert_eq!(out.status(), 204);
+    assert_eq!(app.refresh(&current).await.0, 401, "signed out");
+    let unknown = app.post_json("/api/auth/logout", None, json!({"refreshToken": "never-issued"})).await;
+    assert_eq!(unknown.status(), 204, "the same answer for an unknown token");
+    app.cleanup().await;
+}
