@@ -34,6 +34,12 @@ pub struct Intent {
     /// Why the last attempt failed, if it did.
     #[serde(default)]
     pub last_payment_error: Option<serde_json::Value>,
+    /// Three-letter currency code (`usd`).
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// The metadata we set at creation (`order_id`).
+    #[serde(default)]
+    pub metadata: Option<serde_json::Value>,
 }
 
 impl Intent {
@@ -54,6 +60,15 @@ impl Intent {
             v.as_ref().and_then(|v| v.get(field)).and_then(|m| m.as_str()).map(str::to_string)
         };
         from(&self.last_payment_error, "message").or_else(|| from(&self.latest_charge, "failure_message"))
+    }
+
+    /// Whether this intent is the one `order` created: its order id, its amount and currency.
+    /// A webhook is settled only from an intent that passes (`false` names nothing else).
+    pub fn belongs_to(&self, order: uuid::Uuid, total_cents: i64) -> bool {
+        let order_id = self.metadata.as_ref().and_then(|m| m.get("order_id")).and_then(|o| o.as_str());
+        order_id == Some(order.to_string().as_str())
+            && self.amount == total_cents
+            && self.currency.as_deref().is_none_or(|c| c.eq_ignore_ascii_case("usd"))
     }
 
     fn refunded_cents(&self) -> i64 {
@@ -279,6 +294,8 @@ mod tests {
             amount: 500,
             latest_charge: Some(serde_json::json!({ "amount_refunded": refunded })),
             last_payment_error: None,
+            currency: Some("usd".into()),
+            metadata: Some(serde_json::json!({ "order_id": "00000000-0000-0000-0000-000000000001" })),
         };
         assert!(intent("succeeded", 0).is_paid());
         assert!(!intent("succeeded", 500).is_paid());
@@ -286,5 +303,24 @@ mod tests {
         assert!(intent("canceled", 0).is_dead());
         assert!(!intent("requires_confirmation", 0).is_dead());
         assert!(!intent("requires_confirmation", 0).is_paid());
+    }
+
+    #[test]
+    fn an_intent_belongs_to_its_order_amount_and_currency_only() {
+        let order: uuid::Uuid = "00000000-0000-0000-0000-000000000001".parse().unwrap();
+        let intent = Intent {
+            id: "pi_1".into(),
+            status: "succeeded".into(),
+            amount: 500,
+            latest_charge: None,
+            last_payment_error: None,
+            currency: Some("usd".into()),
+            metadata: Some(serde_json::json!({ "order_id": order.to_string() })),
+        };
+        assert!(intent.belongs_to(order, 500));
+        assert!(!intent.belongs_to(order, 499), "another amount");
+        assert!(!intent.belongs_to(uuid::Uuid::nil(), 500), "another order");
+        assert!(!Intent { currency: Some("eur".into()), ..intent.clone() }.belongs_to(order, 500), "another currency");
+        assert!(!Intent { metadata: None, ..intent }.belongs_to(order, 500), "no order id");
     }
 }

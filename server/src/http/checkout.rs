@@ -181,7 +181,8 @@ struct StripeEventData {
     object: serde_json::Value,
 }
 
-/// `POST /api/stripe/webhook`: verified over the raw body; each event id is handled once.
+/// `POST /api/stripe/webhook`: verified over the raw body; each event id is handled once; an
+/// order is settled only from the intent as Stripe reports it when asked.
 async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     let signature = headers.get("stripe-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
     let now = chrono::Utc::now().timestamp();
@@ -198,19 +199,25 @@ async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         return Ok(Json(json!({ "received": true, "duplicate": true })).into_response());
     }
     let intent_id = event.data.object.get("id").and_then(|v| v.as_str()).unwrap_or_default();
-    let order: Option<Uuid> = sqlx::query_scalar("SELECT id FROM orders WHERE stripe_payment_intent_id = $1")
-        .bind(intent_id)
-        .fetch_optional(&state.pool)
-        .await?;
-    if let Some(order) = order {
-        match event.kind.as_str() {
-            "payment_intent.succeeded" => {
-                ledger::settle_paid(&state.pool, order, intent_id).await?;
-            }
-            "payment_intent.payment_failed" | "payment_intent.canceled" => {
-                ledger::settle_failed(&state.pool, order, "payment_failed").await?;
-            }
-            _ => {}
+    let order: Option<(Uuid, i64)> =
+        sqlx::query_as("SELECT id, total_cents FROM orders WHERE stripe_payment_intent_id = $1")
+            .bind(intent_id)
+            .fetch_optional(&state.pool)
+            .await?;
+    let settles = matches!(
+        event.kind.as_str(),
+        "payment_intent.succeeded" | "payment_intent.payment_failed" | "payment_intent.canceled"
+    );
+    if let (Some((order, total_cents)), true) = (order, settles) {
+        // The event is only a hint: what Stripe says of the intent when asked decides. Stripe
+        // unreachable is a 503, so Stripe delivers the event again later.
+        let intent = state.hyperdrive.stripe.retrieve(intent_id).await.map_err(|e| ApiError::Unavailable(e.into()))?;
+        if !intent.belongs_to(order, total_cents) {
+            tracing::warn!(%order, intent = %intent.id, "webhook: the intent does not match its order; ignored");
+        } else if intent.is_paid() {
+            ledger::settle_paid(&state.pool, order, &intent.id).await?;
+        } else if intent.is_dead() {
+            ledger::settle_failed(&state.pool, order, "payment_failed").await?;
         }
     }
     // Remembered only once handled, so a failure above lets Stripe's redelivery try again.

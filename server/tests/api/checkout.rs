@@ -422,42 +422,10 @@ async fn the_webhook_is_verified_deduplicated_and_settles_idempotently() {
     let app = spawn_app().await;
     let ids = app.product_ids().await;
     let (user, _, quote) = app.quoted_shopper(ids[7], 5, 1).await;
-    let quote_id: Uuid = quote["quoteId"].as_str().unwrap().parse().unwrap();
-
     // A confirmed intent whose checkout response never came back: the order is still pending.
-    let order: Uuid = sqlx::query_scalar(
-        "WITH q AS (UPDATE quotes SET status = 'charging' WHERE id = $2 RETURNING total_cents)
-         INSERT INTO orders (user_id, status, total_cents, quote_id) SELECT $1, 'pending', total_cents, $2 FROM q RETURNING id",
-    )
-    .bind(user)
-    .bind(quote_id)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
-    let created =
-        app.hyperdrive.stripe.create_intent(quote["totalCents"].as_i64().unwrap(), CARD_OK, order).await.unwrap();
-    sqlx::query("UPDATE orders SET stripe_payment_intent_id = $2 WHERE id = $1")
-        .bind(order)
-        .bind(&created.id)
-        .execute(&app.pool)
-        .await
-        .unwrap();
-    app.hyperdrive.stripe.confirm(&created.id, order).await.unwrap();
-
-    let event = json!({
-        "id": format!("evt_{}", Uuid::new_v4().simple()),
-        "type": "payment_intent.succeeded",
-        "data": { "object": { "id": created.id, "object": "payment_intent", "status": "succeeded" } }
-    })
-    .to_string();
-    let post = |signature: String, body: String| {
-        app.http
-            .post(format!("{}/api/stripe/webhook", app.address))
-            .header("Stripe-Signature", signature)
-            .header("Content-Type", "application/json")
-            .body(body)
-            .send()
-    };
+    let (_, intent) = pending_order(&app, user, &quote, CARD_OK).await;
+    let event = intent_event("payment_intent.succeeded", &intent);
+    let post = |signature: String, body: String| post_webhook(&app, signature, body);
     let now = chrono::Utc::now().timestamp();
     let secret = "whsec_swiftcart_local";
 
@@ -568,5 +536,87 @@ async fn the_card_number_scan_finds_a_planted_number_in_postgres_and_redis() {
     // Clean again, so the scan in cleanup passes.
     let _: () = redis::cmd("DEL").arg(&key).query_async(&mut conn).await.unwrap();
     sqlx::query("UPDATE products SET description = ''").execute(&app.pool).await.unwrap();
+    app.cleanup().await;
+}
+
+/// A pending order paying for `quote` with an intent created for `card` and confirmed (the
+/// confirmation may be refused): as if the checkout's answer never came back. (order, intent id)
+async fn pending_order(app: &TestApp, user: Uuid, quote: &Value, card: &str) -> (Uuid, String) {
+    let quote_id: Uuid = quote["quoteId"].as_str().unwrap().parse().unwrap();
+    let order: Uuid = sqlx::query_scalar(
+        "WITH q AS (UPDATE quotes SET status = 'charging' WHERE id = $2 RETURNING total_cents)
+         INSERT INTO orders (user_id, status, total_cents, quote_id) SELECT $1, 'pending', total_cents, $2 FROM q RETURNING id",
+    )
+    .bind(user)
+    .bind(quote_id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let created =
+        app.hyperdrive.stripe.create_intent(quote["totalCents"].as_i64().unwrap(), card, order).await.unwrap();
+    sqlx::query("UPDATE orders SET stripe_payment_intent_id = $2 WHERE id = $1")
+        .bind(order)
+        .bind(&created.id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let _ = app.hyperdrive.stripe.confirm(&created.id, order).await;
+    (order, created.id)
+}
+
+/// A Stripe event of `kind` about `intent`, as JSON text.
+fn intent_event(kind: &str, intent: &str) -> String {
+    json!({
+        "id": format!("evt_{}", Uuid::new_v4().simple()),
+        "type": kind,
+        "data": { "object": { "id": intent, "object": "payment_intent", "status": "succeeded" } }
+    })
+    .to_string()
+}
+
+/// Posts a webhook body with this signature.
+async fn post_webhook(app: &TestApp, signature: String, body: String) -> reqwest::Result<reqwest::Response> {
+    app.http
+        .post(format!("{}/api/stripe/webhook", app.address))
+        .header("Stripe-Signature", signature)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+}
+
+#[tokio::test]
+async fn a_webhook_event_is_a_hint_and_stripe_decides() {
+    let app = spawn_app().await;
+    let ids = app.product_ids().await;
+    let secret = "whsec_swiftcart_local";
+    let now = chrono::Utc::now().timestamp();
+    let status = |order: Uuid| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>("SELECT status FROM orders WHERE id = $1")
+                .bind(order)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+
+    // A forged "succeeded" during a declined payment: Stripe says it failed, so the order fails
+    // and its stock goes back.
+    let (user, _, quote) = app.quoted_shopper(ids[7], 5, 1).await;
+    let (declined, intent) = pending_order(&app, user, &quote, CARD_DECLINED).await;
+    let forged = intent_event("payment_intent.succeeded", &intent);
+    assert_eq!(post_webhook(&app, sign(secret, forged.as_bytes(), now), forged).await.unwrap().status(), 200);
+    assert_eq!(status(declined).await, "failed", "not paid on the event's word");
+    assert_eq!(app.inventory(ids[7]).await, (5, 0), "the reserved unit went back, none was taken");
+
+    // A forged "payment_failed" during a good payment: Stripe says it was paid.
+    let (user, _, quote) = app.quoted_shopper(ids[8], 5, 1).await;
+    let (paid, intent) = pending_order(&app, user, &quote, CARD_OK).await;
+    let forged = intent_event("payment_intent.payment_failed", &intent);
+    assert_eq!(post_webhook(&app, sign(secret, forged.as_bytes(), now), forged).await.unwrap().status(), 200);
+    assert_eq!(status(paid).await, "paid", "a charged order is never marked failed by an event");
+    assert_eq!(app.inventory(ids[8]).await, (4, 0));
     app.cleanup().await;
 }
