@@ -45,6 +45,9 @@ const AUTH_TIMEOUT_MS: u32 = 10_000;
 const FIRST_RETRY_MS: i32 = 1_000;
 /// Longest retry delay.
 const MAX_RETRY_MS: i32 = 30_000;
+/// What the notice says when a session ended and the page became a guest.
+const SESSION_ENDED: &str =
+    "Your session ended, so you are browsing as a guest now. Sign in again to see your account's cart orbit.";
 /// `data-testid` of the notice shown when a session ended and the page became a guest.
 pub const NOTICE_TEST_ID: &str = "session-notice";
 
@@ -139,6 +142,16 @@ fn changed(previous: Option<&str>, token: &str) {
 
 /// The `sub` claim of a JWT (read, not verified: the server verifies).
 fn subject(token: &str) -> Option<String> {
+    claim(token, "sub")
+}
+
+/// The `role` claim of a JWT (read, not verified).
+fn role(token: &str) -> Option<String> {
+    claim(token, "role")
+}
+
+/// A string claim of a JWT's payload (read, not verified).
+fn claim(token: &str, name: &str) -> Option<String> {
     let payload = token.split('.').nth(1)?;
     let mut base64: String = payload
         .chars()
@@ -153,7 +166,7 @@ fn subject(token: &str) -> Option<String> {
     }
     let json = window().atob(&base64).ok()?;
     let claims = js_sys::JSON::parse(&json).ok()?;
-    field(&claims, "sub").as_string()
+    field(&claims, name).as_string()
 }
 
 /// Starts the session's upkeep once per page: the renewal timer, renewal on visibility, focus,
@@ -242,9 +255,17 @@ pub async fn renew_replacing(stale: Option<String>) -> Result<String, String> {
                 return Ok(current.token.clone());
             }
         }
+        let signed_in = stored.as_ref().and_then(|s| role(&s.token)).is_some_and(|role| role != "guest");
         match stored.and_then(|s| s.refresh_token) {
             Some(refresh_token) => refresh(&refresh_token).await,
-            None => new_guest().await,
+            None => {
+                // No refresh token (none yet, or a token stored before sessions could renew).
+                let token = new_guest().await?;
+                if signed_in {
+                    show_notice(SESSION_ENDED);
+                }
+                Ok(token)
+            }
         }
     })
     .await
@@ -269,7 +290,7 @@ async fn refresh(refresh_token: &str) -> Result<String, String> {
         200 => store_answer(&answer),
         401 => {
             let token = new_guest().await?;
-            show_notice("Your session ended, so you are browsing as a guest now. Sign in again to see your account's cart orbit.");
+            show_notice(SESSION_ENDED);
             Ok(token)
         }
         other => Err(format!("the server answered {other}")),
