@@ -2,7 +2,7 @@
 //! and the REST cart. Every change is written through to PostgreSQL before it is acknowledged
 //! (the REST answer, the `beam`/`drop` gesture queued for its `ack`), so an acknowledged change
 //! survives a node crash together with the loss of Redis. Concurrent changes share one
-//! transaction (group commit, see [`Committer`]). A cart missing from Redis is loaded back from
+//! statement and commit (group commit, see [`Committer`]). A cart missing from Redis is loaded back from
 //! PostgreSQL on first use; a change whose write-through failed is retried by the background
 //! writer.
 //!
@@ -52,8 +52,8 @@ pub enum Change {
 }
 
 /// Changes a loaded cart: `set` a quantity, `add` one unit (up to ARGV[3]) or `del` a line;
-/// bumps the version, keeps the cart for ARGV[4] more idle seconds and returns the whole hash. -1 when the cart is not in Redis (load it
-/// first), -2 when `add` found the line full.
+/// bumps the version, keeps the cart for ARGV[4] more idle seconds and returns the whole hash.
+/// -1 when the cart is not in Redis (load it first), -2 when `add` found the line full.
 static MUTATE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -98,7 +98,7 @@ pub struct CartStore {
     committer: mpsc::UnboundedSender<Commit>,
 }
 
-/// Most cart versions written in one transaction.
+/// Most cart versions written by one statement.
 const MAX_BATCH: usize = 256;
 
 /// A cart as Redis held it at one version.
@@ -141,7 +141,7 @@ impl Committer {
     }
 }
 
-/// Writes the newest version of each cart in `carts` in one transaction, skipping carts that
+/// Writes the newest version of each cart in `carts` in one statement, skipping carts that
 /// PostgreSQL already has at that version or newer (another node may have written them).
 async fn write_versions(pool: &PgPool, carts: &[&CartVersion]) -> Result<(), sqlx::Error> {
     // The newest version per cart, in a fixed order so concurrent batches lock rows alike.

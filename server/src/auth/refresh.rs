@@ -124,13 +124,20 @@ pub async fn rotate(pool: &PgPool, presented: &str) -> Result<Rotation, sqlx::Er
     Ok(Rotation::Rotated { owner, token })
 }
 
-/// Revokes every live refresh token of a guest (its cart orbit moved to an account at sign-in,
-/// so the guest session ends there).
-pub async fn revoke_guest(pool: &PgPool, guest_sub: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE guest_sub = $1 AND revoked_at IS NULL")
-        .bind(guest_sub)
-        .execute(pool)
-        .await?;
+/// Revokes every live refresh token of `owner`: a guest whose cart orbit moved to an account at
+/// sign-in, or an account promoted to admin (whoever registered its email first keeps no way in).
+pub async fn revoke_all<'e>(executor: impl sqlx::PgExecutor<'e>, owner: &Owner) -> Result<(), sqlx::Error> {
+    let query = match owner {
+        Owner::User(id) => {
+            sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL")
+                .bind(*id)
+        }
+        Owner::Guest(sub) => {
+            sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE guest_sub = $1 AND revoked_at IS NULL")
+                .bind(sub.as_str())
+        }
+    };
+    query.execute(executor).await?;
     Ok(())
 }
 

@@ -123,9 +123,7 @@ pub async fn upsert_admin(pool: &PgPool, email: &str, password: &str) -> Result<
     .map_err(|e| RegisterError::Other(e.into()))?;
     // Whoever registered this email before (emails are not verified) keeps no way in: every
     // refresh token of the account is revoked, so only the new password signs in as the admin.
-    sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL")
-        .bind(user.id)
-        .execute(&mut *tx)
+    super::refresh::revoke_all(&mut *tx, &super::refresh::Owner::User(user.id))
         .await
         .map_err(|e| RegisterError::Other(e.into()))?;
     tx.commit().await.map_err(|e| RegisterError::Other(e.into()))?;

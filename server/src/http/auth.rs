@@ -122,7 +122,7 @@ async fn sign_in(state: &AppState, headers: &HeaderMap, user: &User) -> Result<T
         if guest.role == Role::Guest {
             state.carts.merge(&guest.sub, &sub).await?;
             // The guest session ends here: its cart orbit now belongs to the account.
-            refresh::revoke_guest(&state.pool, &guest.sub).await?;
+            refresh::revoke_all(&state.pool, &Owner::Guest(guest.sub.clone())).await?;
         }
     }
     let refresh_token = refresh::issue(&state.pool, &Owner::User(user.id)).await?;

@@ -85,13 +85,8 @@ async fn accounts_tokens_and_refresh_rotation() {
 
     // The admin subcommand's function: an admin signs in with role admin.
     swiftcart::auth::users::upsert_admin(&app.pool, "root@example.com", "admin pass 99").await.unwrap();
-    let admin: Value = app
-        .post_json("/api/auth/login", None, json!({"email": "root@example.com", "password": "admin pass 99"}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(app.tokens.verify(admin["token"].as_str().unwrap()).unwrap().role, Role::Admin);
+    let (_, admin) = app.sign_in("/api/auth/login", None, "root@example.com", "admin pass 99").await;
+    assert_eq!(app.tokens.verify(&admin).unwrap().role, Role::Admin);
     app.cleanup().await;
 }
 
