@@ -43,7 +43,9 @@ for ((k = 0; k < NODES; k++)); do
 done
 allowed=$(IFS=,; echo "${origins[*]}")
 for ((k = 0; k < NODES; k++)); do
+  # Every client comes from this machine: no per-address connection limit.
   LEPTOS_SITE_ADDR=127.0.0.1:$((3100 + k)) SWIFTCART_ALLOWED_ORIGINS=$allowed RUST_LOG=${RUST_LOG:-warn} \
+    SWIFTCART_CONNECTIONS_PER_ADDRESS=0 \
     target/release/server serve &
   pids+=($!)
 done

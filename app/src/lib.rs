@@ -62,6 +62,8 @@ fn page_title(page: String) -> String {
 
 /// The HTML document around the app, rendered by the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    send_page_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -76,6 +78,25 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App/>
             </body>
         </html>
+    }
+}
+
+/// The Content-Security-Policy of pages, with `{nonce}` where each response's own nonce goes;
+/// the server provides it as context. Leptos puts the same nonce on the hydration scripts, so
+/// they run and no injected script does.
+#[derive(Clone, Debug)]
+pub struct PagePolicy(pub String);
+
+/// Sends this page's Content-Security-Policy, with the nonce of this response.
+#[cfg(feature = "ssr")]
+fn send_page_policy() {
+    let policy = use_context::<PagePolicy>();
+    let nonce = leptos::nonce::use_nonce();
+    let response = use_context::<leptos_axum::ResponseOptions>();
+    if let (Some(policy), Some(nonce), Some(response)) = (policy, nonce, response) {
+        if let Ok(value) = http::HeaderValue::from_str(&policy.0.replace("{nonce}", &nonce)) {
+            response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! The WebSocket load tool: opens N `/ws` clients with valid guest tokens and an allowed Origin,
+//! The WebSocket load tool: opens N `/ws` clients with valid guest tokens (signed here with the
+//! nodes' secret, since a node mints only so many guests per address) and an allowed Origin,
 //! optionally sends flicks, and reports the pipe's latency (receive time minus the frame's `t`)
 //! as an HDR histogram, frames and bytes per second, failures, and the server's CPU and RSS.
 //!
@@ -11,7 +12,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use clap::Parser;
-use futures_util::StreamExt;
 use hdrhistogram::Histogram;
 use physics_worker::wire::{self, ClientFrame, ServerFrame};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -45,6 +45,9 @@ struct Args {
     /// Server processes whose CPU and RSS to report (repeat for several nodes).
     #[arg(long = "server-pid")]
     server_pids: Vec<u32>,
+    /// The nodes' `SWIFTCART_JWT_SECRET`, to sign the clients' guest tokens.
+    #[arg(long, env = "SWIFTCART_JWT_SECRET", default_value = swiftcart::config::DEV_JWT_SECRET, hide_env_values = true)]
+    jwt_secret: String,
     /// Cargo passes this to bench binaries; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -290,24 +293,13 @@ fn proc_sample(pid: u32) -> Option<(f64, u64)> {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let origin = args.origin.clone().unwrap_or_else(|| args.urls[0].trim_end_matches('/').to_string());
-    let http = reqwest::Client::new();
 
-    eprintln!("minting {} guest tokens…", args.clients);
+    eprintln!("signing {} guest tokens…", args.clients);
     let started = Instant::now();
-    let tokens: Vec<String> = futures_util::stream::iter(0..args.clients)
-        .map(|i| {
-            let http = http.clone();
-            let url = format!("{}/api/auth/guest", args.urls[i % args.urls.len()]);
-            async move {
-                let body: serde_json::Value = http.post(url).send().await?.error_for_status()?.json().await?;
-                anyhow::Ok(body["token"].as_str().unwrap_or_default().to_string())
-            }
-        })
-        .buffer_unordered(64)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<Result<_, _>>()?;
+    let keys = swiftcart::auth::TokenKeys::new(args.jwt_secret.as_bytes());
+    let tokens: Vec<String> = (0..args.clients)
+        .map(|_| keys.issue(&uuid::Uuid::new_v4().to_string(), swiftcart::auth::Role::Guest).0)
+        .collect();
     eprintln!("tokens in {:.1} s; connecting…", started.elapsed().as_secs_f64());
 
     let totals = Arc::new(Totals::default());

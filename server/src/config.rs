@@ -20,6 +20,13 @@ pub enum Environment {
     Production,
 }
 
+/// HTTP connections one node holds at once (WebSockets are counted apart, once upgraded).
+pub const MAX_CONNECTIONS_PER_NODE: usize = 20_000;
+/// HTTP connections and WebSockets one client address holds at once, unless
+/// `SWIFTCART_CONNECTIONS_PER_ADDRESS` says otherwise (0: no limit, for a node behind a proxy
+/// that limits, or a load test from one machine).
+pub const DEFAULT_CONNECTIONS_PER_ADDRESS: usize = 256;
+
 /// Everything the server needs to know about its surroundings.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -37,6 +44,9 @@ pub struct Config {
     pub environment: Environment,
     /// HMAC secret of access tokens (at least 32 bytes).
     pub jwt_secret: String,
+    /// The secret before the last rotation (`SWIFTCART_JWT_PREVIOUS_SECRET`): tokens it signed
+    /// are still accepted (none are signed with it). Remove it once they expired (15 minutes).
+    pub jwt_previous_secret: Option<String>,
     /// Origins allowed to open `/ws`, matched exactly.
     pub allowed_origins: Vec<String>,
     /// Stripe secret key.
@@ -58,6 +68,8 @@ pub struct Config {
     /// The bearer token `/metrics` asks for (`SWIFTCART_METRICS_TOKEN`); `None`: open, which
     /// only development allows.
     pub metrics_token: Option<String>,
+    /// Connections and their deadlines.
+    pub connections: crate::serve::ConnectionLimits,
 }
 
 /// One configuration variable with a bad value.
@@ -132,6 +144,10 @@ impl Config {
         if jwt_secret.len() < 32 {
             return Err(err("SWIFTCART_JWT_SECRET", "must be at least 32 bytes (256 bits)".into()));
         }
+        let jwt_previous_secret = lookup("SWIFTCART_JWT_PREVIOUS_SECRET").filter(|s| !s.is_empty());
+        if jwt_previous_secret.as_ref().is_some_and(|s| s.len() < 32) {
+            return Err(err("SWIFTCART_JWT_PREVIOUS_SECRET", "must be at least 32 bytes (256 bits)".into()));
+        }
 
         let own_origins =
             [format!("http://127.0.0.1:{}", site_addr.port()), format!("http://localhost:{}", site_addr.port())]
@@ -162,6 +178,18 @@ impl Config {
                 || err("SWIFTCART_ACCESS_TOKEN_TTL_SECS", "expected whole seconds between 5 and 900".into()),
             )?;
 
+        let seconds = |name: &'static str, default: &str, range: std::ops::RangeInclusive<u64>| {
+            get(name, default).parse().ok().filter(|s| range.contains(s)).map(Duration::from_secs).ok_or_else(|| {
+                err(name, format!("expected whole seconds between {} and {}", range.start(), range.end()))
+            })
+        };
+        let header_timeout = seconds("SWIFTCART_HEADER_TIMEOUT_SECS", "10", 1..=60)?;
+        let request_timeout = seconds("SWIFTCART_REQUEST_TIMEOUT_SECS", "30", 1..=300)?;
+        let socket_idle = seconds("SWIFTCART_SOCKET_IDLE_SECS", "30", 1..=300)?;
+        let per_address: usize = get("SWIFTCART_CONNECTIONS_PER_ADDRESS", &DEFAULT_CONNECTIONS_PER_ADDRESS.to_string())
+            .parse()
+            .map_err(|_| err("SWIFTCART_CONNECTIONS_PER_ADDRESS", "expected a whole number (0: no limit)".into()))?;
+
         let stripe_api_base = get("STRIPE_API_BASE", "http://127.0.0.1:8420");
         let stripe_publishable_key = get("STRIPE_PUBLISHABLE_KEY", DEV_STRIPE_PUBLISHABLE_KEY);
         if !stripe_publishable_key.starts_with("pk_") {
@@ -187,6 +215,7 @@ impl Config {
             site_root: get("LEPTOS_SITE_ROOT", "target/site"),
             environment,
             jwt_secret,
+            jwt_previous_secret,
             allowed_origins,
             stripe_secret_key: get("STRIPE_SECRET_KEY", DEV_STRIPE_SECRET_KEY),
             stripe_webhook_secret: get("STRIPE_WEBHOOK_SECRET", DEV_STRIPE_WEBHOOK_SECRET),
@@ -197,6 +226,13 @@ impl Config {
             quote_ttl: Duration::from_secs(quote_ttl_secs),
             access_token_ttl: Duration::from_secs(access_token_ttl_secs),
             metrics_token: lookup("SWIFTCART_METRICS_TOKEN").filter(|t| !t.trim().is_empty()),
+            connections: crate::serve::ConnectionLimits {
+                per_node: MAX_CONNECTIONS_PER_NODE,
+                per_address: (per_address > 0).then_some(per_address),
+                header_timeout,
+                request_timeout,
+                socket_idle,
+            },
         };
         match config.environment {
             Environment::Production => {
@@ -224,6 +260,11 @@ pub fn production_problems(config: &Config) -> Vec<Problem> {
             "SWIFTCART_JWT_SECRET",
             "too predictable for production; use at least 32 random bytes (e.g. `openssl rand -base64 48`)",
         );
+    }
+    if let Some(previous) = &config.jwt_previous_secret {
+        if previous == DEV_JWT_SECRET || estimated_entropy_bits(previous) < MIN_SECRET_BITS {
+            refuse("SWIFTCART_JWT_PREVIOUS_SECRET", "too predictable for production (or the development default)");
+        }
     }
     if config.stripe_secret_key == DEV_STRIPE_SECRET_KEY || config.stripe_secret_key.starts_with("sk_test_") {
         refuse(

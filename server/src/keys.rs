@@ -51,6 +51,11 @@ impl Keys {
         format!("{}sc:engine:state", self.prefix)
     }
 
+    /// `sc:auth:revoked:{session}`: a session that ended, while its access tokens could live.
+    pub fn revoked_session(&self, session: &str) -> String {
+        format!("{}sc:auth:revoked:{}", self.prefix, session)
+    }
+
     /// `sc:user:cart:{sub}`: a shopper's cart orbit.
     pub fn user_cart(&self, sub: &str) -> String {
         format!("{}sc:user:cart:{}", self.prefix, sub)

@@ -35,6 +35,8 @@ pub mod redis_pool;
 pub mod retention;
 /// The catalog seed: at least 60 products, loaded idempotently.
 pub mod seed;
+/// Accepting connections within limits.
+pub mod serve;
 /// Building the application and running it until shutdown.
 pub mod startup;
 /// Logging.

@@ -105,8 +105,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let pool = db::connect_lazy(&config.database_url)?;
             db::migrate(&pool).await?;
-            let user = auth::users::upsert_admin(&pool, &email, &password).await?;
-            println!("admin {} ({}) ready", user.email, user.id);
+            let (user, ended) = auth::users::upsert_admin(&pool, &email, &password).await?;
+            // The account's earlier sessions end now, access tokens included (every node reads
+            // the deny-list in Redis); without Redis they run out within 15 minutes.
+            let revocations = auth::revocation::Revocations::new(
+                swiftcart::redis_pool::create_pool(&config.redis_url)?,
+                swiftcart::keys::Keys::new(config.redis_key_prefix.clone()),
+                config.access_token_ttl.as_secs(),
+            );
+            if let Err(e) = revocations.revoke(&ended).await {
+                eprintln!(
+                    "warning: Redis unreachable ({e}); the account's old access tokens run out within 15 minutes"
+                );
+            }
+            println!("admin {} ({}) ready; {} earlier session(s) ended", user.email, user.id, ended.len());
             Ok(())
         }
     }

@@ -9,11 +9,10 @@ use std::sync::Arc;
 
 use app::catalog::ssr::SharedCatalog;
 use app::checkout::StripeSettings;
-use app::{shell, App};
+use app::{shell, App, PagePolicy};
 use axum::extract::FromRef;
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
@@ -22,7 +21,8 @@ use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::auth::throttle::SignInThrottle;
+use crate::auth::revocation::Revocations;
+use crate::auth::throttle::AuthThrottle;
 use crate::auth::TokenKeys;
 use crate::cart::CartStore;
 use crate::catalog::Catalog;
@@ -35,7 +35,7 @@ use crate::keys::Keys;
 use crate::realtime::admission::Admissions;
 use crate::realtime::hub::{CatalogIndex, Hub};
 use crate::redis_pool::{create_pool, RedisPool};
-use crate::{db, health, http, product_state, realtime, retention};
+use crate::{db, health, http, product_state, realtime, retention, serve};
 
 /// Shared state of every handler.
 #[derive(Clone, FromRef)]
@@ -64,14 +64,13 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// Checkout: quotes, charges, the Stripe client.
     pub hyperdrive: Hyperdrive,
-    /// Sign-in and registration rate limits of this node.
-    pub throttle: Arc<SignInThrottle>,
+    /// Sign-in, registration and guest-session rate limits of this node.
+    pub throttle: Arc<AuthThrottle>,
+    /// Sessions that ended, so their access tokens stop before they expire.
+    pub revocations: Revocations,
     /// The sockets this node holds, counted per subject.
     pub sockets: Arc<Admissions>,
 }
-
-/// Send buffer of every connection, in bytes (Linux doubles it for bookkeeping).
-pub const SOCKET_SEND_BUFFER: usize = 128 * 1024;
 
 /// A built, bound, not yet running server.
 pub struct Application {
@@ -115,9 +114,16 @@ impl Application {
         let stripe = StripeHub::new(&config.stripe_secret_key, &config.stripe_api_base, &config.stripe_webhook_secret)?;
         let hyperdrive =
             Hyperdrive::new(pool.clone(), redis.clone(), keys.clone(), carts.clone(), stripe, config.quote_ttl);
+        let sockets = Arc::new(Admissions::new(config.connections.per_address));
+        let mut tokens = TokenKeys::new(config.jwt_secret.as_bytes()).with_lifetime(config.access_token_ttl.as_secs());
+        if let Some(previous) = &config.jwt_previous_secret {
+            tokens = tokens.with_previous(previous.as_bytes());
+        }
+        let revocations = Revocations::new(redis.clone(), keys.clone(), tokens.lifetime_secs());
         let state = AppState {
             leptos_options,
-            tokens: TokenKeys::new(config.jwt_secret.as_bytes()).with_lifetime(config.access_token_ttl.as_secs()),
+            tokens,
+            revocations,
             carts,
             hyperdrive,
             hub: Arc::new(hub),
@@ -129,7 +135,7 @@ impl Application {
             node,
             metrics: Arc::default(),
             throttle: Arc::default(),
-            sockets: Arc::default(),
+            sockets,
         };
         Ok(Self { listener, state })
     }
@@ -183,16 +189,9 @@ impl Application {
         let checkout_sweeper = tokio::spawn(sweeper::run(self.state.hyperdrive.clone(), stopped()));
         let retention = tokio::spawn(retention::run(self.state.pool.clone(), stopped()));
         tracing::info!("SwiftCart listening on http://{}", self.listener.local_addr()?);
-        // Frames are small and latency-bound: no Nagle delay on any connection. A fixed send
-        // buffer bounds the kernel memory a client that stops reading can hold (autotuning would
-        // let it grow to 4 MiB), so such a client is noticed and dropped.
-        let listener = self.listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-            let _ = socket2::SockRef::from(&*tcp).set_send_buffer_size(SOCKET_SEND_BUFFER);
-        });
-        // The client's address reaches the handlers (sign-in throttling is per address).
-        let service = router(self.state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let result = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
+        // The client's address reaches the handlers (throttling and socket caps are per address).
+        let limits = self.state.config.connections.clone();
+        let result = serve::serve(self.listener, router(self.state), limits, shutdown).await;
         // Sockets end when the hub stops; carts still waiting are written before the exit.
         let _ = stop_background.send(true);
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), cart_writer).await;
@@ -233,11 +232,13 @@ pub fn router(state: AppState) -> Router {
         publishable_key: state.config.stripe_publishable_key.clone(),
         js_url: state.config.stripe_js_url.clone(),
     };
+    let policy = PagePolicy(page_policy(&state.config));
     let provide = {
         let catalog = catalog.clone();
         move || {
             provide_context(catalog.clone());
             provide_context(stripe_settings.clone());
+            provide_context(policy.clone());
         }
     };
     let server_fns = {
@@ -254,13 +255,47 @@ pub fn router(state: AppState) -> Router {
         .merge(http::api_router())
         .route("/ws", get(realtime::socket::upgrade))
         .route("/sfn/{*fn_name}", get(server_fns.clone()).post(server_fns))
-        .leptos_routes_with_context(&state, routes, provide, move || shell(shell_options.clone()))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
-    let mut service = service.layer(tower_http::trace::TraceLayer::new_for_http());
+        .leptos_routes_with_context(&state, routes, provide.clone(), move || shell(shell_options.clone()))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide, shell));
+    // A request that takes longer (a trickling body, say) is answered 408 and its connection closed.
+    let mut service = service
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            state.config.connections.request_timeout,
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http());
     for (name, value) in security_headers(state.config.environment) {
         service = service.layer(SetResponseHeaderLayer::if_not_present(name, value));
     }
     service.with_state(state)
+}
+
+/// The origin (`scheme://host[:port]`) of a configured URL; empty if it has none.
+fn origin_of(url: &str) -> String {
+    url::Url::parse(url).map(|u| u.origin().ascii_serialization()).ok().filter(|o| o != "null").unwrap_or_default()
+}
+
+/// The Content-Security-Policy of pages (see [`PagePolicy`]): scripts only from this site with
+/// the response's nonce, WebAssembly, and Stripe.js from where the configuration says; Stripe's
+/// frames and API; sockets to the allowed origins; no plugins, no framing by others.
+pub fn page_policy(config: &Config) -> String {
+    let stripe_js = origin_of(&config.stripe_js_url);
+    let stripe_api = origin_of(&config.stripe_api_base);
+    let mut frames = vec![stripe_js.clone()];
+    if stripe_js == "https://js.stripe.com" {
+        // 3-D Secure challenges open from Stripe's hooks domain.
+        frames.push("https://hooks.stripe.com".into());
+    }
+    let sockets: Vec<String> =
+        config.allowed_origins.iter().filter_map(|o| o.strip_prefix("http").map(|rest| format!("ws{rest}"))).collect();
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{{nonce}}' 'wasm-unsafe-eval' {stripe_js}; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self'; \
+         connect-src 'self' {sockets} {stripe_api} {stripe_js}; frame-src {frames}; worker-src 'self'; \
+         object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+        sockets = sockets.join(" "),
+        frames = frames.join(" "),
+    )
 }
 
 /// Headers on every response: no MIME sniffing, no framing by any page (clickjacking), no
@@ -310,6 +345,28 @@ async fn metrics(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_page_policy_allows_this_site_stripe_and_the_sockets_only() {
+        let config = Config::from_lookup(|name| match name {
+            "STRIPE_JS_URL" => Some("https://js.stripe.com/v3/".into()),
+            "STRIPE_API_BASE" => Some("https://api.stripe.com".into()),
+            "SWIFTCART_ALLOWED_ORIGINS" => Some("https://shop.example".into()),
+            _ => None,
+        })
+        .unwrap();
+        let policy = page_policy(&config);
+        assert!(
+            policy.contains("script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval' https://js.stripe.com;"),
+            "{policy}"
+        );
+        assert!(policy.contains("connect-src 'self' wss://shop.example https://api.stripe.com"), "{policy}");
+        assert!(policy.contains("frame-src https://js.stripe.com https://hooks.stripe.com;"), "{policy}");
+        assert!(policy.contains("frame-ancestors 'none'") && policy.contains("object-src 'none'"));
+        assert!(!policy.contains(" 'unsafe-eval'"), "no eval of strings");
+        let scripts = policy.split(';').find(|d| d.trim().starts_with("script-src")).unwrap();
+        assert!(!scripts.contains("'unsafe-inline'"), "no inline script without the nonce");
+    }
 
     #[test]
     fn production_adds_hsts_to_the_security_headers() {

@@ -7,6 +7,8 @@ pub mod passwords;
 pub mod principal;
 /// Refresh tokens: stored hashed, rotated on use, a reused one revoking its family.
 pub mod refresh;
+/// Ended sessions, so their access tokens stop before they expire.
+pub mod revocation;
 /// Throttled guessing: sign-in and registration attempts per address and per account.
 pub mod throttle;
 /// Access tokens: issuing and verifying JWTs with an explicit algorithm allow-list.

@@ -24,8 +24,19 @@ impl From<Claims> for Principal {
 }
 
 impl Principal {
+    /// The caller an access token names, if it verifies and its session was not ended.
+    pub async fn from_token(state: &AppState, token: &str) -> Option<Self> {
+        let claims = state.tokens.verify(token).ok()?;
+        if let Some(sid) = &claims.sid {
+            if state.revocations.is_revoked(sid).await {
+                return None;
+            }
+        }
+        Some(claims.into())
+    }
+
     /// The bearer token of these headers, verified; `Ok(None)` when there is none.
-    pub fn from_headers(state: &AppState, headers: &HeaderMap) -> Result<Option<Self>, ApiError> {
+    pub async fn from_headers(state: &AppState, headers: &HeaderMap) -> Result<Option<Self>, ApiError> {
         let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
             return Ok(None);
         };
@@ -34,11 +45,10 @@ impl Principal {
             .ok()
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| ApiError::Unauthorized("expected Authorization: Bearer <token>".into()))?;
-        state
-            .tokens
-            .verify(token.trim())
-            .map(|claims| Some(claims.into()))
-            .map_err(|_| ApiError::Unauthorized("invalid or expired token; sign in again".into()))
+        match Self::from_token(state, token.trim()).await {
+            Some(principal) => Ok(Some(principal)),
+            None => Err(ApiError::Unauthorized("invalid or expired token, or its session ended; sign in again".into())),
+        }
     }
 }
 
@@ -46,7 +56,8 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        Self::from_headers(state, &parts.headers)?
+        Self::from_headers(state, &parts.headers)
+            .await?
             .ok_or_else(|| ApiError::Unauthorized("sign in or get a guest token first (Authorization: Bearer)".into()))
     }
 }

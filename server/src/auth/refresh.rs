@@ -8,6 +8,11 @@ use uuid::Uuid;
 pub const REFRESH_TOKEN_TTL_DAYS: i32 = 30;
 /// How long a guest's refresh token lives: a guest cart orbit is worth keeping for a week, not a month.
 pub const GUEST_REFRESH_TOKEN_TTL_DAYS: i32 = 7;
+/// For this long after a refresh token was used, presenting it again (while its successor is
+/// still unused) is taken as a lost answer, not theft: a tab closed mid-renewal, a dropped
+/// connection, a request that timed out after the server had answered. It gets a new successor
+/// and the unseen one is revoked, so a family keeps a single live token.
+pub const REUSE_GRACE_SECS: f64 = 30.0;
 
 /// Whose session a refresh token renews.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,20 +41,25 @@ pub enum Rotation {
         owner: Owner,
         /// The new refresh token (only ever shown once).
         token: String,
+        /// The session (refresh-token family) it belongs to.
+        family: Uuid,
     },
     /// Unknown, expired, or revoked.
     Refused,
-    /// Already used: it leaked, so its whole family is now revoked.
-    ReuseDetected,
+    /// Already used and its family moved on (or the grace passed): it leaked, so this whole
+    /// family is now revoked.
+    ReuseDetected(Uuid),
 }
 
 fn digest(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
-/// Issues the first refresh token of a new family for `owner`.
-pub async fn issue(pool: &PgPool, owner: &Owner) -> Result<String, sqlx::Error> {
-    insert(pool, owner, Uuid::new_v4()).await
+/// Issues the first refresh token of a new family (a new session) for `owner`; returns it with
+/// the family's id.
+pub async fn issue(pool: &PgPool, owner: &Owner) -> Result<(String, Uuid), sqlx::Error> {
+    let family = Uuid::new_v4();
+    Ok((insert(pool, owner, family).await?, family))
 }
 
 async fn insert<'e>(executor: impl sqlx::PgExecutor<'e>, owner: &Owner, family: Uuid) -> Result<String, sqlx::Error> {
@@ -81,21 +91,30 @@ struct Presented {
     used: bool,
     revoked: bool,
     expired: bool,
+    /// Used within [`REUSE_GRACE_SECS`], and no token of its family has been used since.
+    answer_maybe_lost: bool,
 }
 
 /// Uses a refresh token once: marks it used and issues its successor in the same family, all in
-/// one transaction. A token presented a second time revokes its family.
+/// one transaction. A token presented a second time revokes its family, unless its answer may
+/// have been lost (see [`REUSE_GRACE_SECS`]).
 pub async fn rotate(pool: &PgPool, presented: &str) -> Result<Rotation, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let row: Option<Presented> = sqlx::query_as(
-        "SELECT family_id, user_id, guest_sub, used_at IS NOT NULL AS used, revoked_at IS NOT NULL AS revoked,
-                expires_at < now() AS expired
-         FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE",
+        "SELECT t.family_id, t.user_id, t.guest_sub, t.used_at IS NOT NULL AS used,
+                t.revoked_at IS NOT NULL AS revoked, t.expires_at < now() AS expired,
+                COALESCE(t.used_at > now() - make_interval(secs => $2)
+                    AND NOT EXISTS (SELECT 1 FROM refresh_tokens later
+                                    WHERE later.family_id = t.family_id AND later.used_at > t.used_at),
+                    false) AS answer_maybe_lost
+         FROM refresh_tokens t WHERE t.token_hash = $1 FOR UPDATE",
     )
     .bind(digest(presented))
+    .bind(REUSE_GRACE_SECS)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some(Presented { family_id: family, user_id, guest_sub, used, revoked, expired }) = row else {
+    let Some(Presented { family_id: family, user_id, guest_sub, used, revoked, expired, answer_maybe_lost }) = row
+    else {
         return Ok(Rotation::Refused);
     };
     let owner = match (user_id, guest_sub) {
@@ -103,6 +122,20 @@ pub async fn rotate(pool: &PgPool, presented: &str) -> Result<Rotation, sqlx::Er
         (None, Some(sub)) => Owner::Guest(sub),
         (None, None) => return Ok(Rotation::Refused),
     };
+    if used && !revoked && !expired && answer_maybe_lost {
+        // The successor was never seen: replace it.
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = now()
+             WHERE family_id = $1 AND used_at IS NULL AND revoked_at IS NULL",
+        )
+        .bind(family)
+        .execute(&mut *tx)
+        .await?;
+        let token = insert(&mut *tx, &owner, family).await?;
+        tx.commit().await?;
+        tracing::info!(?owner, "refresh token presented again within the grace; its unseen successor is replaced");
+        return Ok(Rotation::Rotated { owner, token, family });
+    }
     if used && !revoked {
         sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL")
             .bind(family)
@@ -110,7 +143,7 @@ pub async fn rotate(pool: &PgPool, presented: &str) -> Result<Rotation, sqlx::Er
             .await?;
         tx.commit().await?;
         tracing::warn!(?owner, "refresh token reused; its family is revoked");
-        return Ok(Rotation::ReuseDetected);
+        return Ok(Rotation::ReuseDetected(family));
     }
     if revoked || expired || used {
         return Ok(Rotation::Refused);
@@ -121,35 +154,43 @@ pub async fn rotate(pool: &PgPool, presented: &str) -> Result<Rotation, sqlx::Er
         .await?;
     let token = insert(&mut *tx, &owner, family).await?;
     tx.commit().await?;
-    Ok(Rotation::Rotated { owner, token })
+    Ok(Rotation::Rotated { owner, token, family })
 }
 
 /// Revokes every live refresh token of `owner`: a guest whose cart orbit moved to an account at
 /// sign-in, or an account promoted to admin (whoever registered its email first keeps no way in).
-pub async fn revoke_all<'e>(executor: impl sqlx::PgExecutor<'e>, owner: &Owner) -> Result<(), sqlx::Error> {
+/// Returns the sessions (families) that ended.
+pub async fn revoke_all<'e>(executor: impl sqlx::PgExecutor<'e>, owner: &Owner) -> Result<Vec<Uuid>, sqlx::Error> {
     let query = match owner {
-        Owner::User(id) => {
-            sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL")
-                .bind(*id)
-        }
-        Owner::Guest(sub) => {
-            sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE guest_sub = $1 AND revoked_at IS NULL")
-                .bind(sub.as_str())
-        }
+        Owner::User(id) => sqlx::query_scalar(
+            "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL
+             RETURNING family_id",
+        )
+        .bind(*id),
+        Owner::Guest(sub) => sqlx::query_scalar(
+            "UPDATE refresh_tokens SET revoked_at = now() WHERE guest_sub = $1 AND revoked_at IS NULL
+             RETURNING family_id",
+        )
+        .bind(sub.as_str()),
     };
-    query.execute(executor).await?;
-    Ok(())
+    let mut families: Vec<Uuid> = query.fetch_all(executor).await?;
+    families.sort_unstable();
+    families.dedup();
+    Ok(families)
 }
 
 /// Signs a session out: revokes every token of the presented refresh token's family (a spent
-/// one counts: it names the family too). Unknown tokens change nothing.
-pub async fn revoke_family(pool: &PgPool, presented: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE refresh_tokens SET revoked_at = now()
-         WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1) AND revoked_at IS NULL",
-    )
-    .bind(digest(presented))
-    .execute(pool)
-    .await?;
-    Ok(())
+/// one counts: it names the family too) and returns the family. Unknown tokens change nothing.
+pub async fn revoke_family(pool: &PgPool, presented: &str) -> Result<Option<Uuid>, sqlx::Error> {
+    let family: Option<Uuid> = sqlx::query_scalar("SELECT family_id FROM refresh_tokens WHERE token_hash = $1")
+        .bind(digest(presented))
+        .fetch_optional(pool)
+        .await?;
+    if let Some(family) = family {
+        sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL")
+            .bind(family)
+            .execute(pool)
+            .await?;
+    }
+    Ok(family)
 }

@@ -1,6 +1,7 @@
-//! Throttled guessing: sign-in attempts are limited per client address and per account, and
-//! registrations per client address (GCRA through `governor`). A refused attempt answers 429
-//! with `Retry-After` before any password is hashed, so a flood costs the server almost nothing.
+//! Throttled guessing and minting: sign-in attempts are limited per client address and per
+//! account, registrations per client address, and new guest sessions per client address (GCRA
+//! through `governor`). A refused attempt answers 429 with `Retry-After` before any password is
+//! hashed or any row written, so a flood costs the server almost nothing.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -17,17 +18,22 @@ pub const ADDRESS_REFILL: Duration = Duration::from_secs(3);
 pub const ATTEMPTS_PER_ACCOUNT_BURST: u32 = 5;
 /// …then one more every this long (5 a minute).
 pub const ACCOUNT_REFILL: Duration = Duration::from_secs(12);
+/// New guest sessions one address may start at once (a household, an office, a carrier's NAT)…
+pub const GUESTS_PER_ADDRESS_BURST: u32 = 60;
+/// …then one more every this long (3,600 an hour).
+pub const GUEST_REFILL: Duration = Duration::from_secs(1);
 /// Past this many remembered keys, idle ones are forgotten (bounded memory under a flood).
 const MAX_KEYS: usize = 100_000;
 
 /// The limits of one node.
-pub struct SignInThrottle {
+pub struct AuthThrottle {
     by_address: DefaultKeyedRateLimiter<IpAddr>,
     by_account: DefaultKeyedRateLimiter<String>,
+    guests_by_address: DefaultKeyedRateLimiter<IpAddr>,
     clock: DefaultClock,
 }
 
-impl Default for SignInThrottle {
+impl Default for AuthThrottle {
     fn default() -> Self {
         let quota = |burst: u32, refill: Duration| {
             Quota::with_period(refill)
@@ -37,12 +43,13 @@ impl Default for SignInThrottle {
         Self {
             by_address: DefaultKeyedRateLimiter::keyed(quota(ATTEMPTS_PER_ADDRESS_BURST, ADDRESS_REFILL)),
             by_account: DefaultKeyedRateLimiter::keyed(quota(ATTEMPTS_PER_ACCOUNT_BURST, ACCOUNT_REFILL)),
+            guests_by_address: DefaultKeyedRateLimiter::keyed(quota(GUESTS_PER_ADDRESS_BURST, GUEST_REFILL)),
             clock: DefaultClock::default(),
         }
     }
 }
 
-impl SignInThrottle {
+impl AuthThrottle {
     /// Takes one attempt for `address` and, when signing in, for the account `email` (any
     /// spelling: it is lower-cased). `Err` holds how long to wait.
     pub fn attempt(&self, address: IpAddr, email: Option<&str>) -> Result<(), Duration> {
@@ -58,6 +65,14 @@ impl SignInThrottle {
         }
         self.by_address.check_key(&address).map_err(|not_until| not_until.wait_time_from(self.clock.now()))
     }
+
+    /// Takes one new guest session for `address`. `Err` holds how long to wait.
+    pub fn mint_guest(&self, address: IpAddr) -> Result<(), Duration> {
+        if self.guests_by_address.len() > MAX_KEYS {
+            self.guests_by_address.retain_recent();
+        }
+        self.guests_by_address.check_key(&address).map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+    }
 }
 
 #[cfg(test)]
@@ -66,7 +81,7 @@ mod tests {
 
     #[test]
     fn an_account_takes_five_quick_attempts_then_waits() {
-        let throttle = SignInThrottle::default();
+        let throttle = AuthThrottle::default();
         let here: IpAddr = "192.0.2.1".parse().unwrap();
         for n in 0..ATTEMPTS_PER_ACCOUNT_BURST {
             assert!(throttle.attempt(here, Some("Ana@Example.com")).is_ok(), "attempt {n}");
@@ -78,12 +93,25 @@ mod tests {
 
     #[test]
     fn an_address_takes_its_burst_then_waits() {
-        let throttle = SignInThrottle::default();
+        let throttle = AuthThrottle::default();
         let there: IpAddr = "192.0.2.2".parse().unwrap();
         for _ in 0..ATTEMPTS_PER_ADDRESS_BURST {
             assert!(throttle.attempt(there, None).is_ok());
         }
         assert!(throttle.attempt(there, None).is_err());
         assert!(throttle.attempt("192.0.2.3".parse().unwrap(), None).is_ok(), "other addresses are not held back");
+    }
+
+    #[test]
+    fn guest_sessions_are_minted_per_address_within_a_burst() {
+        let throttle = AuthThrottle::default();
+        let there: IpAddr = "192.0.2.4".parse().unwrap();
+        for _ in 0..GUESTS_PER_ADDRESS_BURST {
+            assert!(throttle.mint_guest(there).is_ok());
+        }
+        let wait = throttle.mint_guest(there).unwrap_err();
+        assert!(wait <= GUEST_REFILL, "{wait:?}");
+        assert!(throttle.attempt(there, None).is_ok(), "sign-in has its own budget");
+        assert!(throttle.mint_guest("192.0.2.5".parse().unwrap()).is_ok(), "other addresses are not held back");
     }
 }

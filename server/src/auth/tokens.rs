@@ -1,7 +1,9 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
 /// `iss` of every access token.
 pub const ISSUER: &str = "swiftcart";
@@ -52,6 +54,10 @@ pub struct Claims {
     pub iat: u64,
     /// Expires at, seconds since the epoch.
     pub exp: u64,
+    /// The session (refresh-token family) the token was issued in; a token whose session was
+    /// revoked stops working before it expires. Absent on tokens issued outside a session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 /// Why a token was refused (the client only ever sees "invalid or expired token").
@@ -60,12 +66,22 @@ pub struct Claims {
 pub struct TokenError(#[from] jsonwebtoken::errors::Error);
 
 /// The keys and rules for access tokens: HS256 only, with issuer, audience and expiry checked.
+/// Tokens name their key (`kid`); after a rotation the previous key still verifies (never signs)
+/// until it is removed from the configuration.
 #[derive(Clone)]
 pub struct TokenKeys {
+    kid: String,
     encoding: EncodingKey,
     decoding: DecodingKey,
+    previous: Option<(String, DecodingKey)>,
     validation: Validation,
     lifetime_secs: u64,
+}
+
+/// The `kid` of a secret: a short digest that names it without revealing it.
+pub fn key_id(secret: &[u8]) -> String {
+    let digest = Sha256::new().chain_update(b"swiftcart.kid:").chain_update(secret).finalize();
+    digest[..6].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl TokenKeys {
@@ -80,11 +96,23 @@ impl TokenKeys {
         validation.leeway = 0;
         validation.validate_nbf = true;
         Self {
+            kid: key_id(secret),
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
+            previous: None,
             validation,
             lifetime_secs: ACCESS_TOKEN_TTL_SECS,
         }
+    }
+
+    /// The same keys, also accepting tokens signed with `previous` (the secret before a
+    /// rotation) until they expire.
+    pub fn with_previous(self, previous: &[u8]) -> Self {
+        Self { previous: Some((key_id(previous), DecodingKey::from_secret(previous))), ..self }
+    }
+
+    fn header(&self) -> Header {
+        Header { kid: Some(self.kid.clone()), ..Header::new(Algorithm::HS256) }
     }
 
     /// The same keys issuing tokens that live `secs` seconds (tests and staging make time short).
@@ -97,8 +125,19 @@ impl TokenKeys {
         self.lifetime_secs
     }
 
-    /// Issues an access token for `sub`; returns it with its claims.
+    /// Issues an access token for `sub` outside any session (load tools, tests); returns it with
+    /// its claims.
     pub fn issue(&self, sub: &str, role: Role) -> (String, Claims) {
+        self.issue_with(sub, role, None)
+    }
+
+    /// Issues an access token for `sub` in `session` (its refresh-token family), so revoking the
+    /// session ends the token too.
+    pub fn issue_in_session(&self, sub: &str, role: Role, session: Uuid) -> (String, Claims) {
+        self.issue_with(sub, role, Some(session.to_string()))
+    }
+
+    fn issue_with(&self, sub: &str, role: Role, sid: Option<String>) -> (String, Claims) {
         let iat = unix_now();
         let claims = Claims {
             iss: ISSUER.into(),
@@ -107,21 +146,31 @@ impl TokenKeys {
             role,
             iat,
             exp: iat + self.lifetime_secs,
+            sid,
         };
-        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .expect("HS256 signing with an in-memory key cannot fail");
-        (token, claims)
+        (self.sign(&claims), claims)
     }
 
-    /// Signs arbitrary claims (tests use it to build expired or foreign tokens).
+    /// Signs arbitrary claims with the current key (tests use it to build expired or foreign
+    /// tokens).
     pub fn sign(&self, claims: &Claims) -> String {
-        encode(&Header::new(Algorithm::HS256), claims, &self.encoding).expect("HS256 signing cannot fail")
+        encode(&self.header(), claims, &self.encoding).expect("HS256 signing with an in-memory key cannot fail")
     }
 
-    /// Checks signature, algorithm, issuer, audience, expiry, `nbf` when present, and that the
-    /// token was not issued in the future (beyond [`CLOCK_SKEW_SECS`]).
+    /// Checks the key it names (the current one, or the previous one after a rotation),
+    /// signature, algorithm, issuer, audience, expiry, `nbf` when present, and that the token was
+    /// not issued in the future (beyond [`CLOCK_SKEW_SECS`]).
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
-        let claims = decode::<Claims>(token, &self.decoding, &self.validation)?.claims;
+        let key = match decode_header(token)?.kid {
+            // Tokens from before keys were named: only the current key.
+            None => &self.decoding,
+            Some(kid) if kid == self.kid => &self.decoding,
+            Some(kid) => match &self.previous {
+                Some((previous_kid, previous)) if *previous_kid == kid => previous,
+                _ => return Err(TokenError(jsonwebtoken::errors::ErrorKind::InvalidToken.into())),
+            },
+        };
+        let claims = decode::<Claims>(token, key, &self.validation)?.claims;
         if claims.iat > unix_now() + CLOCK_SKEW_SECS {
             return Err(TokenError(jsonwebtoken::errors::ErrorKind::ImmatureSignature.into()));
         }
@@ -188,5 +237,33 @@ mod tests {
         let signature = token.split('.').nth(2).unwrap();
         let rs = format!("{}.{payload}.{signature}", URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#));
         assert!(k.verify(&rs).is_err(), "RS256 header");
+    }
+
+    #[test]
+    fn after_a_rotation_the_previous_key_verifies_but_never_signs() {
+        let (old, new) = (TokenKeys::new(&[1u8; 32]), TokenKeys::new(&[2u8; 32]));
+        let (before, _) = old.issue("abc", Role::Shopper);
+        let rotated = TokenKeys::new(&[2u8; 32]).with_previous(&[1u8; 32]);
+        assert_eq!(rotated.verify(&before).unwrap().sub, "abc", "tokens of the previous key live out their life");
+        assert!(new.verify(&before).is_err(), "once the previous key is removed, its tokens are refused");
+        let (after, _) = rotated.issue("abc", Role::Shopper);
+        assert_eq!(decode_header(&after).unwrap().kid, Some(key_id(&[2u8; 32])), "new tokens name the new key");
+        assert!(new.verify(&after).is_ok());
+        assert!(old.verify(&after).is_err());
+        // A token naming an unknown key is refused even if some configured key would verify it.
+        let claims = old.verify(&before).unwrap();
+        let unnamed = Header { kid: Some("someone-else".into()), ..Header::new(Algorithm::HS256) };
+        let forged = encode(&unnamed, &claims, &EncodingKey::from_secret(&[2u8; 32])).unwrap();
+        assert!(rotated.verify(&forged).is_err(), "unknown kid");
+        assert_ne!(key_id(&[1u8; 32]), key_id(&[2u8; 32]));
+    }
+
+    #[test]
+    fn a_session_token_names_its_session() {
+        let session = Uuid::new_v4();
+        let (token, claims) = keys().issue_in_session("abc", Role::Guest, session);
+        assert_eq!(keys().verify(&token).unwrap().sid, Some(session.to_string()));
+        assert_eq!(claims.sid, Some(session.to_string()));
+        assert_eq!(keys().issue("abc", Role::Guest).1.sid, None);
     }
 }

@@ -103,8 +103,9 @@ pub async fn by_id(pool: &PgPool, id: Uuid) -> Result<Option<User>, sqlx::Error>
 }
 
 /// Creates an admin, or makes an existing account with this email an admin with this password
-/// (the `server create-admin` subcommand), revoking every session the account had.
-pub async fn upsert_admin(pool: &PgPool, email: &str, password: &str) -> Result<User, RegisterError> {
+/// (the `server create-admin` subcommand), revoking every session the account had; returns the
+/// admin and those sessions (for the access-token deny-list).
+pub async fn upsert_admin(pool: &PgPool, email: &str, password: &str) -> Result<(User, Vec<Uuid>), RegisterError> {
     let email = normalise_email(email).map_err(RegisterError::InvalidEmail)?;
     if let Some(why) = passwords::weakness(password) {
         return Err(RegisterError::WeakPassword(why));
@@ -123,11 +124,11 @@ pub async fn upsert_admin(pool: &PgPool, email: &str, password: &str) -> Result<
     .map_err(|e| RegisterError::Other(e.into()))?;
     // Whoever registered this email before (emails are not verified) keeps no way in: every
     // refresh token of the account is revoked, so only the new password signs in as the admin.
-    super::refresh::revoke_all(&mut *tx, &super::refresh::Owner::User(user.id))
+    let ended = super::refresh::revoke_all(&mut *tx, &super::refresh::Owner::User(user.id))
         .await
         .map_err(|e| RegisterError::Other(e.into()))?;
     tx.commit().await.map_err(|e| RegisterError::Other(e.into()))?;
-    Ok(user)
+    Ok((user, ended))
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ pub mod stripe;
 /// The background pass: expired quotes and orders left pending.
 pub mod sweeper;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_redis::redis;
@@ -112,7 +113,14 @@ pub struct Hyperdrive {
     /// The Stripe client.
     pub stripe: StripeHub,
     quote_ttl: Duration,
+    /// Quotes per shopper and minute (each one locks stock rows and replaces the last).
+    quote_rate: Arc<governor::DefaultKeyedRateLimiter<Uuid>>,
 }
+
+/// Quotes one shopper may ask for at once…
+pub const QUOTE_BURST: u32 = 10;
+/// …then one more every this long (10 a minute).
+pub const QUOTE_REFILL: Duration = Duration::from_secs(6);
 
 impl Hyperdrive {
     /// Checkout over these stores; quotes live `quote_ttl`.
@@ -124,7 +132,11 @@ impl Hyperdrive {
         stripe: StripeHub,
         quote_ttl: Duration,
     ) -> Self {
-        Self { pool, redis, keys, carts, stripe, quote_ttl }
+        let quota = governor::Quota::with_period(QUOTE_REFILL)
+            .expect("a non-zero period")
+            .allow_burst(std::num::NonZeroU32::new(QUOTE_BURST).expect("non-zero"));
+        let quote_rate = Arc::new(governor::RateLimiter::keyed(quota));
+        Self { pool, redis, keys, carts, stripe, quote_ttl, quote_rate }
     }
 
     /// PostgreSQL (for the sweeper and the webhook).
@@ -144,8 +156,16 @@ impl Hyperdrive {
 
     /// Freezes the prices of `user`'s cart and reserves its stock, all or nothing. Replaces the
     /// shopper's earlier open quote, if any. One shopper holds at most [`MAX_UNITS_PER_QUOTE`]
-    /// units at once, [`MAX_UNITS_OF_ONE_PRODUCT`] of any product (422 beyond).
+    /// units at once, [`MAX_UNITS_OF_ONE_PRODUCT`] of any product (422 beyond), and asks for
+    /// at most [`QUOTE_BURST`] quotes at once, then one per [`QUOTE_REFILL`] (429 beyond).
     pub async fn quote(&self, user: Uuid, sub: &str) -> Result<Quote, ApiError> {
+        if self.quote_rate.len() > 100_000 {
+            self.quote_rate.retain_recent();
+        }
+        if let Err(not_until) = self.quote_rate.check_key(&user) {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
+            return Err(ApiError::TooManyRequests(wait.as_secs().max(1)));
+        }
         let mut cart = self
             .carts
             .get(sub)
@@ -270,8 +290,7 @@ impl Hyperdrive {
             Ok(intent) => intent,
             Err(failure) => {
                 // No intent was confirmed, so no money moved.
-                ledger::settle_failed(&self.pool, order_id, "payment_failed").await?;
-                return Err(payment_paradox(failure));
+                return self.conclude_refused(user, sub, order_id, payment_paradox(failure)).await;
             }
         };
         let stored = sqlx::query("UPDATE orders SET stripe_payment_intent_id = $2, updated_at = now() WHERE id = $1")
@@ -291,9 +310,9 @@ impl Hyperdrive {
             Ok(confirmed) if confirmed.is_paid() => self.record_paid(user, sub, order_id, total, &confirmed.id).await,
             Ok(other) => {
                 let _ = self.stripe.cancel(&other.id).await;
-                ledger::settle_failed(&self.pool, order_id, "payment_failed").await?;
-                Err(Paradox::PaymentFailed
-                    .with(format!("the payment did not complete ({}); nothing was charged", other.status)))
+                let paradox = Paradox::PaymentFailed
+                    .with(format!("the payment did not complete ({}); nothing was charged", other.status));
+                self.conclude_refused(user, sub, order_id, paradox).await
             }
             Err(StripeFailure::Refused { message }) => {
                 let message = match message {
@@ -307,9 +326,9 @@ impl Hyperdrive {
                         .unwrap_or_else(|| "The payment was refused.".into()),
                 };
                 let _ = self.stripe.cancel(&intent.id).await;
-                ledger::settle_failed(&self.pool, order_id, "payment_failed").await?;
-                Err(Paradox::PaymentFailed
-                    .with(format!("{message} Nothing was charged; your cart and its stock are as they were.")))
+                let paradox = Paradox::PaymentFailed
+                    .with(format!("{message} Nothing was charged; your cart and its stock are as they were."));
+                self.conclude_refused(user, sub, order_id, paradox).await
             }
             Err(StripeFailure::Unknown(e)) => {
                 // Did the confirmation land? Ask once; the sweeper keeps asking if Stripe is away.
@@ -318,9 +337,9 @@ impl Hyperdrive {
                     Ok(now) if now.is_paid() => self.record_paid(user, sub, order_id, total, &now.id).await,
                     Ok(now) if now.status == "requires_confirmation" || now.is_dead() => {
                         let _ = self.stripe.cancel(&now.id).await;
-                        ledger::settle_failed(&self.pool, order_id, "payment_failed").await?;
-                        Err(Paradox::PaymentFailed
-                            .with("the payment service did not answer in time; nothing was charged"))
+                        let paradox = Paradox::PaymentFailed
+                            .with("the payment service did not answer in time; nothing was charged");
+                        self.conclude_refused(user, sub, order_id, paradox).await
                     }
                     _ => Ok(Charged::Pending(self.pending_view(user, order_id, total).await)),
                 }
@@ -394,12 +413,39 @@ impl Hyperdrive {
             }
         }
         let view = ledger::order_view(&self.pool, user, order).await?.ok_or(ApiError::NotFound("no such order"))?;
+        Ok(self.paid(sub, view).await)
+    }
+
+    /// A paid order's answer; its items leave the cart orbit.
+    async fn paid(&self, sub: &str, view: OrderView) -> Charged {
         for item in &view.items {
             if let Err(e) = self.carts.remove(sub, item.product_id).await {
                 tracing::warn!(error = %e, "checkout: could not clear a bought item from the cart orbit");
             }
         }
-        Ok(Charged::Paid(view))
+        Charged::Paid(view)
+    }
+
+    /// Ends a charge whose payment did not go through: fails the pending order (its stock goes
+    /// back) and answers `paradox`. Settling is one conditional transition, so if the webhook or
+    /// the sweeper settled the order first from what Stripe reported, that is the answer.
+    async fn conclude_refused(
+        &self,
+        user: Uuid,
+        sub: &str,
+        order: Uuid,
+        paradox: ApiError,
+    ) -> Result<Charged, ApiError> {
+        if ledger::settle_failed(&self.pool, order, "payment_failed").await? {
+            return Err(paradox);
+        }
+        match ledger::order_view(&self.pool, user, order).await? {
+            Some(view) if view.status == "paid" => {
+                tracing::warn!(order = %order, "checkout: the order was settled paid before this charge concluded");
+                Ok(self.paid(sub, view).await)
+            }
+            _ => Err(paradox),
+        }
     }
 
     /// What the shopper is told about an order whose payment is still being recorded: the order

@@ -57,19 +57,31 @@ struct SessionInfo {
 }
 
 impl TokenPair {
-    /// An access token for `sub` with `role`, beside the given refresh token.
-    fn new(state: &AppState, sub: &str, role: Role, refresh_token: String) -> Self {
-        let (token, _) = state.tokens.issue(sub, role);
+    /// An access token for `sub` with `role` in `session`, beside that session's refresh token.
+    fn new(state: &AppState, sub: &str, role: Role, (refresh_token, session): (String, uuid::Uuid)) -> Self {
+        let (token, _) = state.tokens.issue_in_session(sub, role, session);
         Self { token, refresh_token, expires_in: state.tokens.lifetime_secs() }
+    }
+}
+
+/// Ends the access tokens of sessions whose refresh tokens were just revoked. If Redis cannot
+/// take it, the tokens run out at their expiry (the refresh tokens are revoked for good).
+async fn end_sessions(state: &AppState, sessions: &[uuid::Uuid]) {
+    if let Err(e) = state.revocations.revoke(sessions).await {
+        tracing::warn!(error = %e, "auth: ended sessions could not be put on the deny-list");
     }
 }
 
 /// A new guest: a random subject, its access token and a (shorter-lived) refresh token, so the
 /// guest keeps its subject and cart orbit when the access token expires.
-async fn guest(State(state): State<AppState>) -> Result<Json<TokenPair>, ApiError> {
+async fn guest(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+) -> Result<Json<TokenPair>, ApiError> {
+    state.throttle.mint_guest(client.ip()).map_err(|wait| ApiError::TooManyRequests(wait.as_secs().max(1)))?;
     let sub = uuid::Uuid::new_v4().to_string();
-    let refresh_token = refresh::issue(&state.pool, &Owner::Guest(sub.clone())).await?;
-    Ok(Json(TokenPair::new(&state, &sub, Role::Guest, refresh_token)))
+    let session = refresh::issue(&state.pool, &Owner::Guest(sub.clone())).await?;
+    Ok(Json(TokenPair::new(&state, &sub, Role::Guest, session)))
 }
 
 /// Whether the caller's access token is good (a page asks after its socket was refused, to tell
@@ -118,15 +130,16 @@ async fn login(
 async fn sign_in(state: &AppState, headers: &HeaderMap, user: &User) -> Result<TokenPair, ApiError> {
     let sub = user.id.to_string();
     // A stale or invalid guest token must not stop a sign-in: its cart simply stays where it is.
-    if let Ok(Some(guest)) = Principal::from_headers(state, headers) {
+    if let Ok(Some(guest)) = Principal::from_headers(state, headers).await {
         if guest.role == Role::Guest {
             state.carts.merge(&guest.sub, &sub).await?;
             // The guest session ends here: its cart orbit now belongs to the account.
-            refresh::revoke_all(&state.pool, &Owner::Guest(guest.sub.clone())).await?;
+            let ended = refresh::revoke_all(&state.pool, &Owner::Guest(guest.sub.clone())).await?;
+            end_sessions(state, &ended).await;
         }
     }
-    let refresh_token = refresh::issue(&state.pool, &Owner::User(user.id)).await?;
-    Ok(TokenPair::new(state, &sub, user.role(), refresh_token))
+    let session = refresh::issue(&state.pool, &Owner::User(user.id)).await?;
+    Ok(TokenPair::new(state, &sub, user.role(), session))
 }
 
 async fn refresh_pair(
@@ -135,21 +148,26 @@ async fn refresh_pair(
 ) -> Result<Json<TokenPair>, ApiError> {
     let refused = || ApiError::Unauthorized("refresh token invalid, expired or already used; sign in again".into());
     match refresh::rotate(&state.pool, &body.refresh_token).await? {
-        Rotation::Rotated { owner: Owner::User(user_id), token: refresh_token } => {
+        Rotation::Rotated { owner: Owner::User(user_id), token, family } => {
             let user = users::by_id(&state.pool, user_id).await?.ok_or_else(refused)?;
-            Ok(Json(TokenPair::new(&state, &user.id.to_string(), user.role(), refresh_token)))
+            Ok(Json(TokenPair::new(&state, &user.id.to_string(), user.role(), (token, family))))
         }
-        Rotation::Rotated { owner: Owner::Guest(sub), token: refresh_token } => {
-            Ok(Json(TokenPair::new(&state, &sub, Role::Guest, refresh_token)))
+        Rotation::Rotated { owner: Owner::Guest(sub), token, family } => {
+            Ok(Json(TokenPair::new(&state, &sub, Role::Guest, (token, family))))
         }
-        Rotation::Refused | Rotation::ReuseDetected => Err(refused()),
+        Rotation::ReuseDetected(family) => {
+            end_sessions(&state, &[family]).await;
+            Err(refused())
+        }
+        Rotation::Refused => Err(refused()),
     }
 }
 
-/// `POST /api/auth/logout` `{"refreshToken"}`: the session's refresh tokens stop working (its
-/// access token runs out within its lifetime). 204 whether or not the token was known, so the
-/// answer tells nothing about it.
+/// `POST /api/auth/logout` `{"refreshToken"}`: the session's refresh tokens and access tokens
+/// stop working. 204 whether or not the token was known, so the answer tells nothing about it.
 async fn logout(State(state): State<AppState>, ApiJson(body): ApiJson<RefreshRequest>) -> Result<StatusCode, ApiError> {
-    refresh::revoke_family(&state.pool, &body.refresh_token).await?;
+    if let Some(session) = refresh::revoke_family(&state.pool, &body.refresh_token).await? {
+        end_sessions(&state, &[session]).await;
+    }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -46,10 +46,12 @@ pub fn handshake(method: &Method, headers: &HeaderMap, protocol: &'static str) -
     Some(response)
 }
 
+/// The opcode of a Ping frame.
+pub const OPCODE_PING: u8 = 0x9;
 /// The opcode of a Pong frame.
 pub const OPCODE_PONG: u8 = 0xA;
 
-/// Frames a payload as one unmasked server frame (`opcode` 2 binary, 8 close, 0xA pong).
+/// Frames a payload as one unmasked server frame (`opcode` 2 binary, 8 close, 9 ping, 0xA pong).
 pub fn frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(payload.len() + 10);
     out.push(0x80 | opcode);

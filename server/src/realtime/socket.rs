@@ -2,7 +2,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -37,9 +37,15 @@ pub const FIRST_TICK_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a closing socket waits for the client's close frame.
 pub const CLOSE_LINGER: Duration = Duration::from_secs(1);
 pub use physics_worker::wire::{CLOSE_POLICY, CLOSE_TOKEN_EXPIRED};
+/// Close code for a client that stopped answering (RFC 6455 "going away").
+pub const CLOSE_GOING_AWAY: u16 = 1001;
 
 /// `GET /ws`: checks the Origin (403) and the token (401) before upgrading.
-pub async fn upgrade(State(state): State<AppState>, mut request: Request) -> Response {
+pub async fn upgrade(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<std::net::SocketAddr>,
+    mut request: Request,
+) -> Response {
     let headers = request.headers();
     let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
     if !origin.is_some_and(|o| state.config.allowed_origins.iter().any(|allowed| allowed == o)) {
@@ -53,7 +59,11 @@ pub async fn upgrade(State(state): State<AppState>, mut request: Request) -> Res
         .map(str::trim)
         .collect();
     let token = offered.iter().find_map(|p| p.strip_prefix("bearer."));
-    let Some(principal) = token.and_then(|t| state.tokens.verify(t).ok()).map(Principal::from) else {
+    let principal = match token {
+        Some(token) => Principal::from_token(&state, token).await,
+        None => None,
+    };
+    let Some(principal) = principal else {
         return refuse(
             StatusCode::UNAUTHORIZED,
             "ERR_UNAUTHORIZED",
@@ -66,13 +76,20 @@ pub async fn upgrade(State(state): State<AppState>, mut request: Request) -> Res
     let Some(response) = raw::handshake(request.method(), headers, SUBPROTOCOL) else {
         return refuse(StatusCode::BAD_REQUEST, "ERR_BAD_REQUEST", "expected a WebSocket upgrade (version 13)");
     };
-    let admission = match state.sockets.admit(&principal.sub) {
+    let admission = match state.sockets.admit(&principal.sub, client.ip()) {
         Ok(admission) => admission,
         Err(Refusal::Subject) => {
             return refuse(
                 StatusCode::TOO_MANY_REQUESTS,
                 "ERR_TOO_MANY_SOCKETS",
                 "this session holds the most sockets it may; close one first",
+            )
+        }
+        Err(Refusal::Address) => {
+            return refuse(
+                StatusCode::TOO_MANY_REQUESTS,
+                "ERR_TOO_MANY_SOCKETS",
+                "this address holds the most sockets it may; close one first",
             )
         }
         Err(Refusal::Node) => {
@@ -163,10 +180,19 @@ impl Connection {
             return end;
         }
         let mut expiry = Box::pin(tokio::time::sleep_until(until(self.principal.exp)));
+        // Idle detection: a client silent for `idle` gets a Ping; silent for twice that, it is
+        // gone (a vanished phone, a half-open connection behind a NAT).
+        let idle = self.state.config.connections.socket_idle;
+        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + idle, idle);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_heard = tokio::time::Instant::now();
         loop {
             let step = tokio::select! {
                 incoming = stream.next() => match incoming {
-                    Some(Ok(message)) => self.on_message(message, &mut expiry).await,
+                    Some(Ok(message)) => {
+                        last_heard = tokio::time::Instant::now();
+                        self.on_message(message, &mut expiry).await
+                    }
                     Some(Err(e)) => Err(read_error_end(&e)),
                     None => Err(End::Gone),
                 },
@@ -176,6 +202,11 @@ impl Connection {
                 },
                 _ = self.outlet.wake.notified() => self.attend().await,
                 _ = &mut expiry => Err(End::Close(CLOSE_TOKEN_EXPIRED, "token expired; send an auth frame before exp or reconnect")),
+                _ = heartbeat.tick() => match last_heard.elapsed() {
+                    silent if silent >= 2 * idle => Err(End::Close(CLOSE_GOING_AWAY, "no answer to pings")),
+                    silent if silent >= idle => self.write_framed(raw::frame(raw::OPCODE_PING, b"")).await,
+                    _ => Ok(()),
+                },
             };
             if let Err(end) = step {
                 return end;
@@ -336,9 +367,9 @@ impl Connection {
         token: &str,
         expiry: &mut std::pin::Pin<Box<tokio::time::Sleep>>,
     ) -> Result<(), End> {
-        match self.state.tokens.verify(token) {
-            Ok(claims) if claims.sub == self.principal.sub => {
-                self.principal = claims.into();
+        match Principal::from_token(&self.state, token).await {
+            Some(principal) if principal.sub == self.principal.sub => {
+                self.principal = principal;
                 expiry.as_mut().reset(until(self.principal.exp));
                 self.send_frame(&ServerFrame::Authed { exp: self.principal.exp as f64 * 1_000.0 }).await
             }

@@ -61,23 +61,20 @@ async fn accounts_tokens_and_refresh_rotation() {
         "no hint whether the email exists"
     );
 
-    // Rotation: each refresh token works once; presenting a used one revokes the whole family.
+    // Rotation: each refresh token works once; presenting one the family has moved past (a
+    // thief's replay) revokes the whole family.
     let first = pair["refreshToken"].as_str().unwrap().to_string();
     let rotated: Value =
         app.post_json("/api/auth/refresh", None, json!({"refreshToken": first})).await.json().await.unwrap();
     let second = rotated["refreshToken"].as_str().unwrap().to_string();
     assert_ne!(first, second);
     assert_eq!(app.tokens.verify(rotated["token"].as_str().unwrap()).unwrap().sub, claims_sub(&app, &pair));
-    assert_eq!(
-        app.post_json("/api/auth/refresh", None, json!({"refreshToken": first})).await.status(),
-        401,
-        "reuse refused"
-    );
-    assert_eq!(
-        app.post_json("/api/auth/refresh", None, json!({"refreshToken": second})).await.status(),
-        401,
-        "family revoked after reuse"
-    );
+    let (status, third) = app.refresh(&second).await;
+    assert_eq!(status, 200);
+    assert_eq!(app.session_status(third["token"].as_str().unwrap()).await, 200);
+    assert_eq!(app.refresh(&first).await.0, 401, "reuse refused");
+    assert_eq!(app.refresh(third["refreshToken"].as_str().unwrap()).await.0, 401, "family revoked after reuse");
+    assert_eq!(app.session_status(third["token"].as_str().unwrap()).await, 401, "its access tokens end too");
     assert_eq!(app.post_json("/api/auth/refresh", None, json!({"refreshToken": "made-up"})).await.status(), 401);
     let stored_tokens: Vec<Vec<u8>> =
         sqlx::query_scalar("SELECT token_hash FROM refresh_tokens").fetch_all(&app.pool).await.unwrap();
@@ -112,12 +109,55 @@ async fn a_guest_renews_keeping_its_subject_and_cart_orbit() {
     assert_eq!(renewed["expiresIn"], 900);
     assert_eq!(app.cart(fresh).await, vec![(product.to_string(), 2)], "the cart orbit comes along");
 
-    // The same rules as an account's: a rotated token is spent, and reusing it ends the family.
+    // The same rules as an account's: a rotated token is spent, and reusing it after the family
+    // moved on ends the family.
     let second = renewed["refreshToken"].as_str().unwrap().to_string();
     assert_ne!(first, second);
+    let (_, third) = app.refresh(&second).await;
     assert_eq!(app.refresh(&first).await.0, 401, "reuse refused");
-    assert_eq!(app.refresh(&second).await.0, 401, "family revoked after reuse");
-    assert_eq!(app.cart(fresh).await.len(), 1, "revoking renewals leaves the cart alone");
+    assert_eq!(app.refresh(third["refreshToken"].as_str().unwrap()).await.0, 401, "family revoked after reuse");
+    assert_eq!(app.session_status(fresh).await, 401, "the session's access tokens end too");
+    let (outside, _) = app.tokens.issue(&sub, Role::Guest);
+    assert_eq!(app.cart(&outside).await.len(), 1, "revoking the session leaves the cart alone");
+    app.cleanup().await;
+}
+
+/// A renewal whose answer never arrived (a tab closed mid-request, a dropped connection) is not
+/// theft: presented again within the grace, the token gets a new successor and the unseen one
+/// stops working. After the grace, the same replay revokes the family.
+#[tokio::test]
+async fn a_lost_renewal_answer_is_replaced_within_the_grace_and_theft_after_it() {
+    let app = spawn_app().await;
+    let guest = app.guest_session().await;
+    let sub = app.tokens.verify(guest["token"].as_str().unwrap()).unwrap().sub;
+    let first = guest["refreshToken"].as_str().unwrap().to_string();
+
+    let (status, lost) = app.refresh(&first).await;
+    assert_eq!(status, 200);
+    let (status, retried) = app.refresh(&first).await;
+    assert_eq!(status, 200, "a retry within the grace is answered: {retried}");
+    assert_eq!(app.tokens.verify(retried["token"].as_str().unwrap()).unwrap().sub, sub, "the same guest");
+    let kept = retried["refreshToken"].as_str().unwrap().to_string();
+    assert_ne!(kept, lost["refreshToken"].as_str().unwrap());
+    assert_eq!(app.refresh(lost["refreshToken"].as_str().unwrap()).await.0, 401, "the unseen successor is revoked");
+    let live: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM refresh_tokens WHERE guest_sub = $1 AND used_at IS NULL AND revoked_at IS NULL",
+    )
+    .bind(&sub)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(live, 1, "one live token per family");
+
+    // The same retry once the grace has passed is a replay: the family ends.
+    sqlx::query("UPDATE refresh_tokens SET used_at = used_at - make_interval(secs => $1) WHERE guest_sub = $2")
+        .bind(swiftcart::auth::refresh::REUSE_GRACE_SECS + 1.0)
+        .bind(&sub)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(app.refresh(&first).await.0, 401, "replayed after the grace");
+    assert_eq!(app.refresh(&kept).await.0, 401, "family revoked");
     app.cleanup().await;
 }
 
@@ -198,10 +238,24 @@ async fn logging_out_ends_the_session_for_good() {
     let first = pair["refreshToken"].as_str().unwrap().to_string();
     let (_, renewed) = app.refresh(&first).await;
     let current = renewed["refreshToken"].as_str().unwrap().to_string();
-    // Logging out with the spent token still names the family: the live one stops too.
+    let access = renewed["token"].as_str().unwrap().to_string();
+    let elsewhere: Value = app
+        .post_json("/api/auth/login", None, json!({"email": "leave@example.com", "password": "orbiting 42 carts"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(app.session_status(&access).await, 200);
+    // Logging out with the spent token still names the family: the live one stops too, and so
+    // does the session's access token, long before it expires.
     let out = app.post_json("/api/auth/logout", None, json!({"refreshToken": first})).await;
     assert_eq!(out.status(), 204);
     assert_eq!(app.refresh(&current).await.0, 401, "signed out");
+    assert_eq!(app.session_status(&access).await, 401, "the access token ended with its session");
+    let cart = app.http.get(format!("{}/api/cart", app.address)).bearer_auth(&access).send().await.unwrap();
+    assert_eq!(cart.status(), 401, "and every route refuses it");
+    let other = elsewhere["token"].as_str().unwrap();
+    assert_eq!(app.session_status(other).await, 200, "the account's other session (another device) goes on");
     let unknown = app.post_json("/api/auth/logout", None, json!({"refreshToken": "never-issued"})).await;
     assert_eq!(unknown.status(), 204, "the same answer for an unknown token");
     app.cleanup().await;

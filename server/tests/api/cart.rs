@@ -110,7 +110,10 @@ async fn signing_in_keeps_the_guest_cart() {
     let (status, token) = app.sign_in("/api/auth/register", Some(&guest), email, password).await;
     assert_eq!(status, 201);
     assert_eq!(app.cart(&token).await, vec![(ids[3].to_string(), 2)]);
-    assert!(app.cart(&guest).await.is_empty(), "the guest cart moved, not copied");
+    assert_eq!(app.session_status(&guest).await, 401, "the guest session ended at sign-in");
+    let guest_sub = app.tokens.verify(&guest).unwrap().sub;
+    let (still_guest, _) = app.tokens.issue(&guest_sub, swiftcart::auth::Role::Guest);
+    assert!(app.cart(&still_guest).await.is_empty(), "the guest cart moved, not copied");
 
     // Logging in later as a new guest with items merges quantities.
     let guest2 = app.guest_token().await;

@@ -620,3 +620,53 @@ async fn a_webhook_event_is_a_hint_and_stripe_decides() {
     assert_eq!(app.inventory(ids[8]).await, (4, 0));
     app.cleanup().await;
 }
+
+/// The webhook (or the sweeper) settled the order from what Stripe reported while the charge was
+/// still talking to Stripe: settling is one conditional transition, so the charge path answers
+/// the settled order instead of failing it (and never tells a paying shopper "nothing charged").
+#[tokio::test]
+async fn a_charge_that_loses_the_race_to_the_webhook_answers_the_settled_order() {
+    let app = spawn_app().await;
+    let product = app.product_ids().await[0];
+    for _attempt in 0..5 {
+        let (user, token, quote) = app.quoted_shopper(product, 100, 1).await;
+        // Stands in for the webhook: settles the order paid the moment it is pending.
+        let pool = app.pool.clone();
+        let settler = tokio::spawn(async move {
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            while std::time::Instant::now() < deadline {
+                let order: Option<(Uuid, String)> = sqlx::query_as("SELECT id, status FROM orders WHERE user_id = $1")
+                    .bind(user)
+                    .fetch_optional(&pool)
+                    .await
+                    .unwrap();
+                match order {
+                    Some((id, status)) if status == "pending" => {
+                        return swiftcart::checkout::ledger::settle_paid(&pool, id, "pi_settled_by_webhook")
+                            .await
+                            .unwrap()
+                    }
+                    Some(_) => return false,
+                    None => tokio::time::sleep(Duration::from_millis(1)).await,
+                }
+            }
+            false
+        });
+        let (status, body) = app.pay(&token, Some("race"), quote["quoteId"].as_str().unwrap(), CARD_DECLINED).await;
+        if !settler.await.unwrap() {
+            continue; // The charge concluded first: the race was not run; try again.
+        }
+        assert_eq!(status, 201, "the settled order is the answer: {body}");
+        assert_eq!(body["status"], "paid");
+        let stored: String = sqlx::query_scalar("SELECT status FROM orders WHERE user_id = $1")
+            .bind(user)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        assert_eq!(stored, "paid", "the refused charge did not overwrite the settlement");
+        assert!(app.cart(&token).await.is_empty(), "the bought item left the cart orbit");
+        app.cleanup().await;
+        return;
+    }
+    panic!("in five tries the charge always concluded before the order could be settled elsewhere");
+}

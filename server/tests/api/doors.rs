@@ -118,7 +118,17 @@ async fn promoting_an_account_to_admin_ends_every_session_it_had() {
     // A squatter registers the future admin's email first and keeps its refresh token.
     let creds = json!({"email": "ops@example.com", "password": "squatter 42 pw"});
     let squatter: Value = app.post_json("/api/auth/register", None, creds).await.json().await.unwrap();
-    swiftcart::auth::users::upsert_admin(&app.pool, "ops@example.com", "operator 42 pw").await.unwrap();
+    let squatter_token = squatter["token"].as_str().unwrap();
+    assert_eq!(app.session_status(squatter_token).await, 200);
+    // What `server create-admin` does: promote, then put the ended sessions on the deny-list.
+    let (_, ended) =
+        swiftcart::auth::users::upsert_admin(&app.pool, "ops@example.com", "operator 42 pw").await.unwrap();
+    assert_eq!(ended.len(), 1, "the squatter's session");
+    swiftcart::auth::revocation::Revocations::new(app.redis.clone(), app.keys.clone(), 900)
+        .revoke(&ended)
+        .await
+        .unwrap();
+    assert_eq!(app.session_status(squatter_token).await, 401, "the squatter's access token ended too");
     assert_eq!(app.refresh(squatter["refreshToken"].as_str().unwrap()).await.0, 401, "no admin token by refresh");
     let (old_password, _) = app.sign_in("/api/auth/login", None, "ops@example.com", "squatter 42 pw").await;
     assert_eq!(old_password, 401);
@@ -352,6 +362,19 @@ async fn one_shopper_cannot_hold_a_products_whole_stock() {
         .unwrap();
     assert_eq!(app.post_json("/api/checkout/quote", Some(&shopper), json!({})).await.status(), 201, "20 units");
     assert_eq!(reserved(ids[0]).await, 10);
+
+    // Quotes churn stock rows: a burst, then 429 with Retry-After, and the held quote stays.
+    let mut statuses = Vec::new();
+    for _ in 0..swiftcart::checkout::QUOTE_BURST {
+        statuses.push(app.post_json("/api/checkout/quote", Some(&shopper), json!({})).await);
+    }
+    let refused = statuses.into_iter().find(|r| r.status() == 429).expect("quotes are rate-limited");
+    let retry: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=swiftcart::checkout::QUOTE_REFILL.as_secs()).contains(&retry), "Retry-After {retry}");
+    assert_eq!(reserved(ids[0]).await, 10, "the last granted quote still holds its units");
+    let (_, other) = app.shopper(Role::Shopper).await;
+    app.put_cart(&other, ids[3], 1).await;
+    assert_eq!(app.post_json("/api/checkout/quote", Some(&other), json!({})).await.status(), 201, "others quote");
     app.cleanup().await;
 }
 
@@ -375,5 +398,177 @@ async fn metrics_are_for_the_operator_when_a_token_is_set() {
     let scraped = get(Some(token)).await;
     assert_eq!(scraped.status(), 200);
     assert!(scraped.text().await.unwrap().contains("swiftcart_ws_connections"));
+    app.cleanup().await;
+}
+
+/// Reads from `tcp` until the server closes it (or `within` passes: `None`); returns what came.
+async fn read_bytes_until_closed(
+    tcp: &mut (impl tokio::io::AsyncRead + Unpin),
+    within: std::time::Duration,
+) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(within, async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    read.ok().map(|()| received)
+}
+
+/// [`read_bytes_until_closed`], as text.
+async fn read_until_closed(
+    tcp: &mut (impl tokio::io::AsyncRead + Unpin),
+    within: std::time::Duration,
+) -> Option<String> {
+    read_bytes_until_closed(tcp, within).await.map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[tokio::test]
+async fn slow_and_idle_clients_are_cut_off() {
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpStream;
+    let app = crate::helpers::spawn_app_with(crate::helpers::Options {
+        header_timeout_secs: Some(1),
+        request_timeout_secs: Some(2),
+        ..Default::default()
+    })
+    .await;
+    let host = app.address.trim_start_matches("http://").to_string();
+    let patience = std::time::Duration::from_secs(6);
+
+    // Connected, silent.
+    let mut idle = TcpStream::connect(&host).await.unwrap();
+    assert!(read_until_closed(&mut idle, patience).await.is_some(), "an idle connection is closed");
+
+    // Headers that never finish (slowloris).
+    let mut slow = TcpStream::connect(&host).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ").await.unwrap();
+    assert!(read_until_closed(&mut slow, patience).await.is_some(), "unfinished headers are cut off");
+
+    // A keep-alive connection left idle after its first answer.
+    let mut kept = TcpStream::connect(&host).await.unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let answered = read_until_closed(&mut kept, patience).await.expect("closed once idle");
+    assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+
+    // A body that trickles in, a byte at a time.
+    let mut trickle = TcpStream::connect(&host).await.unwrap();
+    trickle
+        .write_all(b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let (mut reader, mut writer) = trickle.into_split();
+    let dripping = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            if writer.write_all(b" ").await.is_err() {
+                break;
+            }
+        }
+    });
+    let answer = read_until_closed(&mut reader, patience).await.expect("the trickling request is closed");
+    dripping.abort();
+    assert!(answer.starts_with("HTTP/1.1 408"), "a trickling body gets 408: {answer}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(8));
+
+    // Ordinary requests are unaffected.
+    assert_eq!(app.http.get(format!("{}/healthz", app.address)).send().await.unwrap().status(), 200);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn one_address_cannot_hold_every_connection_or_socket_or_mint_endless_guests() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::Options {
+        connections_per_address: Some(4),
+        ..Default::default()
+    })
+    .await;
+    let host = app.address.trim_start_matches("http://").to_string();
+
+    // Four guests, four sockets: upgraded sockets count per address too.
+    let mut sockets = Vec::new();
+    for _ in 0..4 {
+        let token = app.guest_token().await;
+        sockets.push(crate::wsclient::connect(&app, &token).await);
+    }
+    let token = app.guest_token().await;
+    let protocols = format!("swiftcart.v1, bearer.{token}");
+    let refused = crate::wsclient::open(&app, Some(crate::helpers::ALLOWED_ORIGIN), Some(&protocols)).await;
+    assert_eq!(refused.err(), Some(429), "a fifth socket from one address is refused");
+    drop(sockets);
+
+    // Four idle HTTP connections; a fifth is closed at once without an answer.
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(tokio::net::TcpStream::connect(&host).await.unwrap());
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let mut fifth = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let closed = read_until_closed(&mut fifth, std::time::Duration::from_secs(2)).await;
+    assert_eq!(closed.as_deref(), Some(""), "the fifth connection is closed at once");
+    drop(held);
+    let healthy = crate::helpers::eventually(std::time::Duration::from_secs(3), || async {
+        app.http.get(format!("{}/healthz", app.address)).send().await.is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    assert!(healthy.is_some(), "closed connections free their places");
+
+    // Guest sessions: a burst, then 429 with Retry-After, and nothing written for the refused.
+    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM refresh_tokens").fetch_one(&app.pool).await.unwrap();
+    let mut minted = 0;
+    let mut refused = None;
+    for _ in 0..swiftcart::auth::throttle::GUESTS_PER_ADDRESS_BURST + 5 {
+        let response = app.post_json("/api/auth/guest", None, json!({})).await;
+        match response.status().as_u16() {
+            200 => minted += 1,
+            429 => refused = Some(response),
+            other => panic!("unexpected {other}"),
+        }
+    }
+    let refused = refused.expect("guest minting is throttled");
+    assert_eq!(refused.headers()["retry-after"], "1");
+    assert_eq!(refused.json::<Value>().await.unwrap()["error"], "ERR_RATE_LIMITED");
+    let after: i64 = sqlx::query_scalar("SELECT count(*) FROM refresh_tokens").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(after - before, minted, "a refused guest leaves no row");
+    assert!(minted <= swiftcart::auth::throttle::GUESTS_PER_ADDRESS_BURST as i64 + 1);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_silent_socket_is_pinged_then_closed_while_an_answering_one_stays() {
+    use futures_util::StreamExt;
+    let app =
+        crate::helpers::spawn_app_with(crate::helpers::Options { socket_idle_secs: Some(1), ..Default::default() })
+            .await;
+    // tokio-tungstenite answers Pings while it reads, as browsers do.
+    let mut answering = crate::wsclient::connect(&app, &app.guest_token().await).await;
+    let mut silent = crate::wsclient::open_raw(&app, &app.guest_token().await, None).await;
+    let (heard, silent_end) = tokio::join!(
+        async {
+            let mut frames = 0;
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(4);
+            while let Ok(Some(message)) = tokio::time::timeout_at(deadline, answering.ws.next()).await {
+                match message {
+                    Ok(tokio_tungstenite::tungstenite::Message::Close(frame)) => panic!("closed: {frame:?}"),
+                    Ok(_) => frames += 1,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            frames
+        },
+        read_bytes_until_closed(&mut silent, std::time::Duration::from_secs(6)),
+    );
+    assert!(heard > 20, "the answering client kept getting ticks ({heard} frames)");
+    let bytes = silent_end.expect("the silent client is closed");
+    let has = |pattern: &[u8]| bytes.windows(pattern.len()).any(|w| w == pattern);
+    assert!(has(&[0x89, 0x00]), "it was pinged first");
+    assert!(has(&[0x88]) && has(&1001u16.to_be_bytes()) && has(b"no answer to pings"), "then closed with 1001");
     app.cleanup().await;
 }

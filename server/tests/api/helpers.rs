@@ -73,6 +73,14 @@ pub struct Options {
     pub access_token_ttl_secs: Option<u64>,
     /// `/metrics` asks for this bearer token (`SWIFTCART_METRICS_TOKEN`).
     pub metrics_token: Option<String>,
+    /// `SWIFTCART_HEADER_TIMEOUT_SECS`.
+    pub header_timeout_secs: Option<u64>,
+    /// `SWIFTCART_REQUEST_TIMEOUT_SECS`.
+    pub request_timeout_secs: Option<u64>,
+    /// `SWIFTCART_CONNECTIONS_PER_ADDRESS`.
+    pub connections_per_address: Option<usize>,
+    /// `SWIFTCART_SOCKET_IDLE_SECS`.
+    pub socket_idle_secs: Option<u64>,
 }
 
 /// Creates a fresh database, migrates and seeds it, and starts the server on port 0.
@@ -107,6 +115,10 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         ("STRIPE_API_BASE", stripe_api_base()),
         ("SWIFTCART_ACCESS_TOKEN_TTL_SECS", options.access_token_ttl_secs.unwrap_or(900).to_string()),
         ("SWIFTCART_METRICS_TOKEN", options.metrics_token.clone().unwrap_or_default()),
+        ("SWIFTCART_HEADER_TIMEOUT_SECS", options.header_timeout_secs.unwrap_or(10).to_string()),
+        ("SWIFTCART_REQUEST_TIMEOUT_SECS", options.request_timeout_secs.unwrap_or(30).to_string()),
+        ("SWIFTCART_CONNECTIONS_PER_ADDRESS", options.connections_per_address.unwrap_or(256).to_string()),
+        ("SWIFTCART_SOCKET_IDLE_SECS", options.socket_idle_secs.unwrap_or(30).to_string()),
     ];
     let config = Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())).unwrap();
 
@@ -169,6 +181,12 @@ impl TestApp {
         let response = self.post_json("/api/auth/guest", None, serde_json::json!({})).await;
         assert_eq!(response.status(), 200);
         response.json().await.unwrap()
+    }
+
+    /// The status `GET /api/auth/session` answers for `token` (200: live, 401: dead).
+    pub async fn session_status(&self, token: &str) -> u16 {
+        let request = self.http.get(format!("{}/api/auth/session", self.address)).bearer_auth(token);
+        request.send().await.unwrap().status().as_u16()
     }
 
     /// `POST /api/auth/refresh` with `refresh_token`: the status and the body.

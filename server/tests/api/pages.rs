@@ -57,3 +57,38 @@ async fn a_product_named_like_markup_stays_text_on_every_page() {
     }
     app.cleanup().await;
 }
+
+/// Every page carries a Content-Security-Policy whose script nonce is new on every response
+/// and is on every script the page itself has, so an injected `<script>` would not run.
+#[tokio::test]
+async fn pages_allow_only_their_own_nonced_scripts() {
+    let app = spawn_app().await;
+    let mut nonces = Vec::new();
+    for path in ["/", "/p/gravity-cast-iron-skillet", "/login", "/no-such-page"] {
+        let response = app.get(path).await;
+        let policy = response.headers()["content-security-policy"].to_str().unwrap().to_string();
+        let nonce = policy
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .unwrap_or_else(|| panic!("{path}: no nonce in {policy}"))
+            .to_string();
+        assert!(nonce.len() >= 16, "{path}: a nonce of at least 128 bits");
+        let scripts = policy.split(';').find(|d| d.trim().starts_with("script-src")).unwrap();
+        assert!(!scripts.contains("'unsafe-inline'"), "{path}: {scripts}");
+        assert!(policy.contains("frame-ancestors 'none'"), "{path}");
+        let html = response.text().await.unwrap();
+        let script_tags: Vec<&str> = html.split("<script").skip(1).map(|s| &s[..s.find('>').unwrap()]).collect();
+        assert!(!script_tags.is_empty(), "{path}: the hydration script is there");
+        for tag in script_tags {
+            assert!(tag.contains(&format!("nonce=\"{nonce}\"")), "{path}: a script without the nonce: <script{tag}>");
+        }
+        nonces.push(nonce);
+    }
+    let distinct: std::collections::HashSet<_> = nonces.iter().collect();
+    assert_eq!(distinct.len(), nonces.len(), "a new nonce on every response");
+    // Answers that are not pages keep the strict default.
+    let api = app.get("/api/products").await;
+    assert!(api.headers()["content-security-policy"].to_str().unwrap().contains("object-src 'none'"));
+    app.cleanup().await;
+}

@@ -104,10 +104,18 @@ impl WsClient {
 /// Opens `/ws` on a socket with a tiny receive buffer and then never reads from it: a client
 /// that stopped reading. Returns the socket (dropping it disconnects).
 pub async fn open_non_reading(app: &TestApp, token: &str) -> TcpStream {
+    open_raw(app, token, Some(4 * 1024)).await
+}
+
+/// Sends the `/ws` handshake on a plain TCP socket (with this receive buffer, if given) and
+/// returns the socket: what the test does next (read, never answer) is up to it.
+pub async fn open_raw(app: &TestApp, token: &str, receive_buffer: Option<u32>) -> TcpStream {
     use tokio::io::AsyncWriteExt;
     let host = app.address.trim_start_matches("http://").to_string();
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4 * 1024).unwrap();
+    if let Some(size) = receive_buffer {
+        socket.set_recv_buffer_size(size).unwrap();
+    }
     let mut stream = socket.connect(host.parse().unwrap()).await.unwrap();
     let request = format!(
         "GET /ws HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
