@@ -180,12 +180,13 @@ impl Connection {
             return end;
         }
         let mut expiry = Box::pin(tokio::time::sleep_until(until(self.principal.exp)));
-        // Idle detection: a client silent for `idle` gets a Ping; silent for twice that, it is
-        // gone (a vanished phone, a half-open connection behind a NAT).
+        // Idle detection: a client silent for `idle` gets a Ping; if nothing comes back within
+        // `idle` more, it is gone (a vanished phone, a half-open connection behind a NAT).
         let idle = self.state.config.connections.socket_idle;
-        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + idle, idle);
+        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + idle / 2, idle / 2);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_heard = tokio::time::Instant::now();
+        let mut pinged_at: Option<tokio::time::Instant> = None;
         loop {
             let step = tokio::select! {
                 incoming = stream.next() => match incoming {
@@ -202,10 +203,14 @@ impl Connection {
                 },
                 _ = self.outlet.wake.notified() => self.attend().await,
                 _ = &mut expiry => Err(End::Close(CLOSE_TOKEN_EXPIRED, "token expired; send an auth frame before exp or reconnect")),
-                _ = heartbeat.tick() => match last_heard.elapsed() {
-                    silent if silent >= 2 * idle => Err(End::Close(CLOSE_GOING_AWAY, "no answer to pings")),
-                    silent if silent >= idle => self.write_framed(raw::frame(raw::OPCODE_PING, b"")).await,
-                    _ => Ok(()),
+                now = heartbeat.tick() => match pinged_at.filter(|&pinged| last_heard < pinged) {
+                    Some(pinged) if now - pinged >= idle => Err(End::Close(CLOSE_GOING_AWAY, "no answer to pings")),
+                    Some(_) => Ok(()),
+                    None if now - last_heard >= idle => {
+                        pinged_at = Some(now);
+                        self.write_framed(raw::frame(raw::OPCODE_PING, b"")).await
+                    }
+                    None => Ok(()),
                 },
             };
             if let Err(end) = step {
