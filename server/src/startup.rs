@@ -291,7 +291,7 @@ pub fn page_policy(config: &Config) -> String {
     format!(
         "default-src 'self'; script-src 'self' 'nonce-{{nonce}}' 'wasm-unsafe-eval' {stripe_js}; \
          style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self'; \
-         connect-src 'self' {sockets} {stripe_api} {stripe_js}; frame-src {frames}; worker-src 'self'; \
+         connect-src 'self' {sockets} {stripe_api} {stripe_js}; frame-src {frames}; worker-src 'self' blob:; \
          object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
         sockets = sockets.join(" "),
         frames = frames.join(" "),
