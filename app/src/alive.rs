@@ -25,8 +25,6 @@ use crate::catalog::{instability, stock_label, LOW_STOCK, REDSHIFT_FROM};
 use crate::dom::{element, window};
 use crate::money::format_cents;
 
-/// Where the worker bundle is served.
-const WORKER_PATH: &str = "/worker/worker.js";
 /// Pointer samples older than this do not count toward a flick's velocity.
 const FLICK_WINDOW_MS: f64 = 80.0;
 /// A press held this long without moving is a tractor beam.
@@ -212,7 +210,7 @@ pub fn start() {
         PhysicsWorker::spawner()
             .callback(move |event| on_event(&well, event))
             .encoding::<FrameCodec>()
-            .spawn(WORKER_PATH)
+            .spawn(crate::WORKER_SCRIPT)
     };
     well.borrow_mut().bridge = Some(bridge);
     install_pointer_handlers(&well);
@@ -495,14 +493,13 @@ async fn add_new_cards(well: Rc<RefCell<Well>>) {
             }
         };
         set("a", Some("href"), &format!("/p/{slug}"));
-        set("a", Some("aria-label"), &format!("{name}, {}", format_cents(cents)));
         set("img", Some("src"), &field(&product, "imageUrl").as_string().unwrap_or_default());
         set(".product-name", None, &name);
         set(".product-price", None, &format_cents(cents));
         set(".stock", Some("class"), stock_class);
         set(".stock", None, &stock_text);
         set("button[data-beam]", Some("data-beam"), &id);
-        set("button[data-beam]", Some("aria-label"), &format!("Beam {name} into your cart orbit"));
+        set(".beam-target", None, &format!(" {name} into your cart orbit"));
         let _ = w.container.append_child(&card);
         w.low_stock[index] = units <= LOW_STOCK;
         w.styles[index] = Some(card.style());
@@ -539,11 +536,6 @@ fn update_prices(w: &mut Well, prices: Vec<i64>) {
         let text = format_cents(cents);
         if let Some(price) = card.query_selector(".product-price").ok().flatten() {
             price.set_text_content(Some(&text));
-        }
-        if let Some(name) = card.query_selector(".product-name").ok().flatten().and_then(|n| n.text_content()) {
-            if let Some(link) = card.query_selector("a").ok().flatten() {
-                let _ = link.set_attribute("aria-label", &format!("{name}, {text}"));
-            }
         }
         // A move of 1 % or more in one update is a fast price move.
         if let Some(jumped) = w.price_jumped.get_mut(index) {

@@ -81,6 +81,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// Where the physics worker's script is served (public/worker, built by scripts/build-worker.sh).
+pub const WORKER_SCRIPT: &str = "/worker/worker.js";
+/// Its WebAssembly.
+pub const WORKER_WASM: &str = "/worker/worker_bg.wasm";
+
 /// The Content-Security-Policy of pages, with `{nonce}` where each response's own nonce goes;
 /// the server provides it as context. Leptos puts the same nonce on the hydration scripts, so
 /// they run and no injected script does.

@@ -1,7 +1,7 @@
 //! One component per page.
 
 use leptos::prelude::*;
-use leptos_meta::Title;
+use leptos_meta::{Link, Title};
 use leptos_router::hooks::use_params_map;
 
 use crate::catalog::{get_catalog, get_price_history, get_product, stock_label, PricePoint, ProductSummary};
@@ -15,6 +15,9 @@ pub fn GravityWell() -> impl IntoView {
     let catalog = Resource::new(|| (), |_| get_catalog());
     view! {
         <Title text=""/>
+        // The physics worker and its wasm are fetched while the page hydrates, not after.
+        <Link rel="modulepreload" href=crate::WORKER_SCRIPT/>
+        <Link rel="preload" href=crate::WORKER_WASM as_="fetch" type_="application/wasm" crossorigin="anonymous"/>
         <section class="gravity-well" aria-label="Products in the Gravity Well">
             <Suspense fallback=|| view! { <p data-testid="syncing" class="syncing">"Syncing orbits…"</p> }>
                 {move || Suspend::new(async move {
@@ -23,7 +26,11 @@ pub fn GravityWell() -> impl IntoView {
                             <p class="well-count">{format!("{} products in orbit", products.len())}</p>
                             <AliveWell/>
                             <ul class="product-grid">
-                                {products.into_iter().map(|p| view! { <ProductCard product=p/> }).collect_view()}
+                                {products
+                                    .into_iter()
+                                    .enumerate()
+                                    .map(|(index, p)| view! { <ProductCard product=p eager=index < EAGER_IMAGES/> })
+                                    .collect_view()}
                             </ul>
                         }.into_any(),
                         Err(e) => view! { <LoadError message=e.to_string()/> }.into_any(),
@@ -85,22 +92,29 @@ fn HyperdrivePanel() -> impl IntoView {
     }
 }
 
-/// One product card: image, name, live price and stock, with the contract's DOM hooks.
+/// The first cards' images load at once (the first screen); the rest lazily.
+const EAGER_IMAGES: usize = 8;
+
+/// One product card: image, name, live price and stock, with the contract's DOM hooks. The link
+/// and the Beam button are named by their visible text (screen readers hear the same words
+/// sighted shoppers read), the button's with the product's name after it.
 #[component]
-fn ProductCard(product: ProductSummary) -> impl IntoView {
+fn ProductCard(product: ProductSummary, eager: bool) -> impl IntoView {
     let href = format!("/p/{}", product.slug);
-    let label = format!("{}, {}", product.name, format_cents(product.price_current_cents));
-    let beam_label = format!("Beam {} into your cart orbit", product.name);
     view! {
         <li class="product-card" data-product-id=product.product_id.clone()
             data-price-cents=product.price_current_cents>
-            <a href=href aria-label=label draggable="false">
-                <img src=product.image_url.clone() alt="" width="160" height="160" loading="lazy" draggable="false"/>
+            <a href=href draggable="false">
+                <img src=product.image_url.clone() alt="" width="160" height="160" draggable="false"
+                    loading=if eager { "eager" } else { "lazy" }
+                    fetchpriority=if eager { "high" } else { "auto" }/>
                 <h2 class="product-name">{product.name.clone()}</h2>
                 <p class="product-price">{format_cents(product.price_current_cents)}</p>
                 <StockLine stock=product.stock_level/>
             </a>
-            <button type="button" class="beam" data-beam=product.product_id.clone() aria-label=beam_label>"Beam"</button>
+            <button type="button" class="beam" data-beam=product.product_id.clone()>
+                "Beam"<span class="sr-only beam-target">{format!(" {} into your cart orbit", product.name)}</span>
+            </button>
         </li>
     }
 }

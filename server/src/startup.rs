@@ -259,6 +259,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide, shell));
     // A request that takes longer (a trickling body, say) is answered 408 and its connection closed.
     let mut service = service
+        .layer(axum::middleware::map_response(static_cache_control))
+        // Pages, JSON and static files travel compressed (brotli or gzip, as the client accepts);
+        // files with a precompressed sibling on disk are sent as they are.
+        .layer(tower_http::compression::CompressionLayer::new())
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             state.config.connections.request_timeout,
@@ -318,6 +322,32 @@ pub fn security_headers(environment: Environment) -> Vec<(HeaderName, HeaderValu
     headers
 }
 
+/// How long browsers keep static files: product images and the icon a day; the site bundles
+/// and the worker are revalidated on every visit (their names do not change between builds yet,
+/// so a new deployment must reach the next page view).
+fn cache_control_for(path: &str) -> Option<&'static str> {
+    if path.starts_with("/products/") || path == "/favicon.svg" {
+        Some("public, max-age=86400")
+    } else if path.starts_with("/pkg/") || path.starts_with("/worker/") {
+        Some("no-cache")
+    } else {
+        None
+    }
+}
+
+/// Adds [`cache_control_for`] to successful static answers that have none.
+async fn static_cache_control(
+    uri: axum::http::Uri,
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    if response.status().is_success() && !response.headers().contains_key(header::CACHE_CONTROL) {
+        if let Some(value) = cache_control_for(uri.path()) {
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+        }
+    }
+    response
+}
+
 /// `GET /metrics`: Prometheus text; with `SWIFTCART_METRICS_TOKEN` set, only for
 /// `Authorization: Bearer <that token>` (401 otherwise).
 async fn metrics(
@@ -345,6 +375,15 @@ async fn metrics(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn images_are_kept_a_day_and_bundles_revalidated() {
+        assert_eq!(cache_control_for("/products/aurora.svg"), Some("public, max-age=86400"));
+        assert_eq!(cache_control_for("/pkg/swiftcart_bg.wasm"), Some("no-cache"));
+        assert_eq!(cache_control_for("/worker/worker.js"), Some("no-cache"));
+        assert_eq!(cache_control_for("/"), None, "pages are not static");
+        assert_eq!(cache_control_for("/api/products"), None);
+    }
 
     #[test]
     fn the_page_policy_allows_this_site_stripe_and_the_sockets_only() {

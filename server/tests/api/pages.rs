@@ -92,3 +92,31 @@ async fn pages_allow_only_their_own_nonced_scripts() {
     assert!(api.headers()["content-security-policy"].to_str().unwrap().contains("object-src 'none'"));
     app.cleanup().await;
 }
+
+/// A first visit is light: pages and JSON travel compressed, and the home page asks for the
+/// worker early and for the first images at once.
+#[tokio::test]
+async fn answers_are_compressed_and_static_files_say_how_long_to_keep_them() {
+    let app = spawn_app().await;
+    // reqwest is built without decompression here: the bytes are what travelled.
+    let raw = reqwest::Client::builder().no_gzip().no_brotli().build().unwrap();
+    for (path, encoding) in [("/", "br"), ("/", "gzip"), ("/api/products", "br"), ("/api/products", "gzip")] {
+        let response =
+            raw.get(format!("{}{path}", app.address)).header("Accept-Encoding", encoding).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers().get("content-encoding").map(|v| v.to_str().unwrap()), Some(encoding), "{path}");
+    }
+    let plain = raw.get(format!("{}/api/products", app.address)).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none(), "no encoding the client did not ask for");
+    let compressed = raw.get(format!("{}/", app.address)).header("Accept-Encoding", "br").send().await.unwrap();
+    let html = app.get("/").await.text().await.unwrap();
+    let travelled = compressed.bytes().await.unwrap().len();
+    assert!(travelled * 4 < html.len(), "the page shrinks at least 4×: {travelled} of {} bytes", html.len());
+    let head = &html[..html.find("</head>").unwrap()];
+    assert!(
+        head.contains("modulepreload") && head.contains("/worker/worker.js") && head.contains("/worker/worker_bg.wasm"),
+        "the worker and its wasm are fetched early: {head}"
+    );
+    assert!(html.contains(r#"fetchpriority="high""#) && html.contains(r#"loading="lazy""#));
+    app.cleanup().await;
+}
