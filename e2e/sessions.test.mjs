@@ -24,7 +24,7 @@ async function openWell(context) {
   await page.waitForSelector('.product-grid[data-alive="synced"]', { timeout: 20000 });
   await page.evaluate(() => {
     window.__tokensSeen = [];
-    window.__paradoxShown = 0;
+    window.__paradoxShown = [];
     const note = () => {
       const token = localStorage.getItem('swiftcart.token');
       if (token && window.__tokensSeen.at(-1) !== token) window.__tokensSeen.push(token);
@@ -32,7 +32,9 @@ async function openWell(context) {
     note();
     setInterval(note, 250);
     const banner = document.querySelector('[data-testid="paradox"]');
-    new MutationObserver(() => { if (!banner.hasAttribute('hidden')) window.__paradoxShown++; })
+    new MutationObserver(() => {
+      if (!banner.hasAttribute('hidden')) window.__paradoxShown.push(`${new Date().toISOString()} ${banner.textContent}`);
+    })
       .observe(banner, { attributes: true, attributeFilter: ['hidden'] });
   });
   return { page, errors };
@@ -55,13 +57,18 @@ async function outliveExpiries(page, expiries) {
   }
 }
 
-/** Ticks are arriving: the worker's frames are close to the newest confirmed tick. */
+/** Ticks are arriving: within 5 s (a resync on a busy machine may take a moment) the worker's
+ *  frames are close to the newest confirmed tick. */
 async function assertLive(page, label) {
-  await page.waitForTimeout(600);
-  const { extrapolatedMs } = await page.evaluate(() => window.__swiftcartStats());
-  const recent = extrapolatedMs.slice(-20).sort((a, b) => a - b);
-  assert.ok(recent.length >= 10, `${label}: frames are being drawn`);
-  assert.ok(recent[Math.floor(recent.length / 2)] < 150, `${label}: ticks keep arriving (median extrapolation ${recent[Math.floor(recent.length / 2)]} ms)`);
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    await page.waitForTimeout(600);
+    const { extrapolatedMs } = await page.evaluate(() => window.__swiftcartStats());
+    const recent = extrapolatedMs.slice(-20).sort((a, b) => a - b);
+    const median = recent[Math.floor(recent.length / 2)];
+    if (recent.length >= 10 && median < 150) return;
+    assert.ok(Date.now() < deadline, `${label}: ticks keep arriving (${recent.length} frames, median extrapolation ${median} ms)`);
+  }
 }
 
 /** Beams product `n` from the keyboard and waits until the cart orbit counts `count` units. */
@@ -102,7 +109,7 @@ async function assertSurvived(page, errors, { role, firstId, tokens }) {
   assert.equal(await page.locator(`[data-testid="cart-orbit"] [data-cart-product-id="${firstId}"]`).count(), 1,
     'the cart orbit holds what was beamed before the first expiry');
   assert.deepEqual(await restCart(page), [firstId, later].sort());
-  assert.equal(await page.evaluate(() => window.__paradoxShown), 0, 'no Temporal Paradox');
+  assert.deepEqual(await page.evaluate(() => window.__paradoxShown), [], 'no Temporal Paradox');
   assert.equal(await page.locator('[data-testid="session-notice"]').count(), 0, 'not signed out');
   assert.deepEqual(errors, []);
 }
@@ -140,7 +147,7 @@ test('two tabs of one shopper stay live and signed in across two expiries', { sk
   for (const [label, tab, tokens] of [['tab A', a, tokensA], ['tab B', b, tokensB]]) {
     assert.ok(tokens.every((t) => claims(t).sub === sub && claims(t).role === 'shopper'), `${label} signed in as one shopper`);
     await assertLive(tab.page, label);
-    assert.equal(await tab.page.evaluate(() => window.__paradoxShown), 0, `${label}: no Temporal Paradox`);
+    assert.deepEqual(await tab.page.evaluate(() => window.__paradoxShown), [], `${label}: no Temporal Paradox`);
     assert.equal(await tab.page.locator('[data-testid="session-notice"]').count(), 0, `${label}: not signed out`);
     assert.deepEqual(tab.errors, []);
   }

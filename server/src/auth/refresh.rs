@@ -8,10 +8,12 @@ use uuid::Uuid;
 pub const REFRESH_TOKEN_TTL_DAYS: i32 = 30;
 /// How long a guest's refresh token lives: a guest cart orbit is worth keeping for a week, not a month.
 pub const GUEST_REFRESH_TOKEN_TTL_DAYS: i32 = 7;
-/// For this long after a refresh token was used, presenting it again (while its successor is
-/// still unused) is taken as a lost answer, not theft: a tab closed mid-renewal, a dropped
-/// connection, a request that timed out after the server had answered. It gets a new successor
-/// and the unseen one is revoked, so a family keeps a single live token.
+/// For this long after a refresh token was used, presenting it again (while no token of its
+/// family has been used since) is taken as a lost or unseen answer, not theft: a tab closed
+/// mid-renewal, a dropped connection, a request that timed out after the server had answered,
+/// or another tab that read the shared storage before the new token reached it (browsers copy
+/// `localStorage` between tabs a moment late). It gets a new successor; the first successor
+/// stays good too, since some tab may hold it.
 pub const REUSE_GRACE_SECS: f64 = 30.0;
 
 /// Whose session a refresh token renews.
@@ -123,17 +125,9 @@ pub async fn rotate(pool: &PgPool, presented: &str) -> Result<Rotation, sqlx::Er
         (None, None) => return Ok(Rotation::Refused),
     };
     if used && !revoked && !expired && answer_maybe_lost {
-        // The successor was never seen: replace it.
-        sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = now()
-             WHERE family_id = $1 AND used_at IS NULL AND revoked_at IS NULL",
-        )
-        .bind(family)
-        .execute(&mut *tx)
-        .await?;
         let token = insert(&mut *tx, &owner, family).await?;
         tx.commit().await?;
-        tracing::info!(?owner, "refresh token presented again within the grace; its unseen successor is replaced");
+        tracing::info!(?owner, "refresh token presented again within the grace; another successor issued");
         return Ok(Rotation::Rotated { owner, token, family });
     }
     if used && !revoked {
