@@ -440,6 +440,8 @@ mod tests {
             ("STRIPE_JS_URL", "http://127.0.0.1:8420/js.stripe.com/v3/"),
             ("SWIFTCART_ALLOWED_ORIGINS", "https://shop.example,http://shop.example"),
             ("SWIFTCART_METRICS_TOKEN", "metrics"),
+            ("SWIFTCART_JWT_PREVIOUS_SECRET", DEV_JWT_SECRET),
+            ("SWIFTCART_JWT_PREVIOUS_SECRET", forty_ks.as_str()),
         ] {
             let mut vars = safe_production();
             vars.retain(|(k, _)| *k != var);
@@ -448,6 +450,14 @@ mod tests {
         }
         // Development keeps its working defaults.
         assert!(with(&[]).is_ok());
+        // A key rotation in progress, with a strong previous secret, is fine; a short one never is.
+        let mut rotating = safe_production();
+        rotating.push(("SWIFTCART_JWT_PREVIOUS_SECRET", "Zr7Kq2Xw9Lm4Tb8Np1Vc6Hd3Jg5Fs0Ya7Ue2Oi9Py4Rw6Tv"));
+        assert!(with(&rotating).is_ok());
+        assert_eq!(
+            with(&[("SWIFTCART_JWT_PREVIOUS_SECRET", "short")]).unwrap_err().var(),
+            "SWIFTCART_JWT_PREVIOUS_SECRET"
+        );
     }
 
     #[test]
