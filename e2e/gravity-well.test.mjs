@@ -147,8 +147,12 @@ test('a killed connection plays the Temporal Paradox and recovers', async () => 
   await page.screenshot({ path: ARTIFACTS + 'paradox.png' });
   await page.waitForSelector('[data-testid="paradox"][hidden]', { state: 'attached', timeout: 15000 });
   const id = await page.locator('.product-grid [data-product-id]').first().getAttribute('data-product-id');
-  const moving = speeds(await recordCard(page, id, 500)).filter(([, v]) => v > 1).length;
-  assert.ok(moving > 5, 'orbiting again after the resync');
+  // Within 3 s of the resync (a busy machine may take a moment) the card orbits again.
+  let moving = 0;
+  for (let look = 0; look < 6 && moving <= 5; look++) {
+    moving = speeds(await recordCard(page, id, 500)).filter(([, v]) => v > 1).length;
+  }
+  assert.ok(moving > 5, `orbiting again after the resync (${moving} moving samples in the last 500 ms)`);
   assert.deepEqual(errors.filter((e) => !/WebSocket/i.test(e)), []);
   await context.close();
 });
