@@ -15,6 +15,16 @@ export function launch() {
   });
 }
 
+/** Signs `page` in through /login as the admin that scripts/test.sh creates (E2E_ADMIN_*). */
+export async function signInAsAdmin(page) {
+  await page.goto(BASE_URL + '/login');
+  await page.waitForSelector('body[data-hydrated="true"]');
+  await page.fill('#email', process.env.E2E_ADMIN_EMAIL);
+  await page.fill('#password', process.env.E2E_ADMIN_PASSWORD);
+  await page.locator('[data-testid="sign-in"]').click();
+  await page.waitForURL(BASE_URL + '/');
+}
+
 /** Collects console errors and uncaught page errors of a page. */
 export function collectErrors(page) {
   const errors = [];

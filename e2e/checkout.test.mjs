@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { BASE_URL, launch, collectErrors } from './browser.mjs';
+import { BASE_URL, launch, collectErrors, signInAsAdmin } from './browser.mjs';
 
 const ARTIFACTS = new URL('../target/e2e-artifacts/', import.meta.url).pathname;
 mkdirSync(ARTIFACTS, { recursive: true });
@@ -210,12 +210,7 @@ test('an admin sets stock, creates and retires products from /admin, and a conne
   const errors = collectErrors(page);
   await page.goto(BASE_URL + '/admin');
   await page.waitForSelector('.admin [role="alert"]:text-matches("for admins")', { timeout: 10000 });
-  await page.goto(BASE_URL + '/login');
-  await page.waitForSelector('body[data-hydrated="true"]');
-  await page.fill('#email', process.env.E2E_ADMIN_EMAIL);
-  await page.fill('#password', process.env.E2E_ADMIN_PASSWORD);
-  await page.locator('[data-testid="sign-in"]').click();
-  await page.waitForURL(BASE_URL + '/');
+  await signInAsAdmin(page);
   await page.goto(BASE_URL + '/admin');
   const row = page.locator(`tr[data-product-id="${product.productId}"]`);
   await row.waitFor({ timeout: 10000 });

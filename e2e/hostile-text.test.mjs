@@ -3,7 +3,7 @@
 // element of it appears, and the page's Content-Security-Policy would stop an injected script.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, collectErrors, BASE_URL } from './browser.mjs';
+import { launch, collectErrors, BASE_URL, signInAsAdmin } from './browser.mjs';
 
 const HOSTILE = `</title><script>alert(1)</script>"><img src=x onerror=alert(2)>]]>{{x}}`;
 
@@ -82,12 +82,7 @@ test('a product named like markup stays text on every page, the cart orbit and /
   });
   assert.equal(ran, false, 'the Content-Security-Policy stops an injected script');
 
-  await page.goto(BASE_URL + '/login');
-  await page.waitForSelector('body[data-hydrated="true"]');
-  await page.fill('#email', process.env.E2E_ADMIN_EMAIL);
-  await page.fill('#password', process.env.E2E_ADMIN_PASSWORD);
-  await page.locator('[data-testid="sign-in"]').click();
-  await page.waitForURL(BASE_URL + '/');
+  await signInAsAdmin(page);
   await page.goto(BASE_URL + '/admin');
   const row = page.locator(`tr[data-product-id="${product.productId}"]`);
   await row.waitFor({ timeout: 10000 });

@@ -63,6 +63,15 @@ fn rss_mib(pid: u32) -> f64 {
     kb / 1024.0
 }
 
+/// Sends `requests`, `concurrency` at a time; their status codes (0: no answer).
+async fn statuses(requests: impl Iterator<Item = reqwest::RequestBuilder>, concurrency: usize) -> Vec<u16> {
+    futures_util::stream::iter(requests)
+        .map(|request| async move { request.send().await.map(|r| r.status().as_u16()).unwrap_or(0) })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await
+}
+
 /// Counts answers by status code (0: no answer).
 fn tally(statuses: impl IntoIterator<Item = u16>) -> String {
     let mut counts = std::collections::BTreeMap::new();
@@ -82,14 +91,7 @@ async fn main() -> anyhow::Result<()> {
     println!("idle: {idle:.1} MiB");
     let started = Instant::now();
 
-    let guests = futures_util::stream::iter(0..args.guests)
-        .map(|_| {
-            let request = http.post(format!("{}/api/auth/guest", args.url));
-            async move { request.send().await.map(|r| r.status().as_u16()).unwrap_or(0) }
-        })
-        .buffer_unordered(64)
-        .collect::<Vec<u16>>()
-        .await;
+    let guests = statuses((0..args.guests).map(|_| http.post(format!("{}/api/auth/guest", args.url))), 64).await;
     peak = peak.max(rss_mib(args.server_pid));
     println!("guest sessions: {}", tally(guests));
 
@@ -118,17 +120,15 @@ async fn main() -> anyhow::Result<()> {
     println!("sockets: {} (held: {})", tally(socket_answers), held_sockets.len());
 
     let body = vec![b'x'; 1024 * 1024];
-    let big = futures_util::stream::iter(0..args.big_bodies)
-        .map(|_| {
-            let request = http
-                .post(format!("{}/api/auth/login", args.url))
+    let big = statuses(
+        (0..args.big_bodies).map(|_| {
+            http.post(format!("{}/api/auth/login", args.url))
                 .header("Content-Type", "application/json")
-                .body(body.clone());
-            async move { request.send().await.map(|r| r.status().as_u16()).unwrap_or(0) }
-        })
-        .buffer_unordered(32)
-        .collect::<Vec<u16>>()
-        .await;
+                .body(body.clone())
+        }),
+        32,
+    )
+    .await;
     peak = peak.max(rss_mib(args.server_pid));
     println!("1 MiB bodies: {}", tally(big));
 

@@ -63,12 +63,7 @@ impl Drop for Place {
     fn drop(&mut self) {
         let mut open = self.open.lock().expect("connections lock");
         open.total -= 1;
-        if let Some(held) = open.by_address.get_mut(&self.address) {
-            *held -= 1;
-            if *held == 0 {
-                open.by_address.remove(&self.address);
-            }
-        }
+        crate::realtime::admission::release(&mut open.by_address, &self.address);
     }
 }
 

@@ -25,26 +25,44 @@ pub const GUEST_REFILL: Duration = Duration::from_secs(1);
 /// Past this many remembered keys, idle ones are forgotten (bounded memory under a flood).
 const MAX_KEYS: usize = 100_000;
 
+/// One rate limit kept per key (an address, an account, a shopper): a burst at once, then one
+/// more every `refill`; keys idle long enough are forgotten once there are many.
+pub struct KeyedLimit<K: std::hash::Hash + Eq + Clone> {
+    limiter: DefaultKeyedRateLimiter<K>,
+    clock: DefaultClock,
+}
+
+impl<K: std::hash::Hash + Eq + Clone> KeyedLimit<K> {
+    /// `burst` at once, then one more every `refill`.
+    pub fn new(burst: u32, refill: Duration) -> Self {
+        let quota = Quota::with_period(refill)
+            .expect("a non-zero period")
+            .allow_burst(NonZeroU32::new(burst).expect("a non-zero burst"));
+        Self { limiter: DefaultKeyedRateLimiter::keyed(quota), clock: DefaultClock::default() }
+    }
+
+    /// Takes one for `key`; `Err` holds how long to wait.
+    pub fn take(&self, key: &K) -> Result<(), Duration> {
+        if self.limiter.len() > MAX_KEYS {
+            self.limiter.retain_recent();
+        }
+        self.limiter.check_key(key).map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+    }
+}
+
 /// The limits of one node.
 pub struct AuthThrottle {
-    by_address: DefaultKeyedRateLimiter<IpAddr>,
-    by_account: DefaultKeyedRateLimiter<String>,
-    guests_by_address: DefaultKeyedRateLimiter<IpAddr>,
-    clock: DefaultClock,
+    by_address: KeyedLimit<IpAddr>,
+    by_account: KeyedLimit<String>,
+    guests_by_address: KeyedLimit<IpAddr>,
 }
 
 impl Default for AuthThrottle {
     fn default() -> Self {
-        let quota = |burst: u32, refill: Duration| {
-            Quota::with_period(refill)
-                .expect("a non-zero period")
-                .allow_burst(NonZeroU32::new(burst).expect("non-zero"))
-        };
         Self {
-            by_address: DefaultKeyedRateLimiter::keyed(quota(ATTEMPTS_PER_ADDRESS_BURST, ADDRESS_REFILL)),
-            by_account: DefaultKeyedRateLimiter::keyed(quota(ATTEMPTS_PER_ACCOUNT_BURST, ACCOUNT_REFILL)),
-            guests_by_address: DefaultKeyedRateLimiter::keyed(quota(GUESTS_PER_ADDRESS_BURST, GUEST_REFILL)),
-            clock: DefaultClock::default(),
+            by_address: KeyedLimit::new(ATTEMPTS_PER_ADDRESS_BURST, ADDRESS_REFILL),
+            by_account: KeyedLimit::new(ATTEMPTS_PER_ACCOUNT_BURST, ACCOUNT_REFILL),
+            guests_by_address: KeyedLimit::new(GUESTS_PER_ADDRESS_BURST, GUEST_REFILL),
         }
     }
 }
@@ -53,25 +71,15 @@ impl AuthThrottle {
     /// Takes one attempt for `address` and, when signing in, for the account `email` (any
     /// spelling: it is lower-cased). `Err` holds how long to wait.
     pub fn attempt(&self, address: IpAddr, email: Option<&str>) -> Result<(), Duration> {
-        if self.by_address.len() > MAX_KEYS {
-            self.by_address.retain_recent();
-        }
-        if self.by_account.len() > MAX_KEYS {
-            self.by_account.retain_recent();
-        }
         if let Some(email) = email {
-            let account = email.trim().to_lowercase();
-            self.by_account.check_key(&account).map_err(|not_until| not_until.wait_time_from(self.clock.now()))?;
+            self.by_account.take(&email.trim().to_lowercase())?;
         }
-        self.by_address.check_key(&address).map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+        self.by_address.take(&address)
     }
 
     /// Takes one new guest session for `address`. `Err` holds how long to wait.
     pub fn mint_guest(&self, address: IpAddr) -> Result<(), Duration> {
-        if self.guests_by_address.len() > MAX_KEYS {
-            self.guests_by_address.retain_recent();
-        }
-        self.guests_by_address.check_key(&address).map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+        self.guests_by_address.take(&address)
     }
 }
 

@@ -31,6 +31,7 @@ use uuid::Uuid;
 
 use self::ledger::{OrderView, PricedLine};
 use self::stripe::{StripeFailure, StripeHub};
+use crate::auth::throttle::KeyedLimit;
 use crate::cart::CartStore;
 use crate::http::error::{ApiError, Paradox};
 use crate::keys::Keys;
@@ -114,7 +115,7 @@ pub struct Hyperdrive {
     pub stripe: StripeHub,
     quote_ttl: Duration,
     /// Quotes per shopper and minute (each one locks stock rows and replaces the last).
-    quote_rate: Arc<governor::DefaultKeyedRateLimiter<Uuid>>,
+    quote_rate: Arc<KeyedLimit<Uuid>>,
 }
 
 /// Quotes one shopper may ask for at once…
@@ -132,10 +133,7 @@ impl Hyperdrive {
         stripe: StripeHub,
         quote_ttl: Duration,
     ) -> Self {
-        let quota = governor::Quota::with_period(QUOTE_REFILL)
-            .expect("a non-zero period")
-            .allow_burst(std::num::NonZeroU32::new(QUOTE_BURST).expect("non-zero"));
-        let quote_rate = Arc::new(governor::RateLimiter::keyed(quota));
+        let quote_rate = Arc::new(KeyedLimit::new(QUOTE_BURST, QUOTE_REFILL));
         Self { pool, redis, keys, carts, stripe, quote_ttl, quote_rate }
     }
 
@@ -159,13 +157,7 @@ impl Hyperdrive {
     /// units at once, [`MAX_UNITS_OF_ONE_PRODUCT`] of any product (422 beyond), and asks for
     /// at most [`QUOTE_BURST`] quotes at once, then one per [`QUOTE_REFILL`] (429 beyond).
     pub async fn quote(&self, user: Uuid, sub: &str) -> Result<Quote, ApiError> {
-        if self.quote_rate.len() > 100_000 {
-            self.quote_rate.retain_recent();
-        }
-        if let Err(not_until) = self.quote_rate.check_key(&user) {
-            let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
-            return Err(ApiError::TooManyRequests(wait.as_secs().max(1)));
-        }
+        self.quote_rate.take(&user).map_err(ApiError::rate_limited)?;
         let mut cart = self
             .carts
             .get(sub)

@@ -78,7 +78,7 @@ async fn guest(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
 ) -> Result<Json<TokenPair>, ApiError> {
-    state.throttle.mint_guest(client.ip()).map_err(|wait| ApiError::TooManyRequests(wait.as_secs().max(1)))?;
+    state.throttle.mint_guest(client.ip()).map_err(ApiError::rate_limited)?;
     let sub = uuid::Uuid::new_v4().to_string();
     let session = refresh::issue(&state.pool, &Owner::Guest(sub.clone())).await?;
     Ok(Json(TokenPair::new(&state, &sub, Role::Guest, session)))
@@ -93,7 +93,7 @@ async fn session(who: Principal) -> Json<SessionInfo> {
 
 /// Takes one sign-in or registration attempt from `client` (and for `email`, when signing in).
 fn throttle(state: &AppState, client: SocketAddr, email: Option<&str>) -> Result<(), ApiError> {
-    state.throttle.attempt(client.ip(), email).map_err(|wait| ApiError::TooManyRequests(wait.as_secs().max(1)))
+    state.throttle.attempt(client.ip(), email).map_err(ApiError::rate_limited)
 }
 
 async fn register(

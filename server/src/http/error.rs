@@ -161,6 +161,13 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// 429 with `Retry-After`: whole seconds to wait, at least one.
+    pub fn rate_limited(wait: std::time::Duration) -> Self {
+        Self::TooManyRequests(wait.as_secs().max(1))
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, body) = self.to_parts();

@@ -28,7 +28,7 @@ struct Counts {
 }
 
 /// Takes one from the count under `key`, forgetting keys that reach zero.
-fn release<K: std::hash::Hash + Eq>(counts: &mut HashMap<K, usize>, key: &K) {
+pub(crate) fn release<K: std::hash::Hash + Eq>(counts: &mut HashMap<K, usize>, key: &K) {
     if let Some(held) = counts.get_mut(key) {
         *held -= 1;
         if *held == 0 {
