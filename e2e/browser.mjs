@@ -34,40 +34,44 @@ export function collectErrors(page) {
 }
 
 /**
- * A card to flick: one whose centre no other card covers (they overlap in orbit), with the
- * direction it is moving on screen, found just before pressing on it since it keeps moving
- * (`only`: that product's card, if it is on top).
- * Resolves to `{ id, x, y, dx, dy }`, or `null` when no card is on top at its centre.
+ * A card to flick: one the worker painted as a full card that no other painted body covers at its
+ * centre, with the direction it is moving on screen, found just before pressing on it since it
+ * keeps moving (`only`: that product's card). Positions come from the page's test hook
+ * `window.__swiftcartLayout()` (the worker's last layout, a few a second), two looks 150 ms apart.
+ * Resolves to `{ id, x, y, dx, dy }`, or `null` when no card is uncovered at its centre.
  */
 export function flickTarget(page, { minX = 0, maxX = Infinity, only = null } = {}) {
   return page.evaluate(({ minX, maxX, only }) => new Promise((resolve) => {
-    const at = (card) => /translate3d\(([-\d.]+)px, ([-\d.]+)px/.exec(card.style.transform).slice(1).map(Number);
-    const cards = [...document.querySelectorAll('.product-grid [data-product-id]')];
-    const before = cards.map(at);
+    const centre = (e) => [e.x + e.width / 2, e.y + e.height / 3];
+    const before = new Map(window.__swiftcartLayout().map((e) => [e.id, centre(e)]));
     setTimeout(() => {
-      for (const [k, card] of cards.entries()) {
-        const r = card.getBoundingClientRect();
-        const [x, y] = [r.left + r.width / 2, r.top + r.height / 3];
-        if (only && card.getAttribute('data-product-id') !== only) continue;
-        if (x < minX || x > maxX || document.elementFromPoint(x, y)?.closest('[data-product-id]') !== card) continue;
-        const [x1, y1] = at(card);
-        const len = Math.hypot(x1 - before[k][0], y1 - before[k][1]) || 1;
-        resolve({ id: card.getAttribute('data-product-id'), x, y, dx: (x1 - before[k][0]) / len, dy: (y1 - before[k][1]) / len });
+      const layout = window.__swiftcartLayout();
+      const cards = layout.filter((e) => e.card && e.rank >= 0).sort((p, q) => q.rank - p.rank);
+      for (const card of cards) {
+        if (only && card.id !== only) continue;
+        const [x, y] = centre(card);
+        if (x < minX || x > maxX || !before.has(card.id)) continue;
+        const covered = layout.some((o) => o.rank > card.rank && x >= o.x && x <= o.x + o.width && y >= o.y && y <= o.y + o.height);
+        // Nothing of the page (the cart orbit, a banner) is over the canvas there.
+        if (covered || document.elementFromPoint(x, y)?.getAttribute('data-testid') !== 'well-canvas') continue;
+        const [x0, y0] = before.get(card.id);
+        const len = Math.hypot(x - x0, y - y0) || 1;
+        resolve({ id: card.id, x, y, dx: (x - x0) / len, dy: (y - y0) / len });
         return;
       }
       resolve(null);
-    }, 50);
+    }, 150);
   }), { minX, maxX, only });
 }
 
 /**
  * Flicks `target` (from `flickTarget`) with pointer events dispatched inside the page 16 ms apart
  * (a 60 Hz finger), so the stroke's speed does not depend on the driver's round trips.
- * Resolves to `{ id, flickedAt }`: the card that was under the pointer and the page time
- * (ms since the epoch) of the release.
+ * Resolves to `{ id, flickedAt }`: the product flicked and the page time (ms since the epoch) of
+ * the release.
  */
 export function flickInPage(page, target) {
-  return page.evaluate(async ({ x, y, dx, dy }) => {
+  return page.evaluate(async ({ x, y, dx, dy, id }) => {
     const el = document.elementFromPoint(x, y);
     const fire = (type, px, py) => el.dispatchEvent(new PointerEvent(type, {
       bubbles: true, cancelable: true, clientX: px, clientY: py, pointerId: 7, pointerType: 'mouse', isPrimary: true,
@@ -79,7 +83,7 @@ export function flickInPage(page, target) {
     }
     const flickedAt = performance.timeOrigin + performance.now();
     fire('pointerup', x + dx * 200, y + dy * 200);
-    return { id: el.closest('[data-product-id]').getAttribute('data-product-id'), flickedAt };
+    return { id, flickedAt };
   }, target);
 }
 
@@ -117,18 +121,12 @@ export function firstDeparture(samples, at, { fitMs = 500, px = 8 } = {}) {
   return k < 0 ? undefined : off[k][0];
 }
 
-/** A card's translate3d offsets, sampled every animation frame for `ms`: `[[t, x, y]]` with page
- *  times in ms since the epoch. */
+/** Where a product was painted in each of the worker's frames for `ms` (the page's test hook
+ *  `window.__swiftcartWatch`): `[[t, x, y]]`, page times in ms since the epoch, client pixels. */
 export function recordCard(page, productId, ms) {
   return page.evaluate(({ productId, ms }) => new Promise((resolve) => {
-    const card = document.querySelector(`.product-grid [data-product-id="${productId}"]`);
-    const samples = [];
-    const start = performance.now();
-    const tick = () => {
-      const m = /translate3d\(([-\d.]+)px, ([-\d.]+)px/.exec(card.style.transform);
-      if (m) samples.push([performance.timeOrigin + performance.now(), +m[1], +m[2]]);
-      if (performance.now() - start < ms) requestAnimationFrame(tick); else resolve(samples);
-    };
-    requestAnimationFrame(tick);
+    window.__swiftcartWatch(productId);
+    // The last frames reach the page with the next layout report (a few a second).
+    setTimeout(() => resolve(window.__swiftcartStats().watched), ms + 250);
   }), { productId, ms });
 }

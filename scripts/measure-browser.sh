@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Alive UI measured in headless Chromium (docs/performance.md, "Alive UI"):
-#   release bundles and their gzip sizes; frame intervals, main-thread time and worker manifold
-#   time with 200, 500 and 1,000 products; visual latency of a flick from one browser to another.
+#   release bundles and their gzip sizes; presented frames from Chromium's trace, page main-thread
+#   busy time and worker paint time with 200, 500 and 1,000 products, for the worker's canvas and
+#   the page's DOM painter; visual latency of a flick from one browser to another.
 # Each catalog size gets its own database (swiftcart_measure_<n>) and Redis prefix; a release server
 # per size is started and stopped here.
 set -euo pipefail
@@ -30,6 +31,8 @@ for products in 200 500 1000; do
   for _ in $(seq 1 60); do curl -sf "http://$LEPTOS_SITE_ADDR/healthz" >/dev/null && break; sleep 0.5; done
   say "$products products: frames over ${MEASURE_SECONDS:-10} s"
   BASE_URL="http://$LEPTOS_SITE_ADDR" node e2e/measure.mjs frames
+  say "$products products: the same with the page's DOM painter (?painter=dom), for comparison"
+  MEASURE_PAINTER=dom BASE_URL="http://$LEPTOS_SITE_ADDR" node e2e/measure.mjs frames
   if [ "$products" = 200 ]; then
     say "$products products: visual latency of a flick, browser A → browser B"
     BASE_URL="http://$LEPTOS_SITE_ADDR" node e2e/measure.mjs latency

@@ -6,7 +6,7 @@
 #   3. the wasm tests in headless Chromium (wasm-pack test --headless --chrome),
 #   4. a short fuzzing run of client frame decoding and gesture validation (cargo fuzz, nightly),
 #   5. the browser end-to-end tests (playwright-core + Chromium) against a freshly built site
-#      served from its own database, then a scan of that database, its Redis keys and the server
+#      served from its own database (and a second one with 500 products for the well at scale), then a scan of that database, its Redis keys and the server
 #      log for card-number-like strings (every Rust test's database is scanned the same way).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/prepare.sh"
@@ -54,12 +54,16 @@ e2e_db="swiftcart_e2e_$$"
 e2e_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 server_pid=
 session_pid=
+scale_pid=
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
   [ -n "$session_pid" ] && kill "$session_pid" 2>/dev/null && wait "$session_pid" 2>/dev/null
+  [ -n "$scale_pid" ] && kill "$scale_pid" 2>/dev/null && wait "$scale_pid" 2>/dev/null
   kill "$stripe_pid" 2>/dev/null
-  redis-cli -h 127.0.0.1 --scan --pattern "$e2e_db:*" | xargs -r redis-cli -h 127.0.0.1 del >/dev/null
-  psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS \"$e2e_db\" WITH (FORCE)" >/dev/null 2>&1 || true
+  for db in "$e2e_db" "${e2e_db}_scale"; do
+    redis-cli -h 127.0.0.1 --scan --pattern "$db:*" | xargs -r redis-cli -h 127.0.0.1 del >/dev/null
+    psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
+  done
 }
 trap cleanup EXIT
 ensure_database "$e2e_db"
@@ -90,8 +94,25 @@ session_pid=$!
 wait_healthy "127.0.0.1:$session_port"
 SESSION_BASE_URL="http://127.0.0.1:$session_port" node --test e2e/sessions.test.mjs
 
+kill "$session_pid" 2>/dev/null && wait "$session_pid" 2>/dev/null; session_pid=
+
+# The painted well at scale: a server of its own with 500 products (its own database and Redis
+# prefix), for the search-and-beam test on a wide screen and a phone.
+say "browser tests of the well at 500 products"
+scale_db="${e2e_db}_scale"
+ensure_database "$scale_db"
+scale_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+DATABASE_URL="postgres://postgres@127.0.0.1:5432/$scale_db" target/debug/server seed --fill-to 500 >/dev/null
+DATABASE_URL="postgres://postgres@127.0.0.1:5432/$scale_db" SWIFTCART_REDIS_PREFIX="$scale_db:" \
+  LEPTOS_SITE_ADDR="127.0.0.1:$scale_port" target/debug/server serve >"target/e2e-scale-server.log" 2>&1 &
+scale_pid=$!
+wait_healthy "127.0.0.1:$scale_port"
+SCALE_BASE_URL="http://127.0.0.1:$scale_port" node --test e2e/well-at-scale.test.mjs
+kill "$scale_pid" 2>/dev/null && wait "$scale_pid" 2>/dev/null; scale_pid=
+
 say "scanning the end-to-end database, its Redis keys and the server log for card numbers"
-kill "$server_pid" "$session_pid" 2>/dev/null && wait "$server_pid" "$session_pid" 2>/dev/null; server_pid= session_pid=
-target/debug/server scan-pii --log target/e2e-server.log --log target/e2e-session-server.log
+kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null; server_pid=
+target/debug/server scan-pii --log target/e2e-server.log --log target/e2e-session-server.log \
+  --log target/e2e-scale-server.log
 
 say "all tests passed in $(( $(date +%s) - started )) s (after preparation)"

@@ -1,6 +1,9 @@
-//! The Alive UI on the main thread (hydrate only): starts the physics worker, and runs one
-//! `requestAnimationFrame` loop that writes every card's `transform` straight to its style from
-//! the worker's position buffer. Nothing here goes through a reactive re-render per frame.
+//! The Alive UI on the main thread (hydrate only): starts the physics worker and hands it a
+//! canvas to paint the well into from its own animation frames ([`crate::well_canvas`]); the
+//! page then only handles input, a few layout reports a second, and the DOM cards under the
+//! canvas that keyboards and screen readers use. Where a canvas cannot be handed over, one
+//! `requestAnimationFrame` loop here writes every card's `transform` from the worker's position
+//! buffer instead (the DOM painter). Nothing goes through a reactive re-render per frame.
 //!
 //! Gestures: a drag released with speed is a flick (the velocity of the last ~80 ms of pointer
 //! movement becomes the impulse); a drag released over the cart orbit, a long press, or the
@@ -15,11 +18,12 @@ use std::rc::Rc;
 use gloo_worker::{Spawnable, WorkerBridge};
 use physics_worker::codec::{take_positions, FrameCodec};
 use physics_worker::manifold::STRIDE;
+use physics_worker::view::{project, Viewport};
 use physics_worker::wire::{CLOSE_POLICY, CLOSE_TOKEN_EXPIRED};
 use physics_worker::worker::{Command, Connection, Event, Gesture, PhysicsWorker};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{Element, HtmlElement};
+use web_sys::{Element, HtmlCanvasElement, HtmlElement};
 
 use crate::catalog::{instability, stock_label, LOW_STOCK, REDSHIFT_FROM};
 use crate::dom::{element, window};
@@ -71,6 +75,12 @@ struct Well {
     connection_lost: bool,
     /// Pixels per well unit, and the well's centre, refreshed on resize.
     scale: f64,
+    /// The canvas the worker paints, when it does (otherwise the DOM painter runs).
+    canvas: Option<HtmlCanvasElement>,
+    /// Where the worker last painted each product (`view::LAYOUT_STRIDE` floats each).
+    rects: Vec<f32>,
+    /// The product under a pointer that is not dragging (drawn in front as a card).
+    hover: Option<usize>,
     gesture: Option<Drag>,
     /// Gestures waiting for an answer: q → (index, what).
     pending: Vec<(u32, u32, &'static str)>,
@@ -93,10 +103,15 @@ struct Stats {
     main_ms: Vec<f64>,
     manifold_us: Vec<f64>,
     extrapolated_ms: Vec<f64>,
+    /// The worker painter's time per frame, and the intervals between its frames.
+    paint_ms: Vec<f64>,
+    worker_intervals: Vec<f64>,
+    /// Where the watched product was painted: `[epoch ms, x, y]` (client coordinates).
+    watched: Vec<(f64, f64, f64)>,
 }
 
 impl Stats {
-    fn push(list: &mut Vec<f64>, value: f64) {
+    fn push<T>(list: &mut Vec<T>, value: T) {
         if list.len() == STATS_FRAMES {
             list.remove(0);
         }
@@ -199,6 +214,9 @@ pub fn start() {
         banner_until: 0.0,
         connection_lost: false,
         scale: 1.0,
+        canvas: None,
+        rects: Vec::new(),
+        hover: None,
         gesture: None,
         pending: Vec::new(),
         stats: Stats::default(),
@@ -217,9 +235,6 @@ pub fn start() {
     install_buttons(&well);
     crate::hyperdrive::install();
     WELL.with(|slot| *slot.borrow_mut() = Some(well.clone()));
-    if !reduced_motion {
-        start_frame_loop(well.clone());
-    }
     leptos::task::spawn_local(async move {
         match crate::session::access_token().await {
             Ok(token) => {
@@ -374,6 +389,38 @@ fn on_event(well: &Rc<RefCell<Well>>, event: Event) {
             };
             play_rewind(well, &words);
         }
+        Event::Painting { started, reason } => {
+            if !started {
+                fall_back_to_dom_painter(well, &reason);
+            }
+        }
+        Event::Layout { products, prices, paint_ms, intervals_ms, extrapolated_ms, watched } => {
+            let mut w = well.borrow_mut();
+            let wanted = products as usize * physics_worker::view::LAYOUT_STRIDE;
+            if let Some(rects) = take_positions().filter(|r| r.length() as usize == wanted) {
+                w.rects.resize(wanted, 0.0);
+                rects.copy_to(&mut w.rects);
+            }
+            for ms in paint_ms {
+                Stats::push(&mut w.stats.paint_ms, ms as f64);
+            }
+            for ms in intervals_ms {
+                Stats::push(&mut w.stats.worker_intervals, ms as f64);
+            }
+            for ms in extrapolated_ms {
+                Stats::push(&mut w.stats.extrapolated_ms, ms as f64);
+            }
+            if !watched.is_empty() {
+                let origin = w.canvas.as_ref().map(|c| c.get_bounding_client_rect());
+                let (left, top) = origin.map_or((0.0, 0.0), |o| (o.left(), o.top()));
+                for (t, x, y) in watched {
+                    Stats::push(&mut w.stats.watched, (t, left + x as f64, top + y as f64));
+                }
+            }
+            if let Some(prices) = prices {
+                update_prices(&mut w, prices);
+            }
+        }
         Event::Connection(_) | Event::Ready { .. } => {}
     }
 }
@@ -395,6 +442,27 @@ fn play_rewind(well: &Rc<RefCell<Well>>, words: &str) {
         let _ = w.container.class_list().add_1("rewinding");
     }
     show_paradox(words);
+    check_rewind_after(well, REWIND_MS);
+}
+
+/// Ends the rewind once it has played (and its words were shown long enough), checked by a
+/// timer: the page has no animation loop of its own while the worker paints.
+fn check_rewind_after(well: &Rc<RefCell<Well>>, ms: f64) {
+    let well = well.clone();
+    let check = Closure::once_into_js(move || {
+        let (over, lost) = {
+            let w = well.borrow();
+            (w.rewinding_until.is_some_and(|u| perf_now() >= u), w.connection_lost)
+        };
+        if over && !lost {
+            end_rewind(&well);
+            let next = well.borrow().rewinding_until.map(|u| u - perf_now());
+            if let Some(wait) = next {
+                check_rewind_after(&well, wait.max(16.0));
+            }
+        }
+    });
+    let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(check.unchecked_ref(), ms as i32 + 20);
 }
 
 fn on_synced(well: &Rc<RefCell<Well>>, ids: Vec<String>, cart: Vec<(u32, u32)>) {
@@ -430,7 +498,8 @@ fn on_synced(well: &Rc<RefCell<Well>>, ids: Vec<String>, cart: Vec<(u32, u32)>) 
     w.cart = cart;
     w.connection_lost = false;
     render_cart(&w);
-    if !w.reduced_motion && !w.orbiting {
+    let begins_orbit = !w.reduced_motion && !w.orbiting;
+    if begins_orbit {
         w.orbiting = true;
         let _ = w.container.class_list().add_1("well-orbit");
         refresh_scale(&mut w);
@@ -438,6 +507,11 @@ fn on_synced(well: &Rc<RefCell<Well>>, ids: Vec<String>, cart: Vec<(u32, u32)>) 
     let _ = w.container.set_attribute("data-alive", "synced");
     let missing = w.cards.iter().any(Option::is_none);
     drop(w);
+    if begins_orbit {
+        start_painting(well);
+    } else {
+        send_products(well);
+    }
     set_syncing(false);
     if missing {
         leptos::task::spawn_local(add_new_cards(well.clone()));
@@ -482,6 +556,7 @@ async fn add_new_cards(well: Rc<RefCell<Well>>) {
         let (stock_text, stock_class) = stock_label(units);
         let _ = card.set_attribute("data-product-id", &id);
         let _ = card.set_attribute("data-price-cents", &cents.to_string());
+        let _ = card.set_attribute("data-stock", &units.to_string());
         let _ = card.set_attribute("data-index", &index.to_string());
         let _ = card.remove_attribute("style");
         let set = |selector: &str, attribute: Option<&str>, value: &str| {
@@ -505,6 +580,9 @@ async fn add_new_cards(well: Rc<RefCell<Well>>) {
         w.styles[index] = Some(card.style());
         w.cards[index] = Some(card);
     }
+    drop(w);
+    // The painter learns the new cards' names and stock.
+    send_products(&well);
 }
 
 fn end_rewind(well: &Rc<RefCell<Well>>) {
@@ -521,8 +599,121 @@ fn end_rewind(well: &Rc<RefCell<Well>>) {
 }
 
 fn refresh_scale(w: &mut Well) {
-    let rect = w.container.get_bounding_client_rect();
-    w.scale = (rect.width().min(rect.height() / 0.75) * 0.44).max(60.0);
+    let (width, height, dpr) = crate::well_canvas::viewport(&w.container);
+    w.scale = Viewport { width, height }.scale() as f64;
+    if let (Some(_), Some(bridge)) = (&w.canvas, &w.bridge) {
+        bridge.send(Command::Resize { width, height, dpr });
+    }
+}
+
+/// Hands the worker a canvas to paint the well into, or runs the DOM painter when it cannot.
+fn start_painting(well: &Rc<RefCell<Well>>) {
+    let canvas = {
+        let w = well.borrow();
+        match (&w.bridge, crate::well_canvas::supported()) {
+            (Some(bridge), true) => crate::well_canvas::attach(&w.container, bridge),
+            _ => None,
+        }
+    };
+    let Some(canvas) = canvas else {
+        fall_back_to_dom_painter(well, "this browser cannot hand a canvas to a worker");
+        return;
+    };
+    {
+        let mut w = well.borrow_mut();
+        w.canvas = Some(canvas);
+        let _ = w.container.class_list().add_1("painted");
+        let _ = w.container.set_attribute("data-painter", "worker");
+    }
+    send_products(well);
+    install_search(well);
+    let images = {
+        let w = well.borrow();
+        let images: Vec<(usize, String)> = w
+            .cards
+            .iter()
+            .enumerate()
+            .filter_map(|(index, card)| {
+                let src = card.as_ref()?.query_selector("img").ok()??.get_attribute("src")?;
+                Some((index, src))
+            })
+            .collect();
+        images
+    };
+    let well = Rc::downgrade(well);
+    leptos::task::spawn_local(crate::well_canvas::send_images(images, move |command| {
+        if let Some(well) = well.upgrade() {
+            send(&well, command);
+        }
+    }));
+}
+
+/// The search box over the painted well: matches (by name, a typo forgiven) are pulled to the
+/// front on an inner orbit, for this shopper only.
+fn install_search(well: &Rc<RefCell<Well>>) {
+    let (Some(box_), Some(input)) = (by_test_id("well-search-box"), by_test_id("well-search")) else { return };
+    let _ = box_.remove_attribute("hidden");
+    let on_input = {
+        let well = well.clone();
+        let input: web_sys::HtmlInputElement = input.clone().unchecked_into();
+        Closure::<dyn FnMut()>::new(move || {
+            let query = input.value();
+            let w = well.borrow();
+            let names: Vec<String> = w
+                .cards
+                .iter()
+                .map(|card| {
+                    let name = card.as_ref().and_then(|c| c.query_selector(".product-name").ok().flatten());
+                    name.and_then(|n| n.text_content()).unwrap_or_default()
+                })
+                .collect();
+            let matches = physics_worker::view::search(&names, &query);
+            let status = match (query.trim().chars().count(), matches.len()) {
+                (0, _) => String::new(),
+                (1, _) => "Type at least two letters.".to_string(),
+                (_, 0) => "No product matches.".to_string(),
+                (_, 1) => format!("{} is at the front of the well.", names[matches[0]]),
+                (_, n) => format!("{n} products are at the front of the well."),
+            };
+            if let Some(line) = box_.query_selector(".well-search-status").ok().flatten() {
+                line.set_text_content(Some(&status));
+            }
+            let _ = w.container.set_attribute(
+                "data-pulled",
+                &matches.iter().filter_map(|i| w.ids.get(*i).cloned()).collect::<Vec<_>>().join(" "),
+            );
+            if let Some(bridge) = &w.bridge {
+                bridge.send(Command::Pull(matches.into_iter().map(|i| i as u32).collect()));
+            }
+        })
+    };
+    let _ = input.add_event_listener_with_callback("input", on_input.as_ref().unchecked_ref());
+    on_input.forget();
+}
+
+/// The DOM cards' names and stock to the worker's painter (after a sync: products may have come).
+fn send_products(well: &Rc<RefCell<Well>>) {
+    let w = well.borrow();
+    if let (Some(_), Some(bridge)) = (&w.canvas, &w.bridge) {
+        crate::well_canvas::send_products(&w.cards, bridge);
+        bridge.send(Command::Cart(w.cart.clone()));
+    }
+}
+
+/// The worker cannot paint: the page moves the DOM cards itself, and says so once.
+fn fall_back_to_dom_painter(well: &Rc<RefCell<Well>>, reason: &str) {
+    let mut w = well.borrow_mut();
+    if let Some(canvas) = w.canvas.take() {
+        canvas.remove();
+    }
+    let _ = w.container.class_list().remove_1("painted");
+    let _ = w.container.set_attribute("data-painter", "dom");
+    web_sys::console::warn_1(&format!("SwiftCart: the well is drawn by the page ({reason})").into());
+    let start = !w.reduced_motion;
+    drop(w);
+    if start {
+        start_frame_loop(well.clone());
+    }
 }
 
 fn update_prices(w: &mut Well, prices: Vec<i64>) {
@@ -565,6 +756,7 @@ fn update_stock(w: &mut Well, levels: &[(u32, i64)]) {
         let index = index as usize;
         let Some(Some(card)) = w.cards.get(index) else { continue };
         let (text, class) = stock_label(units);
+        let _ = card.set_attribute("data-stock", &units.to_string());
         if let Some(line) = card.query_selector(".stock").ok().flatten() {
             line.set_class_name(class);
             line.set_text_content(Some(&text));
@@ -617,6 +809,9 @@ fn render_cart(w: &Well) {
         }));
     }
     let _ = orbit.set_attribute("data-count", &count.to_string());
+    if let (Some(_), Some(bridge)) = (&w.canvas, &w.bridge) {
+        bridge.send(Command::Cart(w.cart.clone()));
+    }
 }
 
 /// The animation loop's closure, which re-arms itself every frame.
@@ -673,14 +868,10 @@ fn frame(well: &Rc<RefCell<Well>>, timestamp: f64, origin: f64) {
     for (index, style) in styles.iter().enumerate() {
         let Some(style) = style else { continue };
         let Some(p) = positions.get(index * STRIDE..index * STRIDE + STRIDE) else { break };
-        let (x, y, z, m) = (p[0] as f64, p[1] as f64, p[2] as f64, p[3] as f64);
-        // A tilted view of the well: depth lowers the card and makes it bigger.
-        let px = x * scale;
-        let py = y * scale * 0.62 + z * scale * 0.35;
-        let depth = 0.62 + 0.18 * z.clamp(-1.0, 1.0);
-        let heft = 0.85 + 0.12 * (1.0 + m.max(0.0)).ln();
+        let m = p[3] as f64;
+        let at = project(p[0], p[1], p[2], p[3], scale as f32);
         text.clear();
-        let _ = write!(text, "translate3d({px:.1}px, {py:.1}px, 0) scale({:.3})", depth * heft);
+        let _ = write!(text, "translate3d({:.1}px, {:.1}px, 0) scale({:.3})", at.dx, at.dy, at.size);
         // A card that moved less than the written precision costs nothing this frame.
         if transforms[index] != text {
             let _ = style.set_property("transform", &text);
@@ -699,8 +890,9 @@ fn frame(well: &Rc<RefCell<Well>>, timestamp: f64, origin: f64) {
     }
 }
 
-/// `window.__swiftcartStats()`: `{intervals, mainMs, manifoldUs, extrapolatedMs}` of the last frames, for the
-/// browser measurements (docs/performance.md).
+/// `window.__swiftcartStats()`: `{intervals, mainMs, manifoldUs, extrapolatedMs}` of the page's
+/// last frames (DOM painter), `{paintMs, workerIntervals, watched}` of the worker's, and which
+/// `painter` draws, for the browser measurements (docs/performance.md) and tests.
 fn stats_object(w: &Well) -> JsValue {
     let object = js_sys::Object::new();
     let list = |values: &[f64]| values.iter().map(|v| JsValue::from_f64(*v)).collect::<js_sys::Array>();
@@ -708,7 +900,39 @@ fn stats_object(w: &Well) -> JsValue {
     let _ = js_sys::Reflect::set(&object, &"mainMs".into(), &list(&w.stats.main_ms));
     let _ = js_sys::Reflect::set(&object, &"manifoldUs".into(), &list(&w.stats.manifold_us));
     let _ = js_sys::Reflect::set(&object, &"extrapolatedMs".into(), &list(&w.stats.extrapolated_ms));
+    let _ = js_sys::Reflect::set(&object, &"paintMs".into(), &list(&w.stats.paint_ms));
+    let _ = js_sys::Reflect::set(&object, &"workerIntervals".into(), &list(&w.stats.worker_intervals));
+    let watched: js_sys::Array =
+        w.stats.watched.iter().map(|(t, x, y)| js_sys::Array::of3(&(*t).into(), &(*x).into(), &(*y).into())).collect();
+    let _ = js_sys::Reflect::set(&object, &"watched".into(), &watched);
+    let painter = if w.canvas.is_some() { "worker" } else { "dom" };
+    let _ = js_sys::Reflect::set(&object, &"painter".into(), &painter.into());
     object.into()
+}
+
+/// The pointer moved without dragging: the card under it comes to the front.
+fn hover(w: &mut Well, x: f64, y: f64) {
+    let Some(canvas) = &w.canvas else { return };
+    let under = crate::well_canvas::product_at(canvas, &w.rects, x, y);
+    if under != w.hover {
+        w.hover = under;
+        if let Some(bridge) = &w.bridge {
+            bridge.send(Command::Hover(under.map(|i| i as u32)));
+        }
+    }
+}
+
+/// A tap on a card painted on the canvas opens that product, as its link would.
+fn open_painted_card(well: &Rc<RefCell<Well>>, index: usize) {
+    let w = well.borrow();
+    if w.canvas.is_none() {
+        return; // the DOM card's link gets the click itself
+    }
+    let link = w.cards.get(index).and_then(|c| c.as_ref()?.query_selector("a").ok()?);
+    if let Some(link) = link.and_then(|l| l.dyn_into::<HtmlElement>().ok()) {
+        drop(w);
+        link.click();
+    }
 }
 
 fn card_index(target: &Element) -> Option<usize> {
@@ -724,8 +948,13 @@ fn install_pointer_handlers(well: &Rc<RefCell<Well>>) {
             if target.closest("button").ok().flatten().is_some() {
                 return;
             }
-            let Some(index) = card_index(&target) else { return };
             let mut w = well.borrow_mut();
+            let (x, y) = (event.client_x() as f64, event.client_y() as f64);
+            let index = match &w.canvas {
+                Some(canvas) => crate::well_canvas::product_at(canvas, &w.rects, x, y),
+                None => card_index(&target),
+            };
+            let Some(index) = index else { return };
             if !w.orbiting {
                 return;
             }
@@ -761,9 +990,13 @@ fn install_pointer_handlers(well: &Rc<RefCell<Well>>) {
         let well = well.clone();
         Closure::<dyn FnMut(web_sys::PointerEvent)>::new(move |event: web_sys::PointerEvent| {
             let mut w = well.borrow_mut();
+            let (x, y) = (event.client_x() as f64, event.client_y() as f64);
+            if w.gesture.is_none() {
+                hover(&mut w, x, y);
+                return;
+            }
             let Some(drag) = w.gesture.as_mut() else { return };
             let now = perf_now();
-            let (x, y) = (event.client_x() as f64, event.client_y() as f64);
             let (_, x0, y0) = drag.samples[0];
             if ((x - x0).powi(2) + (y - y0).powi(2)).sqrt() > DRAG_THRESHOLD_PX {
                 drag.moved = true;
@@ -777,8 +1010,16 @@ fn install_pointer_handlers(well: &Rc<RefCell<Well>>) {
         let well = well.clone();
         Closure::<dyn FnMut(web_sys::PointerEvent)>::new(move |event: web_sys::PointerEvent| {
             let Some(drag) = well.borrow_mut().gesture.take() else { return };
-            if !drag.moved || drag.beamed {
-                return; // a tap opens the product (the link's own click), a long press beamed
+            if drag.beamed {
+                return; // a long press beamed
+            }
+            if !drag.moved {
+                // A tap opens the product: the link's own click, or on the canvas the link of
+                // the card drawn there.
+                if event.type_() == "pointerup" {
+                    open_painted_card(&well, drag.index);
+                }
+                return;
             }
             event.prevent_default();
             suppress_next_click(&well);
@@ -811,9 +1052,11 @@ fn install_pointer_handlers(well: &Rc<RefCell<Well>>) {
             let in_window = samples.iter().position(|s| now - s.0 <= FLICK_WINDOW_MS).unwrap_or(0);
             let first = samples[in_window.min(samples.len() - 2)];
             let dt = (end_t - first.0).max(8.0);
-            let scale = well.borrow().scale;
-            let vx = ((end_x - first.1) / dt * 1000.0 / scale) as f32;
-            let vy = ((end_y - first.2) / dt * 1000.0 / (scale * 0.62)) as f32;
+            let (width, height, _) = crate::well_canvas::viewport(&well.borrow().container);
+            let [vx, vy] = Viewport { width, height }.impulse_from_screen(
+                ((end_x - first.1) / dt * 1000.0) as f32,
+                ((end_y - first.2) / dt * 1000.0) as f32,
+            );
             let length = (vx * vx + vy * vy).sqrt();
             let k = if length > MAX_IMPULSE { MAX_IMPULSE / length } else { 1.0 };
             if length > 0.02 {
@@ -825,6 +1068,34 @@ fn install_pointer_handlers(well: &Rc<RefCell<Well>>) {
     let _ = container.add_event_listener_with_callback("pointermove", on_move.as_ref().unchecked_ref());
     let _ = container.add_event_listener_with_callback("pointerup", on_up.as_ref().unchecked_ref());
     let _ = container.add_event_listener_with_callback("pointercancel", on_up.as_ref().unchecked_ref());
+    // Keyboard focus on a DOM card draws its ring on the canvas, and brings it to the front.
+    let on_focus = {
+        let well = well.clone();
+        Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+            let index = if event.type_() == "focusin" {
+                crate::dom::event_element(&event).and_then(|target| card_index(&target))
+            } else {
+                None
+            };
+            send(&well, Command::Focus(index.map(|i| i as u32)));
+        })
+    };
+    let _ = container.add_event_listener_with_callback("focusin", on_focus.as_ref().unchecked_ref());
+    let _ = container.add_event_listener_with_callback("focusout", on_focus.as_ref().unchecked_ref());
+    on_focus.forget();
+    let on_leave = {
+        let well = well.clone();
+        Closure::<dyn FnMut()>::new(move || {
+            let mut w = well.borrow_mut();
+            if w.hover.take().is_some() {
+                if let Some(bridge) = &w.bridge {
+                    bridge.send(Command::Hover(None));
+                }
+            }
+        })
+    };
+    let _ = container.add_event_listener_with_callback("pointerleave", on_leave.as_ref().unchecked_ref());
+    on_leave.forget();
     // Dragging must not scroll or select on touch screens while orbiting.
     on_down.forget();
     on_move.forget();
@@ -841,6 +1112,31 @@ fn install_pointer_handlers(well: &Rc<RefCell<Well>>) {
     };
     let _ = js_sys::Reflect::set(&window(), &"__swiftcartStats".into(), stats.as_ref().unchecked_ref());
     stats.forget();
+    let layout = {
+        let well = well.clone();
+        Closure::<dyn FnMut() -> JsValue>::new(move || {
+            let w = well.borrow();
+            match &w.canvas {
+                Some(canvas) => crate::well_canvas::layout_object(canvas, &w.rects, &w.ids),
+                None => JsValue::NULL,
+            }
+        })
+    };
+    let _ = js_sys::Reflect::set(&window(), &"__swiftcartLayout".into(), layout.as_ref().unchecked_ref());
+    layout.forget();
+    let watch = {
+        let well = well.clone();
+        Closure::<dyn FnMut(String)>::new(move |id: String| {
+            let mut w = well.borrow_mut();
+            w.stats.watched.clear();
+            let index = w.ids.iter().position(|i| *i == id).map(|i| i as u32);
+            if let Some(bridge) = &w.bridge {
+                bridge.send(Command::Watch(index));
+            }
+        })
+    };
+    let _ = js_sys::Reflect::set(&window(), &"__swiftcartWatch".into(), watch.as_ref().unchecked_ref());
+    watch.forget();
     let disconnect = {
         let well = well.clone();
         Closure::<dyn FnMut()>::new(move || send(&well, Command::Disconnect))

@@ -30,34 +30,9 @@ pub struct ProductSummary {
     pub mass: f32,
 }
 
-/// How a stock level reads on a card, and its CSS class: "12 in stock", "Only 2 left" (low
-/// stock, which also feeds the Redshift glitch) or "Sold out".
-pub fn stock_label(stock: i64) -> (String, &'static str) {
-    match stock {
-        s if s <= 0 => ("Sold out".to_string(), "stock stock-out"),
-        s if s <= LOW_STOCK => (format!("Only {s} left"), "stock stock-low"),
-        s => (format!("{s} in stock"), "stock"),
-    }
-}
-
-/// At or below this many units a product is low on stock.
-pub const LOW_STOCK: i64 = 5;
-
-/// The Redshift glitch's instability, 0 to 1: a fast price move, low stock and contention
-/// (communal mass over the base mass, 0 to 1: many shoppers flicking or beaming the product) are
-/// worth half each. A card glitches from 0.5 on ([`REDSHIFT_FROM`]), harder as it grows.
-pub fn instability(price_jumped: bool, low_stock: bool, contention: f32) -> f32 {
-    let half = |on: bool| if on { 0.5 } else { 0.0 };
-    (half(price_jumped) + half(low_stock) + 0.5 * contention.clamp(0.0, 1.0)).min(1.0)
-}
-
-/// The instability from which a card shows the Redshift glitch.
-pub const REDSHIFT_FROM: f32 = 0.5;
-
-/// Contention from a product's communal mass: 0 at its base mass, 1 at twice that or more.
-pub fn contention(mass: f32, base_mass: f32) -> f32 {
-    (mass / base_mass.max(0.1) - 1.0).clamp(0.0, 1.0)
-}
+/// How products read on a card (stock words, the Redshift glitch): defined once, beside the
+/// painter that draws them, so the DOM and the canvas agree.
+pub use physics_worker::view::{contention, instability, stock_label, LOW_STOCK, REDSHIFT_FROM};
 
 /// Every live product, for the Gravity Well.
 #[server(prefix = "/sfn", endpoint = "catalog")]
@@ -123,35 +98,5 @@ pub mod ssr {
         if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
             response.set_status(status);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn any_one_cause_is_enough_for_the_redshift_and_they_add_up() {
-        assert_eq!(instability(false, false, 0.0), 0.0);
-        for alone in [instability(true, false, 0.0), instability(false, true, 0.0), instability(false, false, 1.0)] {
-            assert!(alone >= REDSHIFT_FROM, "{alone}");
-        }
-        assert!(instability(false, false, 0.4) < REDSHIFT_FROM, "mild interest is calm");
-        assert_eq!(instability(true, true, 1.0), 1.0, "capped");
-    }
-
-    #[test]
-    fn contention_grows_with_mass_over_the_base() {
-        assert_eq!(contention(1.0, 1.0), 0.0);
-        assert_eq!(contention(0.5, 1.0), 0.0, "below the base is calm");
-        assert!((contention(3.0, 2.0) - 0.5).abs() < 1e-6);
-        assert_eq!(contention(9.0, 2.0), 1.0);
-    }
-
-    #[test]
-    fn stock_reads_in_words() {
-        assert_eq!(stock_label(0), ("Sold out".to_string(), "stock stock-out"));
-        assert_eq!(stock_label(LOW_STOCK), (format!("Only {LOW_STOCK} left"), "stock stock-low"));
-        assert_eq!(stock_label(12), ("12 in stock".to_string(), "stock"));
     }
 }

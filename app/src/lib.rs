@@ -22,6 +22,9 @@ pub mod pages;
 /// The browser's session (guest or account): tokens in localStorage, renewed in one place.
 #[cfg(feature = "hydrate")]
 pub mod session;
+/// The painted well's page side: the canvas handed to the worker, images, hit tests.
+#[cfg(feature = "hydrate")]
+pub mod well_canvas;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};

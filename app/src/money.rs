@@ -1,20 +1,8 @@
 //! Money is integer cents everywhere; this is the one place that turns cents into text and
 //! typed dollar amounts into cents.
 
-/// Formats cents as US dollars: `123456` → `"$1,234.56"`.
-pub fn format_cents(cents: i64) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
-    let cents = cents.unsigned_abs();
-    let dollars = (cents / 100).to_string();
-    let mut grouped = String::with_capacity(dollars.len() + dollars.len() / 3);
-    for (n, ch) in dollars.chars().enumerate() {
-        if n > 0 && (dollars.len() - n).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(ch);
-    }
-    format!("{sign}${grouped}.{:02}", cents % 100)
-}
+/// Cents as text, shared with the worker's painter so the canvas and the DOM read alike.
+pub use physics_worker::view::format_cents;
 
 /// Reads a typed dollar amount (`"12"`, `"12.5"`, `"$1,299.99"`) as cents, without floating
 /// point; `None` for anything else (more than two decimals, signs, letters, overflow).

@@ -51,6 +51,12 @@ fn AliveWell() -> impl IntoView {
     });
     view! {
         <p data-testid="syncing" class="syncing" role="status" hidden>"Syncing orbits…"</p>
+        <div class="well-search" data-testid="well-search-box" hidden>
+            <label for="well-search">"Find a product"</label>
+            <input id="well-search" type="search" data-testid="well-search" placeholder="Name, e.g. lamp"
+                autocomplete="off" spellcheck="false" maxlength="80"/>
+            <p class="well-search-status" role="status" aria-live="polite"></p>
+        </div>
         <div data-testid="paradox" class="paradox" role="alert" hidden>
             <p class="paradox-title">"Temporal Paradox"</p>
             <p class="paradox-message"></p>
@@ -103,7 +109,7 @@ fn ProductCard(product: ProductSummary, eager: bool) -> impl IntoView {
     let href = format!("/p/{}", product.slug);
     view! {
         <li class="product-card" data-product-id=product.product_id.clone()
-            data-price-cents=product.price_current_cents>
+            data-price-cents=product.price_current_cents data-stock=product.stock_level>
             <a href=href draggable="false">
                 <img src=product.image_url.clone() alt="" width="160" height="160" draggable="false"
                     loading=if eager { "eager" } else { "lazy" }

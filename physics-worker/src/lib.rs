@@ -9,10 +9,15 @@ pub mod codec;
 /// The lag-compensating manifold: clock sync, jitter buffer, interpolation, capped
 /// extrapolation, prediction of the shopper's own gestures and soft reconciliation.
 pub mod manifold;
+/// The well's painter in the worker (canvas cards, level of detail, focus ring).
+#[cfg(feature = "worker")]
+pub mod paint;
 /// The gravity well: bodies, the fixed-step integrator, impulses and the initial layout.
 pub mod physics;
 /// The live price of a product as a pure function of its situation.
 pub mod price;
+/// How the well looks: projection, level of detail, hit tests and the Redshift glitch.
+pub mod view;
 /// The real-time frames exchanged over `/ws`, and their one MessagePack encode/decode path.
 pub mod wire;
 /// The Web Worker that will own the WebSocket and the lag-compensating manifold in the browser.

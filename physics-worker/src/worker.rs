@@ -11,14 +11,20 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::manifold::Manifold;
+use crate::manifold::{Manifold, STRIDE};
 use crate::physics::Vec3;
+use crate::view::{contention, format_cents, instability, price_jumped, Viewport, LAYOUT_STRIDE, LOW_STOCK};
 use crate::wire::{self, ClientFrame, ServerFrame, ERR_TEMPORAL_PARADOX, PROTOCOL_VERSION, SUBPROTOCOL};
 
 /// The engine's tick the manifold assumes (the contract's default `SWIFTCART_TICK_MS`).
 pub const TICK_MS: f64 = 50.0;
 /// How often the worker pings for clock sync.
 const PING_EVERY_MS: i32 = 2_000;
+/// How often the page hears where products were painted.
+pub const LAYOUT_TO_PAGE_MS: f64 = 100.0;
+/// How often, at most, the page hears new prices while the worker paints (they are for
+/// assistive technology and the cart; the canvas shows them at once).
+pub const PRICES_TO_PAGE_MS: f64 = 500.0;
 /// First reconnection delay; doubles up to [`MAX_BACKOFF_MS`].
 const FIRST_BACKOFF_MS: i32 = 500;
 /// Longest reconnection delay.
@@ -74,6 +80,39 @@ pub enum Command {
     },
     /// Drop the socket as if the network failed (tests and the "simulate outage" control).
     Disconnect,
+    /// Paint the well into the `OffscreenCanvas` transferred just before ("canvas"), of this
+    /// size in CSS px, from the worker's own animation frames. Answered by [`Event::Painting`].
+    AttachCanvas {
+        /// The well's size on screen.
+        width: f32,
+        /// The well's size on screen.
+        height: f32,
+        /// Device pixels per CSS pixel.
+        dpr: f32,
+    },
+    /// The well changed size on screen.
+    Resize {
+        /// The well's size on screen.
+        width: f32,
+        /// The well's size on screen.
+        height: f32,
+        /// Device pixels per CSS pixel.
+        dpr: f32,
+    },
+    /// What the cards show that the wire does not carry: `(name, units in stock)` by index.
+    Products(Vec<(String, i64)>),
+    /// Decoded product images were transferred just before ("images": `indices`, `bitmaps`).
+    Images,
+    /// The cart orbit: `(index, quantity)` lines.
+    Cart(Vec<(u32, u32)>),
+    /// The product with keyboard focus, if any.
+    Focus(Option<u32>),
+    /// The product under the pointer, if any.
+    Hover(Option<u32>),
+    /// Record where this product is painted in every frame (measurements and tests).
+    Watch(Option<u32>),
+    /// A search's matches, best first: shown on the inner orbit at the front (this page only).
+    Pull(Vec<u32>),
 }
 
 /// The connection as the page shows it.
@@ -151,6 +190,30 @@ pub enum Event {
         /// The server's reason.
         reason: String,
     },
+    /// Whether the worker paints the well ([`Command::AttachCanvas`]); if not, why.
+    Painting {
+        /// Painting started.
+        started: bool,
+        /// Why not, when it did not.
+        reason: String,
+    },
+    /// A few times a second while painting: where every product was painted, as
+    /// `view::LAYOUT_STRIDE` floats each in one `Float32Array` beside this event, plus
+    /// what the page keeps for assistive technology and measurements.
+    Layout {
+        /// Products in the rectangles.
+        products: u32,
+        /// Prices in cents by index, when they changed (at most every [`PRICES_TO_PAGE_MS`]).
+        prices: Option<Vec<i64>>,
+        /// Time each frame's paint took since the last layout, ms.
+        paint_ms: Vec<f32>,
+        /// Intervals between the worker's animation frames since the last layout, ms.
+        intervals_ms: Vec<f32>,
+        /// How far past the newest confirmed tick each frame was extrapolated, ms.
+        extrapolated_ms: Vec<f32>,
+        /// Where the watched product was painted: `(epoch ms, centre x, centre y)` per frame.
+        watched: Vec<(f64, f32, f32)>,
+    },
     /// `ERROR_PARADOX`: rewind to the last confirmed state; a fresh `sync` follows.
     ErrorParadox {
         /// The gesture it answers, if any.
@@ -172,6 +235,29 @@ pub enum Message {
     Ping,
     /// Time to reconnect.
     Reconnect,
+    /// The worker's animation frame: paint.
+    Paint(f64),
+}
+
+/// The painting side of the worker: the canvas painter, its animation frame and what it reports.
+#[derive(Default)]
+struct Canvas {
+    painter: Option<crate::paint::Painter>,
+    frame_callback: Option<Closure<dyn FnMut(f64)>>,
+    last_frame: Option<f64>,
+    layout_sent_at: f64,
+    prices_sent_at: f64,
+    prices_pending: bool,
+    /// Prices painted, to tell a fast move (the Redshift glitch).
+    prices_painted: Vec<i64>,
+    price_jumped: Vec<bool>,
+    stock: Vec<i64>,
+    base_masses: Vec<f32>,
+    paint_ms: Vec<f32>,
+    intervals_ms: Vec<f32>,
+    extrapolated_ms: Vec<f32>,
+    watch: Option<usize>,
+    watched: Vec<(f64, f32, f32)>,
 }
 
 /// The physics worker.
@@ -191,6 +277,7 @@ pub struct PhysicsWorker {
     backoff_ms: i32,
     next_q: u32,
     positions: Vec<f32>,
+    canvas: Canvas,
 }
 
 /// Milliseconds since the epoch on the worker's clock (the page uses the same origin-based time).
@@ -304,7 +391,11 @@ impl PhysicsWorker {
                         *mass = entry.b;
                     }
                 }
-                let cart = cart.into_iter().map(|line| (line.i, line.qty)).collect();
+                let cart: Vec<(u32, u32)> = cart.into_iter().map(|line| (line.i, line.qty)).collect();
+                self.canvas.base_masses.clone_from(&base_masses);
+                if let Some(painter) = &mut self.canvas.painter {
+                    painter.set_cart(&cart);
+                }
                 self.emit(scope, Event::Synced { ids, base_masses, cart });
                 self.emit(scope, Event::Connection(Connection::Open));
             }
@@ -327,10 +418,130 @@ impl PhysicsWorker {
             ServerFrame::Pong { c, t } => self.manifold.on_pong(c, t, arrived),
             ServerFrame::Authed { .. } => {}
             ServerFrame::Stock { s } => {
+                for level in &s {
+                    if let Some(units) = self.canvas.stock.get_mut(level.i as usize) {
+                        *units = level.q;
+                    }
+                    if let Some(painter) = &mut self.canvas.painter {
+                        painter.set_stock(level.i as usize, level.q);
+                    }
+                }
                 self.emit(scope, Event::Stock { levels: s.iter().map(|level| (level.i, level.q)).collect() })
             }
         }
     }
+}
+
+impl PhysicsWorker {
+    fn attach_canvas(&mut self, scope: &WorkerScope<Self>, viewport: Viewport, dpr: f32) -> Result<(), String> {
+        let payload = crate::codec::take_transferred("canvas").ok_or("no canvas was transferred")?;
+        let canvas = js_sys::Reflect::get(&payload, &"canvas".into())
+            .ok()
+            .and_then(|c| c.dyn_into::<web_sys::OffscreenCanvas>().ok())
+            .ok_or("the transfer held no OffscreenCanvas")?;
+        self.canvas.painter = Some(crate::paint::Painter::new(canvas, viewport, dpr)?);
+        let callback = {
+            let scope = scope.clone();
+            Closure::<dyn FnMut(f64)>::new(move |timestamp: f64| scope.send_message(Message::Paint(timestamp)))
+        };
+        self.canvas.frame_callback = Some(callback);
+        self.request_frame();
+        Ok(())
+    }
+
+    fn request_frame(&self) {
+        let Some(callback) = &self.canvas.frame_callback else { return };
+        let global: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+        let _ = global.request_animation_frame(callback.as_ref().unchecked_ref());
+    }
+
+    /// Decoded images transferred by the page, onto their cards.
+    fn take_images(&mut self) {
+        let (Some(payload), Some(painter)) = (crate::codec::take_transferred("images"), self.canvas.painter.as_mut())
+        else {
+            return;
+        };
+        let get = |key: &str| js_sys::Reflect::get(&payload, &key.into()).ok().map(|v| js_sys::Array::from(&v));
+        let (Some(indices), Some(bitmaps)) = (get("indices"), get("bitmaps")) else { return };
+        for (index, bitmap) in indices.iter().zip(bitmaps.iter()) {
+            if let (Some(index), Ok(bitmap)) = (index.as_f64(), bitmap.dyn_into::<web_sys::ImageBitmap>()) {
+                painter.set_image(index as usize, bitmap);
+            }
+        }
+    }
+
+    /// One animation frame: the manifold's positions, painted; a few times a second the page hears
+    /// where everything was painted.
+    fn paint(&mut self, scope: &WorkerScope<Self>, timestamp: f64) {
+        self.request_frame();
+        let started = epoch_now();
+        let canvas = &mut self.canvas;
+        if let Some(last) = canvas.last_frame.replace(timestamp) {
+            push_capped(&mut canvas.intervals_ms, (timestamp - last) as f32);
+        }
+        let Some(painter) = canvas.painter.as_mut() else { return };
+        let Some(frame) = self.manifold.render(started, &mut self.positions) else { return };
+        push_capped(&mut canvas.extrapolated_ms, frame.extrapolated_ms as f32);
+        let prices = self.manifold.prices();
+        if canvas.prices_painted.len() != prices.len() {
+            canvas.prices_painted = prices.to_vec();
+            canvas.price_jumped = vec![false; prices.len()];
+            for (index, cents) in prices.iter().enumerate() {
+                painter.set_price(index, format_cents(*cents));
+            }
+        }
+        for (index, &cents) in prices.iter().enumerate() {
+            let previous = canvas.prices_painted[index];
+            if previous != cents {
+                canvas.price_jumped[index] = price_jumped(previous, cents);
+                canvas.prices_painted[index] = cents;
+                painter.set_price(index, format_cents(cents));
+                canvas.prices_pending = true;
+            }
+            let mass = self.positions.get(index * STRIDE + 3).copied().unwrap_or(1.0);
+            let base = canvas.base_masses.get(index).copied().unwrap_or(1.0);
+            let low = canvas.stock.get(index).is_some_and(|units| *units <= LOW_STOCK);
+            painter.set_instability(index, instability(canvas.price_jumped[index], low, contention(mass, base)));
+        }
+        painter.paint(&self.positions, started);
+        let now = epoch_now();
+        push_capped(&mut canvas.paint_ms, (now - started) as f32);
+        if let Some(watch) = canvas.watch {
+            if let Some(r) = painter.layout().rects.get(watch * LAYOUT_STRIDE..watch * LAYOUT_STRIDE + 4) {
+                push_capped(&mut canvas.watched, (now, r[0] + r[2] / 2.0, r[1] + r[3] / 2.0));
+            }
+        }
+        if now - canvas.layout_sent_at < LAYOUT_TO_PAGE_MS {
+            return;
+        }
+        canvas.layout_sent_at = now;
+        let prices = (canvas.prices_pending && now - canvas.prices_sent_at >= PRICES_TO_PAGE_MS).then(|| {
+            canvas.prices_pending = false;
+            canvas.prices_sent_at = now;
+            canvas.prices_painted.clone()
+        });
+        let rects = &painter.layout().rects;
+        crate::codec::attach_positions(rects);
+        let event = Event::Layout {
+            products: (rects.len() / LAYOUT_STRIDE) as u32,
+            prices,
+            paint_ms: std::mem::take(&mut canvas.paint_ms),
+            intervals_ms: std::mem::take(&mut canvas.intervals_ms),
+            extrapolated_ms: std::mem::take(&mut canvas.extrapolated_ms),
+            watched: std::mem::take(&mut canvas.watched),
+        };
+        self.emit(scope, event);
+    }
+}
+
+/// Appends to a report list, dropping the oldest past a bound (a page that stops listening must
+/// not grow the worker).
+fn push_capped<T>(list: &mut Vec<T>, value: T) {
+    const CAP: usize = 2_000;
+    if list.len() >= CAP {
+        list.remove(0);
+    }
+    list.push(value);
 }
 
 impl Worker for PhysicsWorker {
@@ -358,6 +569,7 @@ impl Worker for PhysicsWorker {
             backoff_ms: FIRST_BACKOFF_MS,
             next_q: 1,
             positions: Vec::new(),
+            canvas: Canvas::default(),
         }
     }
 
@@ -382,6 +594,7 @@ impl Worker for PhysicsWorker {
                 self.reconnect_timer = None;
                 self.open(scope);
             }
+            Message::Paint(timestamp) => self.paint(scope, timestamp),
         }
     }
 
@@ -447,6 +660,58 @@ impl Worker for PhysicsWorker {
                 if let Some(socket) = &self.socket {
                     let _ = socket.close();
                 }
+            }
+            Command::AttachCanvas { width, height, dpr } => {
+                self.page = Some(who);
+                let started = self.attach_canvas(scope, Viewport { width, height }, dpr);
+                let (started, reason) = match started {
+                    Ok(()) => (true, String::new()),
+                    Err(reason) => (false, reason),
+                };
+                scope.respond(who, Event::Painting { started, reason });
+            }
+            Command::Resize { width, height, dpr } => {
+                if let Some(painter) = &mut self.canvas.painter {
+                    painter.resize(Viewport { width, height }, dpr);
+                }
+            }
+            Command::Products(products) => {
+                self.canvas.stock = products.iter().map(|p| p.1).collect();
+                let prices = self.manifold.prices();
+                let faces = products
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (name, stock))| (name, format_cents(prices.get(i).copied().unwrap_or(0)), stock))
+                    .collect();
+                if let Some(painter) = &mut self.canvas.painter {
+                    painter.set_products(faces);
+                }
+                self.canvas.prices_painted.clear();
+            }
+            Command::Images => self.take_images(),
+            Command::Cart(lines) => {
+                if let Some(painter) = &mut self.canvas.painter {
+                    painter.set_cart(&lines);
+                }
+            }
+            Command::Focus(index) => {
+                if let Some(painter) = &mut self.canvas.painter {
+                    painter.set_focus(index.map(|i| i as usize));
+                }
+            }
+            Command::Hover(index) => {
+                if let Some(painter) = &mut self.canvas.painter {
+                    painter.set_hover(index.map(|i| i as usize));
+                }
+            }
+            Command::Pull(indices) => {
+                if let Some(painter) = &mut self.canvas.painter {
+                    painter.set_pulled(indices.into_iter().map(|i| i as usize).collect());
+                }
+            }
+            Command::Watch(index) => {
+                self.canvas.watch = index.map(|i| i as usize);
+                self.canvas.watched.clear();
             }
         }
     }

@@ -76,3 +76,48 @@ fn the_bridge_codec_carries_positions_beside_the_event() {
     assert!(matches!(FrameCodec::decode::<Event>(plain), Event::Accepted { q: 9 }));
     assert!(take_positions().is_none(), "a plain event carries no positions");
 }
+
+/// The alpha of the pixel at CSS point (`x`, `y`) of a painted canvas (device pixel ratio 1).
+#[cfg(feature = "worker")]
+fn alpha_at(canvas: &web_sys::OffscreenCanvas, x: f32, y: f32) -> u8 {
+    use wasm_bindgen::JsCast;
+    let context: web_sys::OffscreenCanvasRenderingContext2d =
+        canvas.get_context("2d").unwrap().unwrap().dyn_into().unwrap();
+    let pixel = context.get_image_data(x as f64, y as f64, 1.0, 1.0).unwrap();
+    pixel.data()[3]
+}
+
+#[cfg(feature = "worker")]
+#[wasm_bindgen_test]
+fn the_painter_draws_cards_where_the_layout_says_and_nothing_elsewhere() {
+    use physics_worker::paint::Painter;
+    use physics_worker::view::{Detail, Viewport, LAYOUT_STRIDE};
+
+    let viewport = Viewport { width: 800.0, height: 600.0 };
+    let canvas = web_sys::OffscreenCanvas::new(800, 600).unwrap();
+    let mut painter = Painter::new(canvas.clone(), viewport, 1.0).unwrap();
+    // 60 products: the 40 nearest the front are cards, the rest planets.
+    let products: Vec<(String, String, i64)> =
+        (0..60).map(|i| (format!("Product {i} </title><script>"), "$12.00".to_string(), i)).collect();
+    painter.set_products(products);
+    let positions: Vec<f32> = (0..60)
+        .flat_map(|i| {
+            let angle = i as f32 * 0.7;
+            [angle.cos() * 0.8, angle.sin() * 0.5, -1.0 + i as f32 / 30.0, 1.0]
+        })
+        .collect();
+    painter.paint(&positions, 0.0);
+    let layout = painter.layout().clone();
+    assert_eq!(layout.detail.iter().filter(|d| **d == Detail::Card).count(), 40);
+    let front = *layout.order.last().unwrap();
+    let r = &layout.rects[front * LAYOUT_STRIDE..front * LAYOUT_STRIDE + 4];
+    assert!(alpha_at(&canvas, r[0] + r[2] / 2.0, r[1] + r[3] / 2.0) > 0, "the front card is painted");
+    assert_eq!(alpha_at(&canvas, 2.0, 2.0), 0, "an empty corner stays clear");
+    // Focus brings a planet to the front as a card.
+    let back = layout.order[0];
+    assert_eq!(layout.detail[back], Detail::Planet);
+    painter.set_focus(Some(back));
+    painter.paint(&positions, 16.0);
+    assert_eq!(painter.layout().detail[back], Detail::Card);
+    assert_eq!(*painter.layout().order.last().unwrap(), back);
+}

@@ -6,5 +6,7 @@ use physics_worker::worker::PhysicsWorker;
 
 fn main() {
     console_error_panic_hook::set_once();
+    // Before the bridge registers: transferred canvases and images must not reach it.
+    physics_worker::codec::listen_for_transfers();
     PhysicsWorker::registrar().encoding::<FrameCodec>().register();
 }
