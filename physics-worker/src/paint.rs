@@ -8,9 +8,10 @@ use web_sys::{ImageBitmap, OffscreenCanvas, OffscreenCanvasRenderingContext2d as
 
 use crate::view::{stock_label, Detail, Layout, Viewport, LAYOUT_STRIDE, PLANET_DIAMETER, REDSHIFT_FROM};
 
-/// Cards whose content changed that are rasterised again per frame at most (the rest wait a
-/// frame or two; a card never drawn before is always rasterised at once).
-const RERASTER_PER_FRAME: usize = 8;
+/// Cards rasterised per frame at most: new ones first (a body that just came to the front shows
+/// as its planet until its card is ready, a frame or two later), then ones whose content changed.
+/// Rasterising is the expensive part of a frame; placing bitmaps is cheap.
+const RASTERS_PER_FRAME: usize = 6;
 /// Card background.
 const CARD_FILL: &str = "#11162e";
 /// Card border, and a planet's ring.
@@ -176,7 +177,12 @@ impl Painter {
         let ctx = &self.context;
         let _ = ctx.set_transform(self.dpr as f64, 0.0, 0.0, self.dpr as f64, 0.0, 0.0);
         ctx.clear_rect(0.0, 0.0, self.viewport.width as f64, self.viewport.height as f64);
-        let mut budget = RERASTER_PER_FRAME;
+        // New cards first, then changed ones, within one budget.
+        let new_cards = (0..self.faces.len())
+            .filter(|&i| self.layout.detail.get(i) == Some(&Detail::Card) && self.faces[i].card.is_none())
+            .count();
+        let mut new_budget = new_cards.min(RASTERS_PER_FRAME);
+        let mut stale_budget = RASTERS_PER_FRAME - new_budget;
         let (card_w, card_h) = self.viewport.card_size();
         for k in 0..self.layout.order.len() {
             let index = self.layout.order[k];
@@ -184,9 +190,21 @@ impl Painter {
             let r = &self.layout.rects[index * LAYOUT_STRIDE..index * LAYOUT_STRIDE + 4];
             let (x, y, w, h) = (r[0] as f64, r[1] as f64, r[2] as f64, r[3] as f64);
             match self.layout.detail[index] {
+                Detail::Card if face.card.is_none() && new_budget == 0 => {
+                    // Not rasterised yet and no budget left this frame: its planet stands in.
+                    let side = (w.min(h) * 0.35).max(8.0);
+                    if face.planet.is_none() {
+                        face.planet = rasterise_planet(face, index, self.dpr);
+                    }
+                    if let Some(bitmap) = &face.planet {
+                        let (px, py) = (x + (w - side) / 2.0, y + (h - side) / 2.0);
+                        let _ = ctx.draw_image_with_offscreen_canvas_and_dw_and_dh(bitmap, px, py, side, side);
+                    }
+                }
                 Detail::Card => {
-                    if face.card.is_none() || (face.stale && budget > 0) {
-                        budget = budget.saturating_sub(usize::from(face.card.is_some()));
+                    let budget = if face.card.is_none() { &mut new_budget } else { &mut stale_budget };
+                    if (face.card.is_none() || face.stale) && *budget > 0 {
+                        *budget -= 1;
                         face.card = rasterise_card(face, index, card_w, card_h, self.dpr);
                         face.stale = false;
                     }
