@@ -29,6 +29,8 @@ use crate::catalog::{instability, stock_label, LOW_STOCK, REDSHIFT_FROM};
 use crate::dom::{element, window};
 use crate::money::format_cents;
 
+/// Why the page paints when the shopper asked for it with `?painter=dom`.
+const FORCED_DOM_PAINTER: &str = "asked for with ?painter=dom";
 /// Pointer samples older than this do not count toward a flick's velocity.
 const FLICK_WINDOW_MS: f64 = 80.0;
 /// A press held this long without moving is a tractor beam.
@@ -616,7 +618,12 @@ fn start_painting(well: &Rc<RefCell<Well>>) {
         }
     };
     let Some(canvas) = canvas else {
-        fall_back_to_dom_painter(well, "this browser cannot hand a canvas to a worker");
+        let reason = if crate::well_canvas::dom_painter_asked() {
+            FORCED_DOM_PAINTER
+        } else {
+            "this browser cannot hand a canvas to a worker"
+        };
+        fall_back_to_dom_painter(well, reason);
         return;
     };
     {
@@ -709,6 +716,16 @@ fn fall_back_to_dom_painter(well: &Rc<RefCell<Well>>, reason: &str) {
     let _ = w.container.class_list().remove_1("painted");
     let _ = w.container.set_attribute("data-painter", "dom");
     web_sys::console::warn_1(&format!("SwiftCart: the well is drawn by the page ({reason})").into());
+    // One line for the shopper, unless they asked for it (`?painter=dom`).
+    if reason != FORCED_DOM_PAINTER {
+        let notice = window().document().and_then(|d| d.create_element("p").ok());
+        if let Some(notice) = notice {
+            notice.set_class_name("well-notice");
+            let _ = notice.set_attribute("role", "status");
+            notice.set_text_content(Some("This browser cannot paint the well off the page, so it may move less smoothly."));
+            let _ = w.container.before_with_node_1(&notice);
+        }
+    }
     let start = !w.reduced_motion;
     drop(w);
     if start {

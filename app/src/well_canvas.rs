@@ -21,10 +21,15 @@ const IMAGES_PER_BATCH: usize = 16;
 /// Decoded image size in device pixels (cards draw them at most about 120 CSS px).
 const IMAGE_PIXELS: u32 = 240;
 
+/// Whether the page was asked for the DOM painter (`?painter=dom`: comparisons, tests).
+pub fn dom_painter_asked() -> bool {
+    window().location().search().unwrap_or_default().contains("painter=dom")
+}
+
 /// Whether this browser can hand a canvas to the worker (and the page did not ask for the DOM
 /// painter with `?painter=dom`).
 pub fn supported() -> bool {
-    let forced_dom = window().location().search().unwrap_or_default().contains("painter=dom");
+    let forced_dom = dom_painter_asked();
     let global = js_sys::global();
     let has = |object: &JsValue, name: &str| Reflect::has(object, &name.into()).unwrap_or(false);
     let prototype = Reflect::get(&global, &"HTMLCanvasElement".into())
