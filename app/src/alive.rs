@@ -722,7 +722,9 @@ fn fall_back_to_dom_painter(well: &Rc<RefCell<Well>>, reason: &str) {
         if let Some(notice) = notice {
             notice.set_class_name("well-notice");
             let _ = notice.set_attribute("role", "status");
-            notice.set_text_content(Some("This browser cannot paint the well off the page, so it may move less smoothly."));
+            notice.set_text_content(Some(
+                "This browser cannot paint the well off the page, so it may move less smoothly.",
+            ));
             let _ = w.container.before_with_node_1(&notice);
         }
     }
