@@ -172,8 +172,15 @@ impl Painter {
 
     /// Paints one frame from the manifold's `positions` at `now` (ms; drives the glitch).
     pub fn paint(&mut self, positions: &[f32], now: f64) {
-        let featured: Vec<usize> = self.hover.into_iter().chain(self.focus).collect();
-        self.layout.compute(positions, self.viewport, &self.pulled, &featured);
+        // Hover, then focus (painted last, so in front): no allocation per frame.
+        let featured = [self.hover, self.focus];
+        let featured: &[usize] = match featured {
+            [Some(h), Some(f)] if h != f => &[h, f],
+            [_, Some(f)] => &[f],
+            [Some(h), None] => &[h],
+            [None, None] => &[],
+        };
+        self.layout.compute(positions, self.viewport, &self.pulled, featured);
         let ctx = &self.context;
         let _ = ctx.set_transform(self.dpr as f64, 0.0, 0.0, self.dpr as f64, 0.0, 0.0);
         ctx.clear_rect(0.0, 0.0, self.viewport.width as f64, self.viewport.height as f64);
