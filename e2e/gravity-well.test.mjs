@@ -111,7 +111,15 @@ test('a flick in one browser changes that product\'s motion in another', async (
   const seen = speedUp(samples, flickedAt);
   assert.ok(seen.first, `no change of motion of ${id} in the second browser (before ${seen.before.toFixed(0)} px/s, after max ${seen.after.toFixed(0)} px/s)`);
   const departed = firstDeparture(samples, flickedAt);
-  console.log(`visual latency A→B: first frame off the old path ${departed ? (departed - flickedAt).toFixed(0) : '-'} ms; speed change seen at ${(seen.first[0] - flickedAt).toFixed(0)} ms (speed ${seen.before.toFixed(0)} → ${seen.first[1].toFixed(0)} px/s)`);
+  // B was told of the flick before its tick (an `ev` frame) and its worker painted it at once;
+  // the tick then landed exactly where that forecast said.
+  const forecast = (await b.page.evaluate(() => window.__swiftcartStats().forecasts))
+    .find(([pid, arrived]) => pid === id && arrived >= flickedAt);
+  assert.ok(forecast, `the second browser got no forecast of the flick on ${id}`);
+  const [, arrived, painted, confirmed] = forecast;
+  assert.ok(painted !== null, 'the forecast was painted off the old path');
+  assert.ok(confirmed, 'the tick matched the forecast bit for bit');
+  console.log(`visual latency A→B: event after ${(arrived - flickedAt).toFixed(0)} ms, first frame painted off the old path ${(painted - flickedAt).toFixed(0)} ms (worker's record), ${departed ? (departed - flickedAt).toFixed(0) : '-'} ms by pixels; speed change seen at ${(seen.first[0] - flickedAt).toFixed(0)} ms (speed ${seen.before.toFixed(0)} → ${seen.first[1].toFixed(0)} px/s)`);
   await b.page.screenshot({ path: ARTIFACTS + 'after-flick.png' });
   assert.deepEqual([...a.errors, ...b.errors], []);
   await a.context.close();

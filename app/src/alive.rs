@@ -110,6 +110,9 @@ struct Stats {
     worker_intervals: Vec<f64>,
     /// Where the watched product was painted: `[epoch ms, x, y]` (client coordinates).
     watched: Vec<(f64, f64, f64)>,
+    /// Other shoppers' gestures as the worker showed them: product id, epoch ms the event
+    /// arrived, epoch ms of the first frame painted off the old path, confirmed bit for bit.
+    forecasts: Vec<(String, f64, Option<f64>, bool)>,
 }
 
 impl Stats {
@@ -328,6 +331,11 @@ fn on_event(well: &Rc<RefCell<Well>>, event: Event) {
                 w.fresh = true;
             }
             Stats::push(&mut w.stats.manifold_us, manifold_us as f64);
+            for (index, arrived, departed, confirmed) in forecasts {
+                if let Some(id) = w.ids.get(index as usize).cloned() {
+                    Stats::push(&mut w.stats.forecasts, (id, arrived, departed, confirmed));
+                }
+            }
             if let Some(prices) = prices {
                 update_prices(&mut w, prices);
             }
@@ -396,7 +404,7 @@ fn on_event(well: &Rc<RefCell<Well>>, event: Event) {
                 fall_back_to_dom_painter(well, &reason);
             }
         }
-        Event::Layout { products, prices, paint_ms, intervals_ms, extrapolated_ms, watched } => {
+        Event::Layout { products, prices, paint_ms, intervals_ms, extrapolated_ms, watched, forecasts } => {
             let mut w = well.borrow_mut();
             let wanted = products as usize * physics_worker::view::LAYOUT_STRIDE;
             if let Some(rects) = take_positions().filter(|r| r.length() as usize == wanted) {
@@ -910,8 +918,9 @@ fn frame(well: &Rc<RefCell<Well>>, timestamp: f64, origin: f64) {
 }
 
 /// `window.__swiftcartStats()`: `{intervals, mainMs, manifoldUs, extrapolatedMs}` of the page's
-/// last frames (DOM painter), `{paintMs, workerIntervals, watched}` of the worker's, and which
-/// `painter` draws, for the browser measurements (docs/performance.md) and tests.
+/// last frames (DOM painter), `{paintMs, workerIntervals, watched}` of the worker's, `forecasts`
+/// (`[productId, arrivedAt, departedAt | null, confirmed]` per other shopper's gesture, epoch ms),
+/// and which `painter` draws, for the browser measurements (docs/performance.md) and tests.
 fn stats_object(w: &Well) -> JsValue {
     let object = js_sys::Object::new();
     let list = |values: &[f64]| values.iter().map(|v| JsValue::from_f64(*v)).collect::<js_sys::Array>();
@@ -924,6 +933,16 @@ fn stats_object(w: &Well) -> JsValue {
     let watched: js_sys::Array =
         w.stats.watched.iter().map(|(t, x, y)| js_sys::Array::of3(&(*t).into(), &(*x).into(), &(*y).into())).collect();
     let _ = js_sys::Reflect::set(&object, &"watched".into(), &watched);
+    let forecasts: js_sys::Array = w
+        .stats
+        .forecasts
+        .iter()
+        .map(|(id, arrived, departed, confirmed)| {
+            let departed = departed.map_or(JsValue::NULL, JsValue::from_f64);
+            js_sys::Array::of4(&id.into(), &(*arrived).into(), &departed, &(*confirmed).into())
+        })
+        .collect();
+    let _ = js_sys::Reflect::set(&object, &"forecasts".into(), &forecasts);
     let painter = if w.canvas.is_some() { "worker" } else { "dom" };
     let _ = js_sys::Reflect::set(&object, &"painter".into(), &painter.into());
     object.into()

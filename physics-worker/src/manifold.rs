@@ -15,12 +15,17 @@
 //! * **Prediction and reconciliation**: the shopper's own flick moves the product at once; when
 //!   the server's state catches up (or refuses the flick), the difference between what was shown
 //!   and the authoritative path fades out over [`RECONCILE_MS`] instead of snapping.
+//! * **Forecasts** ([`Manifold::on_forecast`]): another shopper's gesture arrives as an `ev`
+//!   frame before the tick that applies it. It is applied, with the engine's own
+//!   [`apply_gesture`], wherever the shown state is stepped past the last confirmed tick, so the
+//!   product leaves its path at once. When that tick arrives it matches bit for bit (nothing
+//!   moves) or, if the engine refused or moved the gesture, the gap fades like a refused flick.
 //!
 //! Time is always passed in (milliseconds, the page's clock), so tests drive it precisely.
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::physics::{apply_impulse, step, Body, StepScratch, Vec3, WellParams};
+use crate::physics::{apply_gesture, apply_impulse, step, Body, StepScratch, Vec3, WellParams};
 use crate::wire::{BodyState, CatalogEntry};
 
 /// Longest extrapolation past the newest confirmed tick; then positions hold.
@@ -34,6 +39,11 @@ const HISTORY: usize = 12;
 const MAX_PENDING: usize = 1;
 /// Floats per product in the render buffer: x, y, z, mass.
 pub const STRIDE: usize = 4;
+/// Most forecasts waiting for their tick; more are dropped (the tick still shows them).
+pub const MAX_FORECASTS: usize = 64;
+/// How far (well units, about half a pixel on a phone) a shown product must be from where it
+/// would be without a forecast to count as having left its path.
+pub const DEPARTURE_UNITS: f32 = 0.002;
 
 /// Round trip and offset from `ping`/`pong`.
 #[derive(Clone, Debug, Default)]
@@ -87,6 +97,8 @@ enum Source {
     Interpolated,
     Extrapolated,
     Predicted,
+    /// Extrapolated through another shopper's forecast gesture.
+    Forecast,
 }
 
 /// The shopper's own flick, shown before the server confirms it.
@@ -102,6 +114,35 @@ struct Prediction {
     at: f64,
     /// The tick that applied it, once acknowledged.
     acked_n: Option<u64>,
+}
+
+/// Another shopper's gesture, shown before its tick confirms it.
+#[derive(Clone, Debug)]
+struct Forecast {
+    /// The tick that will apply it.
+    n: u64,
+    index: usize,
+    /// A flick's impulse, or `None` for a beam.
+    impulse: Option<Vec3>,
+    /// Local time the event arrived.
+    arrived: f64,
+    /// Local time of the first frame that showed the product off its old path.
+    departed: Option<f64>,
+}
+
+/// How a forecast ended (see [`Manifold::take_forecast_outcomes`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ForecastOutcome {
+    /// The product.
+    pub index: usize,
+    /// The tick it forecast.
+    pub n: u64,
+    /// Local time the event arrived.
+    pub arrived: f64,
+    /// Local time of the first rendered frame that showed the product off its old path, if one did.
+    pub departed: Option<f64>,
+    /// Whether the tick's state matched the forecast bit for bit.
+    pub confirmed: bool,
 }
 
 /// What [`Manifold::render`] did this frame (for tests and measurements).
@@ -130,6 +171,10 @@ pub struct Manifold {
     jitter_ms: f64,
     extrapolation: Extrapolation,
     predictions: Vec<Prediction>,
+    forecasts: Vec<Forecast>,
+    outcomes: Vec<ForecastOutcome>,
+    /// The newest snapshot extrapolated without forecasts, to tell when one shows.
+    plain: Extrapolation,
     corrections: Vec<Vec3>,
     sources: Vec<Source>,
     last_rendered: Vec<Vec3>,
@@ -153,6 +198,9 @@ impl Manifold {
             jitter_ms: 0.0,
             extrapolation: Extrapolation { from: u64::MAX, ..Extrapolation::default() },
             predictions: Vec::new(),
+            forecasts: Vec::new(),
+            outcomes: Vec::new(),
+            plain: Extrapolation { from: u64::MAX, ..Extrapolation::default() },
             corrections: Vec::new(),
             sources: Vec::new(),
             last_rendered: Vec::new(),
@@ -220,6 +268,7 @@ impl Manifold {
         self.history.clear();
         self.pending.clear();
         self.predictions.clear();
+        self.forecasts.clear();
         self.corrections = vec![[0.0; 3]; count];
         self.sources = vec![Source::Interpolated; count];
         self.last_rendered = vec![[0.0; 3]; count];
@@ -266,7 +315,69 @@ impl Manifold {
             }
             self.history.push_back(Snapshot { n, t, bodies });
             self.settle_predictions();
+            self.settle_forecasts();
         }
+    }
+
+    /// Another shopper's gesture on product `index`, which tick `n` will apply (an `ev` frame
+    /// arriving at local time `arrived`). Ignored when it cannot help: before the sync, for an
+    /// unknown product or a bad impulse, for a tick already confirmed, or beyond
+    /// [`MAX_FORECASTS`] waiting.
+    pub fn on_forecast(&mut self, index: usize, n: u64, impulse: Option<Vec3>, arrived: f64) -> bool {
+        let known = index < self.len() && self.confirmed_tick().is_some_and(|newest| n > newest);
+        let finite = impulse.is_none_or(|v| v.iter().all(|c| c.is_finite()));
+        if !known || !finite || self.forecasts.len() >= MAX_FORECASTS {
+            return false;
+        }
+        self.forecasts.push(Forecast { n, index, impulse, arrived, departed: None });
+        self.extrapolation.from = u64::MAX; // re-step the shown state with the forecast in it
+        true
+    }
+
+    /// Forecasts waiting for their tick.
+    pub fn forecasts_pending(&self) -> usize {
+        self.forecasts.len()
+    }
+
+    /// How the forecasts settled since the last call.
+    pub fn take_forecast_outcomes(&mut self) -> Vec<ForecastOutcome> {
+        std::mem::take(&mut self.outcomes)
+    }
+
+    /// Forecasts for ticks now confirmed end: confirmed when the tick landed exactly where the
+    /// forecast said, corrected otherwise (the render fades the gap, as for a refused flick).
+    fn settle_forecasts(&mut self) {
+        let newest = self.history.back().expect("synced");
+        if !self.forecasts.iter().any(|f| f.n <= newest.n) {
+            return;
+        }
+        // The tick as forecast: the one before it, with the forecasts for it applied, stepped.
+        let before = self.history.iter().rev().nth(1).filter(|s| s.n + 1 == newest.n);
+        let expected = before.map(|before| {
+            let mut bodies = before.bodies.clone();
+            apply_forecasts(&mut bodies, &self.forecasts, newest.n, &self.params);
+            step(&mut bodies, &self.params, &mut self.scratch);
+            bodies
+        });
+        let newest = self.history.back().expect("synced");
+        let (settled, waiting): (Vec<Forecast>, Vec<Forecast>) =
+            std::mem::take(&mut self.forecasts).into_iter().partition(|f| f.n <= newest.n);
+        self.forecasts = waiting;
+        for f in settled {
+            let confirmed = f.n == newest.n
+                && expected.as_ref().is_some_and(|bodies| same_bits(&bodies[f.index], &newest.bodies[f.index]));
+            self.outcomes.push(ForecastOutcome {
+                index: f.index,
+                n: f.n,
+                arrived: f.arrived,
+                departed: f.departed,
+                confirmed,
+            });
+        }
+        if self.outcomes.len() > 4 * MAX_FORECASTS {
+            self.outcomes.drain(..MAX_FORECASTS);
+        }
+        self.extrapolation.from = u64::MAX;
     }
 
     fn apply(&mut self, bodies: &mut [Body], list: &[BodyState]) {
@@ -364,6 +475,9 @@ impl Manifold {
         };
         let positions: Vec<(Vec3, f32)> =
             if source == Source::Interpolated { self.interpolate(render_t) } else { self.extrapolate(extrapolated_ms) };
+        if source == Source::Extrapolated {
+            self.note_departures(&positions, extrapolated_ms, now);
+        }
 
         // Own predictions, stepped locally in present time.
         let dt_ms = self.params.dt as f64 * 1000.0;
@@ -381,6 +495,9 @@ impl Manifold {
         for i in 0..count {
             let (mut pos, mass) = positions[i];
             let mut this_source = source;
+            if source == Source::Extrapolated && self.forecasts.iter().any(|f| f.index == i) {
+                this_source = Source::Forecast;
+            }
             let mut velocity = newest.bodies[i].v;
             if let Some(p) = self.predictions.iter().find(|p| p.index == i) {
                 let k = ((now - p.at) / dt_ms).clamp(0.0, 1.0) as f32;
@@ -392,7 +509,9 @@ impl Manifold {
             // snapshot) would jump: carry the gap between where the old path was heading and the
             // new one as a correction that fades out.
             let correction = &mut self.corrections[i];
-            if self.last_render_local.is_some() && this_source != self.sources[i] {
+            // A forecast starting is the point: it shows at once, unsmoothed.
+            let change = this_source != self.sources[i] && this_source != Source::Forecast;
+            if self.last_render_local.is_some() && change {
                 let shown = self.last_rendered[i];
                 let seconds = (frame_dt / 1000.0) as f32;
                 for axis in 0..3 {
@@ -437,27 +556,43 @@ impl Manifold {
     }
 
     /// The newest snapshot carried `ahead_ms` forward with the shared integrator, interpolating
-    /// within the step. Cached: a frame steps only what earlier frames have not stepped yet.
+    /// within the step, with the forecasts applied at their ticks. Cached: a frame steps only
+    /// what earlier frames have not stepped yet.
     fn extrapolate(&mut self, ahead_ms: f64) -> Vec<(Vec3, f32)> {
         let newest = self.history.back().expect("synced");
-        let dt_ms = self.params.dt as f64 * 1000.0;
-        let whole = (ahead_ms / dt_ms).floor() as u32;
-        let cache = &mut self.extrapolation;
-        if cache.from != newest.n || cache.steps > whole {
-            cache.from = newest.n;
-            cache.steps = 0;
-            cache.before.clone_from(&newest.bodies);
-            cache.after.clone_from(&newest.bodies);
-            step(&mut cache.after, &self.params, &mut self.scratch);
-        }
-        while cache.steps < whole {
-            cache.before.clone_from(&cache.after);
-            step(&mut cache.after, &self.params, &mut self.scratch);
-            cache.steps += 1;
-        }
-        let k = ((ahead_ms - whole as f64 * dt_ms) / dt_ms) as f32;
-        cache.before.iter().zip(&cache.after).map(|(x, y)| (lerp3(x.p, y.p, k), x.m)).collect()
+        self.extrapolation.advance(newest, ahead_ms, &self.params, &mut self.scratch, &self.forecasts)
     }
+
+    /// Marks the forecasts whose product is now shown off the path it had without them.
+    fn note_departures(&mut self, shown: &[(Vec3, f32)], ahead_ms: f64, now: f64) {
+        if self.forecasts.iter().all(|f| f.departed.is_some()) {
+            return;
+        }
+        let newest = self.history.back().expect("synced");
+        let plain = self.plain.advance(newest, ahead_ms, &self.params, &mut self.scratch, &[]);
+        for f in self.forecasts.iter_mut().filter(|f| f.departed.is_none()) {
+            let (a, b) = (shown[f.index].0, plain[f.index].0);
+            let apart = ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt();
+            if apart > DEPARTURE_UNITS {
+                f.departed = Some(now);
+            }
+        }
+    }
+}
+
+/// Applies the forecasts for tick `n`, in the order they arrived (the order the engine queued them).
+fn apply_forecasts(bodies: &mut [Body], forecasts: &[Forecast], n: u64, params: &WellParams) {
+    for f in forecasts.iter().filter(|f| f.n == n) {
+        if let Some(body) = bodies.get_mut(f.index) {
+            let _ = apply_gesture(body, f.impulse, params);
+        }
+    }
+}
+
+/// Whether two bodies hold the same bits (what the server's delta encoder compares).
+fn same_bits(a: &Body, b: &Body) -> bool {
+    let bits = |v: Vec3| v.map(f32::to_bits);
+    bits(a.p) == bits(b.p) && bits(a.v) == bits(b.v) && a.m.to_bits() == b.m.to_bits()
 }
 
 /// The newest snapshot stepped `steps` (`before`) and `steps + 1` (`after`) times.
@@ -467,6 +602,38 @@ struct Extrapolation {
     steps: u32,
     before: Vec<Body>,
     after: Vec<Body>,
+}
+
+impl Extrapolation {
+    /// Positions `ahead_ms` past `newest`, stepping from where the cache left off; forecasts
+    /// apply before the step of their tick, as the engine applies gestures.
+    fn advance(
+        &mut self,
+        newest: &Snapshot,
+        ahead_ms: f64,
+        params: &WellParams,
+        scratch: &mut StepScratch,
+        forecasts: &[Forecast],
+    ) -> Vec<(Vec3, f32)> {
+        let dt_ms = params.dt as f64 * 1000.0;
+        let whole = (ahead_ms / dt_ms).floor() as u32;
+        if self.from != newest.n || self.steps > whole {
+            self.from = newest.n;
+            self.steps = 0;
+            self.before.clone_from(&newest.bodies);
+            self.after.clone_from(&newest.bodies);
+            apply_forecasts(&mut self.after, forecasts, newest.n + 1, params);
+            step(&mut self.after, params, scratch);
+        }
+        while self.steps < whole {
+            self.before.clone_from(&self.after);
+            self.steps += 1;
+            apply_forecasts(&mut self.after, forecasts, newest.n + 1 + self.steps as u64, params);
+            step(&mut self.after, params, scratch);
+        }
+        let k = ((ahead_ms - whole as f64 * dt_ms) / dt_ms) as f32;
+        self.before.iter().zip(&self.after).map(|(x, y)| (lerp3(x.p, y.p, k), x.m)).collect()
+    }
 }
 
 fn lerp3(a: Vec3, b: Vec3, k: f32) -> Vec3 {

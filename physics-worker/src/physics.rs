@@ -176,6 +176,19 @@ pub fn add_interest(body: &mut Body, params: &WellParams) {
     body.m = (body.m + params.mass_per_interaction).min(params.max_mass);
 }
 
+/// What one accepted gesture does to its product's body before the tick's step: a flick's
+/// impulse (`Some`), or a beam's communal mass (`None`). The engine applies gestures with this, and
+/// a client applies another shopper's forecast with it, so both land on the same bits.
+pub fn apply_gesture(body: &mut Body, impulse: Option<Vec3>, params: &WellParams) -> Result<(), ImpulseError> {
+    match impulse {
+        Some(v) => apply_impulse(body, v, params),
+        None => {
+            add_interest(body, params);
+            Ok(())
+        }
+    }
+}
+
 fn clamp_length(v: Vec3, max: f32) -> Vec3 {
     let len2 = v[0] * v[0] + v[1] * v[1] + v[2] * v[2];
     if len2 <= max * max {

@@ -140,6 +140,19 @@ pub enum ServerFrame {
         /// The new levels.
         s: Vec<StockLevel>,
     },
+    /// Another shopper's gesture, forwarded the moment a node accepted it: a forecast of what
+    /// tick `n` will apply to product `i`. The tick stays the truth: a client applies the
+    /// forecast to what it shows and lets the tick confirm or correct it.
+    #[serde(rename = "ev")]
+    Event {
+        /// Product index.
+        i: ProductIndex,
+        /// The tick that will apply it.
+        n: u64,
+        /// A flick's impulse (already clamped); absent for a beam, which only adds communal mass.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        v: Option<Vec3>,
+    },
     /// Answer to `ping`, for clock sync.
     #[serde(rename = "pong")]
     Pong {
@@ -343,6 +356,8 @@ mod tests {
             ServerFrame::Err { code: "ERR_BAD_FRAME".into(), q: None, reason: None },
             ServerFrame::Pong { c: 5.0, t: 6.0 },
             ServerFrame::Authed { exp: 7.0 },
+            ServerFrame::Event { i: 4, n: 11, v: Some([0.5, 0.0, -0.25]) },
+            ServerFrame::Event { i: 4, n: 12, v: None },
         ];
         for f in frames {
             assert_eq!(decode::<ServerFrame>(&encode(&f).unwrap()).unwrap(), f);
@@ -364,6 +379,17 @@ mod tests {
         let bytes = encode(&ClientFrame::Ping { c: 1.0 }).unwrap();
         let value: serde_json::Value = rmp_serde::from_slice(&bytes).unwrap();
         assert_eq!(value["k"], "ping");
+    }
+
+    #[test]
+    fn an_event_frame_has_the_contract_keys_and_a_beam_carries_no_impulse() {
+        let flick: serde_json::Value =
+            rmp_serde::from_slice(&encode(&ServerFrame::Event { i: 2, n: 40, v: Some([1.0, 0.0, 0.0]) }).unwrap())
+                .unwrap();
+        assert_eq!(flick, serde_json::json!({"k": "ev", "i": 2, "n": 40, "v": [1.0, 0.0, 0.0]}));
+        let beam: serde_json::Value =
+            rmp_serde::from_slice(&encode(&ServerFrame::Event { i: 2, n: 40, v: None }).unwrap()).unwrap();
+        assert_eq!(beam, serde_json::json!({"k": "ev", "i": 2, "n": 40}));
     }
 
     #[test]

@@ -213,6 +213,10 @@ pub enum Event {
         extrapolated_ms: Vec<f32>,
         /// Where the watched product was painted: `(epoch ms, centre x, centre y)` per frame.
         watched: Vec<(f64, f32, f32)>,
+        /// Other shoppers' gestures settled since the last layout: `(product index, epoch ms the
+        /// event arrived, epoch ms of the first frame that painted the product off its old path,
+        /// whether the tick matched the forecast bit for bit)`.
+        forecasts: Vec<(u32, f64, Option<f64>, bool)>,
     },
     /// `ERROR_PARADOX`: rewind to the last confirmed state; a fresh `sync` follows.
     ErrorParadox {
@@ -258,6 +262,7 @@ struct Canvas {
     extrapolated_ms: Vec<f32>,
     watch: Option<usize>,
     watched: Vec<(f64, f32, f32)>,
+    forecasts: Vec<(u32, f64, Option<f64>, bool)>,
 }
 
 /// The physics worker.
@@ -415,6 +420,9 @@ impl PhysicsWorker {
                     self.emit(scope, Event::Refused { q, reason });
                 }
             }
+            ServerFrame::Event { i, n, v } => {
+                self.manifold.on_forecast(i as usize, n, v, arrived);
+            }
             ServerFrame::Pong { c, t } => self.manifold.on_pong(c, t, arrived),
             ServerFrame::Authed { .. } => {}
             ServerFrame::Stock { s } => {
@@ -482,6 +490,9 @@ impl PhysicsWorker {
         let Some(painter) = canvas.painter.as_mut() else { return };
         let Some(frame) = self.manifold.render(started, &mut self.positions) else { return };
         push_capped(&mut canvas.extrapolated_ms, frame.extrapolated_ms as f32);
+        for o in self.manifold.take_forecast_outcomes() {
+            push_capped(&mut canvas.forecasts, (o.index as u32, o.arrived, o.departed, o.confirmed));
+        }
         let prices = self.manifold.prices();
         if canvas.prices_painted.len() != prices.len() {
             canvas.prices_painted = prices.to_vec();
@@ -529,6 +540,7 @@ impl PhysicsWorker {
             intervals_ms: std::mem::take(&mut canvas.intervals_ms),
             extrapolated_ms: std::mem::take(&mut canvas.extrapolated_ms),
             watched: std::mem::take(&mut canvas.watched),
+            forecasts: std::mem::take(&mut canvas.forecasts),
         };
         self.emit(scope, event);
     }

@@ -32,6 +32,36 @@ fn a_refused_flick_undoes_itself_without_a_snap() {
 }
 
 #[test]
+fn another_shoppers_forecast_flick_shows_at_once_and_its_tick_changes_nothing() {
+    streams::check_forecast(false);
+}
+
+#[test]
+fn a_refused_forecast_rolls_back_within_the_reconciliation_window() {
+    streams::check_forecast(true);
+}
+
+#[test]
+fn forecasts_that_cannot_help_are_ignored() {
+    use physics_worker::manifold::{Manifold, MAX_FORECASTS};
+    let mut server = streams::Server::new(8);
+    let mut manifold = Manifold::new(streams::TICK_MS);
+    assert!(!manifold.on_forecast(1, 1, None, 0.0), "before the sync");
+    let t0 = streams::Server::t(0);
+    manifold.on_sync(&server.catalog(), 0, t0, &server.states(), t0);
+    let sent = server.tick(None);
+    manifold.on_state(sent.n, sent.t, &sent.list, sent.t);
+    assert!(!manifold.on_forecast(8, 5, None, t0), "an unknown product");
+    assert!(!manifold.on_forecast(1, 1, Some([1.0, 0.0, 0.0]), t0), "a tick already confirmed");
+    assert!(!manifold.on_forecast(1, 5, Some([f32::NAN, 0.0, 0.0]), t0), "a bad impulse");
+    for _ in 0..MAX_FORECASTS {
+        assert!(manifold.on_forecast(1, 5, None, t0));
+    }
+    assert!(!manifold.on_forecast(1, 5, None, t0), "past the cap");
+    assert_eq!(manifold.forecasts_pending(), MAX_FORECASTS);
+}
+
+#[test]
 fn clock_sync_keeps_the_fastest_round_trip() {
     let mut clock = ClockSync::default();
     // Server clock 500 ms ahead; one-way 10 ms, plus queueing on some samples.

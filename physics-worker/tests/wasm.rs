@@ -42,6 +42,16 @@ fn manifold_reconciles_predictions_without_snaps_in_the_browser() {
 }
 
 #[wasm_bindgen_test]
+fn a_forecast_shows_at_once_and_its_tick_changes_nothing_in_the_browser() {
+    common::streams::check_forecast(false);
+}
+
+#[wasm_bindgen_test]
+fn a_refused_forecast_rolls_back_within_the_reconciliation_window_in_the_browser() {
+    common::streams::check_forecast(true);
+}
+
+#[wasm_bindgen_test]
 fn frames_round_trip_in_the_browser() {
     let frame = ClientFrame::Flick { i: 7, v: [0.25, -1.0, 0.0], q: 3 };
     assert_eq!(decode::<ClientFrame>(&encode(&frame).unwrap()).unwrap(), frame);

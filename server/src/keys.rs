@@ -51,6 +51,17 @@ impl Keys {
         format!("{}sc:engine:state", self.prefix)
     }
 
+    /// `sc:engine:open`: the tick that will apply a gesture queued now (the leader moves it on
+    /// atomically with reading the queue), so a node can forecast the tick in its event.
+    pub fn engine_open_tick(&self) -> String {
+        format!("{}sc:engine:open", self.prefix)
+    }
+
+    /// `sc:engine:events`: the pub/sub channel on which nodes forward accepted gestures at once.
+    pub fn engine_events(&self) -> String {
+        format!("{}sc:engine:events", self.prefix)
+    }
+
     /// `sc:auth:revoked:{session}`: a session that ended, while its access tokens could live.
     pub fn revoked_session(&self, session: &str) -> String {
         format!("{}sc:auth:revoked:{}", self.prefix, session)

@@ -27,6 +27,8 @@ pub mod keys;
 pub mod pii;
 /// Product physics state in Redis: cold boot, and the live mass and price the pages show.
 pub mod product_state;
+/// Token buckets: the rate limits of client frames and of forwarded gesture events.
+pub mod rate;
 /// The real-time pipe: `/ws`, the per-node fan-out, delta frames.
 pub mod realtime;
 /// Redis: the connection pool.

@@ -281,3 +281,92 @@ pub fn check_prediction_reconciles_without_snaps(refused: bool) -> f32 {
     assert!(!manifold.is_predicting(target), "the prediction ended");
     largest_jump
 }
+
+/// Another shopper's flick, forwarded as an event before the tick that applies it: the shown
+/// product leaves its old path within a frame of the event. Confirmed, the shown path is the
+/// truth from then on and the tick changes nothing (bit for bit); refused, the shown product is
+/// back on the truth within the reconciliation window, without a jump.
+pub fn check_forecast(refused: bool) {
+    let count = 32;
+    let target = 5;
+    let impulse = [0.6, -0.3, 0.1];
+    let latency = 10.0;
+    let mut server = Server::new(count);
+    let mut manifold = Manifold::new(TICK_MS);
+    manifold.on_sync(&server.catalog(), 0, Server::t(0), &server.states(), Server::t(0) + latency);
+    manifold.on_pong(Server::t(0), Server::t(0) + latency, Server::t(0) + 2.0 * latency);
+    // Queued between ticks 10 and 11, so tick 11 applies it; its event arrives a moment later.
+    let forecast_tick = 11;
+    let event_at = Server::t(10) + 20.0 + latency;
+    let mut tick_arrived_at = None;
+    let mut in_flight: Vec<(f64, Sent)> = Vec::new();
+    let (mut out, mut previous, mut largest_jump) = (Vec::new(), None::<[f32; 3]>, 0.0f32);
+    let mut forecast_sent = false;
+    // (local time, rendered server time, shown position): compared with the truth at the end,
+    // once the server has ticked past every rendered time.
+    let mut shown_frames = Vec::new();
+    let mut now = Server::t(0) + latency;
+    while now < Server::t(40) {
+        while Server::t(server.n + 1) <= now {
+            let apply = server.n + 1 == forecast_tick && !refused;
+            let sent = server.tick(apply.then_some((target, impulse)));
+            in_flight.push((sent.t + latency, sent));
+        }
+        for (_, sent) in in_flight.iter().filter(|(at, _)| *at <= now) {
+            manifold.on_state(sent.n, sent.t, &sent.list, sent.t + latency);
+            if sent.n == forecast_tick {
+                tick_arrived_at = Some(now);
+            }
+        }
+        in_flight.retain(|(at, _)| *at > now);
+        if !forecast_sent && now >= event_at {
+            assert!(manifold.on_forecast(target, forecast_tick, Some(impulse), now));
+            forecast_sent = true;
+        }
+        let frame = manifold.render(now, &mut out).unwrap();
+        let shown = [out[target * STRIDE], out[target * STRIDE + 1], out[target * STRIDE + 2]];
+        if let Some(before) = previous {
+            largest_jump = largest_jump.max((0..3).map(|a| (shown[a] - before[a]).powi(2)).sum::<f32>().sqrt());
+        }
+        previous = Some(shown);
+        shown_frames.push((now, frame.render_t, shown));
+        now += 1000.0 / 60.0;
+    }
+    let error_at = |render_t: f64, shown: [f32; 3]| {
+        let truth = server.truth_at(target, render_t);
+        (0..3).map(|a| (shown[a] - truth[a]).abs()).fold(0.0, f32::max)
+    };
+    let settled_from = tick_arrived_at.expect("the forecast tick arrived") + 5.0 * reconcile_ms();
+    let worst = |from: f64| {
+        let known = Server::t(server.n); // the truth ends at the server's last tick
+        shown_frames
+            .iter()
+            .filter(|(at, t, _)| *at >= from && *t <= known)
+            .map(|(_, t, shown)| error_at(*t, *shown))
+            .fold(0.0, f32::max)
+    };
+    let (worst_after_event, worst_after_settling) = (worst(event_at + 1000.0 / 60.0), worst(settled_from));
+    let outcomes = manifold.take_forecast_outcomes();
+    assert_eq!(outcomes.len(), 1, "{outcomes:?}");
+    let outcome = outcomes[0];
+    assert_eq!(outcome.confirmed, !refused, "{outcome:?}");
+    let departed = outcome.departed.expect("the forecast showed");
+    assert!(
+        departed - outcome.arrived <= 1000.0 / 60.0 + 1e-6,
+        "left its path {} ms after the event",
+        departed - outcome.arrived
+    );
+    let bound = WellParams::default().max_speed * (1.0 / 60.0) + 3.0 * PX;
+    assert!(largest_jump <= bound, "a jump of {} px (bound {} px)", largest_jump / PX, bound / PX);
+    if !refused {
+        // From the frame after the event on, what is shown is the truth: the tick adds nothing.
+        assert!(worst_after_event < 0.5 * PX, "off the truth by {} px after the event", worst_after_event / PX);
+    }
+    assert!(worst_after_settling < 0.5 * PX, "off the truth by {} px once settled", worst_after_settling / PX);
+    assert_eq!(manifold.forecasts_pending(), 0);
+}
+
+/// The manifold's reconciliation time constant.
+pub fn reconcile_ms() -> f64 {
+    physics_worker::manifold::RECONCILE_MS
+}

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use physics_worker::physics::{self, add_interest, apply_impulse, Body, StepScratch, Vec3, WellParams};
+use physics_worker::physics::{self, apply_gesture, Body, StepScratch, Vec3, WellParams};
 use physics_worker::price::{price_cents, PriceInputs, PriceParams};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -63,6 +63,19 @@ pub enum GestureKind {
     Beam,
     /// Dropped out of a cart orbit.
     Drop,
+}
+
+impl GestureKind {
+    /// What the gesture does to its body (see [`apply_gesture`]): `Some(Some(impulse))` for a
+    /// flick, `Some(None)` for a beam's mass, `None` for a drop, which moves nothing. Every node
+    /// forecasts exactly this to its clients.
+    pub fn effect(&self) -> Option<Option<Vec3>> {
+        match self {
+            Self::Flick(v) => Some(Some(*v)),
+            Self::Beam => Some(None),
+            Self::Drop => None,
+        }
+    }
 }
 
 /// The outcome of one gesture.
@@ -208,10 +221,8 @@ impl Engine {
             return Err("duplicate");
         }
         let i = self.index_of(gesture.product).ok_or("unknown_product")?;
-        match &gesture.kind {
-            GestureKind::Flick(v) => apply_impulse(&mut self.bodies[i], *v, &self.params).map_err(|_| "bad_vector")?,
-            GestureKind::Beam => add_interest(&mut self.bodies[i], &self.params),
-            GestureKind::Drop => {}
+        if let Some(impulse) = gesture.kind.effect() {
+            apply_gesture(&mut self.bodies[i], impulse, &self.params).map_err(|_| "bad_vector")?;
         }
         self.last_interest_ms[i] = self.now_ms;
         self.interactions[i].push_back(self.now_ms);

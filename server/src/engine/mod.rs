@@ -206,7 +206,7 @@ pub async fn tick_once(
     engine: &mut Engine,
     paradox: Option<String>,
 ) -> anyhow::Result<TickReport> {
-    let Some(fenced) = store::begin_tick(redis, keys, lease, MAX_GESTURES_PER_TICK).await? else {
+    let Some(fenced) = store::begin_tick(redis, keys, lease, MAX_GESTURES_PER_TICK, engine.n + 1).await? else {
         return Ok(TickReport { written: false, gestures: 0, history: Vec::new() });
     };
     let now = now_ms();

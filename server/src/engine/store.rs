@@ -95,14 +95,45 @@ pub async fn release(redis: &RedisPool, keys: &Keys, lease: &Lease) -> anyhow::R
     Ok(())
 }
 
-/// Queues a gesture for the engine (any node may call this); refused when [`MAX_QUEUED_GESTURES`] wait.
-pub async fn queue_gesture(redis: &RedisPool, keys: &Keys, gesture: &QueuedGesture) -> anyhow::Result<()> {
+/// Queues a gesture for the engine (any node may call this) and, in the same atomic step, forwards
+/// it on `sc:engine:events` as a [`GestureEvent`] with the tick that will apply it, unless it moves
+/// nothing (a drop). Returns that tick; refused when [`MAX_QUEUED_GESTURES`] wait.
+pub async fn queue_gesture(redis: &RedisPool, keys: &Keys, gesture: &QueuedGesture) -> anyhow::Result<u64> {
     let bytes = physics_worker::wire::encode(gesture)?;
     let mut conn = redis.get().await?;
-    let queued: i64 =
-        PUSH_BOUNDED.key(keys.engine_gestures()).arg(bytes).arg(MAX_QUEUED_GESTURES).invoke_async(&mut conn).await?;
-    anyhow::ensure!(queued >= 0, "the gesture queue is full ({MAX_QUEUED_GESTURES}); the engine is behind");
-    Ok(())
+    let tick: i64 = PUSH_AND_FORWARD
+        .key(keys.engine_gestures())
+        .key(keys.engine_open_tick())
+        .key(keys.engine_tick())
+        .key(keys.engine_events())
+        .arg(bytes)
+        .arg(MAX_QUEUED_GESTURES)
+        .arg(u8::from(gesture.kind.effect().is_some()))
+        .invoke_async(&mut conn)
+        .await?;
+    anyhow::ensure!(tick >= 0, "the gesture queue is full ({MAX_QUEUED_GESTURES}); the engine is behind");
+    Ok(tick as u64)
+}
+
+/// A gesture as forwarded on `sc:engine:events` the moment a node queued it: the forecast tick
+/// in decimal, a space, then the [`QueuedGesture`] in MessagePack (so the Lua that queues it
+/// can publish it in the same step, in queue order).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GestureEvent {
+    /// The tick that will apply it, unless the engine falls behind or refuses it.
+    pub n: u64,
+    /// The gesture.
+    pub gesture: QueuedGesture,
+}
+
+impl GestureEvent {
+    /// Reads a message of `sc:engine:events`; `None` for anything malformed.
+    pub fn decode(payload: &[u8]) -> Option<Self> {
+        let space = payload.iter().position(|&b| b == b' ')?;
+        let n = std::str::from_utf8(&payload[..space]).ok()?.parse().ok()?;
+        let gesture = physics_worker::wire::decode(&payload[space + 1..]).ok()?;
+        Some(Self { n, gesture })
+    }
 }
 
 /// Most gestures waiting for the engine. A tick takes many at once, so the queue is only this
@@ -110,15 +141,31 @@ pub async fn queue_gesture(redis: &RedisPool, keys: &Keys, gesture: &QueuedGestu
 /// sees a paradox) rather than piling up in Redis without bound.
 pub const MAX_QUEUED_GESTURES: usize = 10_000;
 
-/// Appends ARGV[1] to the queue unless it holds ARGV[2] entries already (then -1).
-static PUSH_BOUNDED: LazyLock<Script> = LazyLock::new(|| {
+/// Appends ARGV[1] to the queue (KEYS[1]) unless it holds ARGV[2] entries already (then -1).
+/// Returns the tick that will apply it: the open tick (KEYS[2]) the leader set when it last read
+/// the queue, or the last tick written (KEYS[3]) plus one. When ARGV[3] is 1 it also publishes
+/// the [`GestureEvent`] on KEYS[4].
+static PUSH_AND_FORWARD: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[2]) then return -1 end
-return redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('RPUSH', KEYS[1], ARGV[1])
+local n = tonumber(redis.call('GET', KEYS[2]) or '')
+if not n then n = (tonumber(redis.call('GET', KEYS[3]) or '') or 0) + 1 end
+if ARGV[3] == '1' then redis.call('PUBLISH', KEYS[4], string.format('%d', n) .. ' ' .. ARGV[1]) end
+return n
 ",
     )
 });
+
+/// The leader's read of the queue (KEYS[2], at most ARGV[2] entries), only while the lease
+/// (KEYS[1]) holds ARGV[1]; in the same atomic step the open tick (KEYS[3]) becomes ARGV[3], so
+/// a gesture queued from now on is forecast for the tick after this one.
+const READ_QUEUE: &str = r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return false end
+redis.call('SET', KEYS[3], ARGV[3])
+return redis.call('LRANGE', KEYS[2], 0, tonumber(ARGV[2]) - 1)
+";
 
 /// A connection on which this node has checked that the lease is still its own, under `WATCH`.
 pub struct FencedTick {
@@ -130,31 +177,36 @@ pub struct FencedTick {
     pub consumed: usize,
 }
 
-/// First round trip of a tick: `WATCH` the lease, read it, and read up to `max` queued gestures.
-/// `None` when the lease is no longer ours.
+/// First round trip of a tick: `WATCH` the lease and, if it is still ours, read up to `max`
+/// queued gestures for tick `n` (opening tick `n + 1` for gestures queued from now on). `None`
+/// when the lease is no longer ours.
 pub async fn begin_tick(
     redis: &RedisPool,
     keys: &Keys,
     lease: &Lease,
     max: usize,
+    n: u64,
 ) -> anyhow::Result<Option<FencedTick>> {
     let lease_key = keys.engine_lease();
     let mut conn = redis.get().await?;
-    let ((), holder, raw): ((), Option<String>, Vec<Vec<u8>>) = redis::pipe()
+    let ((), raw): ((), Option<Vec<Vec<u8>>>) = redis::pipe()
         .cmd("WATCH")
         .arg(&lease_key)
-        .cmd("GET")
+        .cmd("EVAL")
+        .arg(READ_QUEUE)
+        .arg(3)
         .arg(&lease_key)
-        .cmd("LRANGE")
         .arg(keys.engine_gestures())
-        .arg(0)
-        .arg(max as i64 - 1)
+        .arg(keys.engine_open_tick())
+        .arg(&lease.value)
+        .arg(max)
+        .arg(n + 1)
         .query_async(&mut conn)
         .await?;
-    if holder.as_deref() != Some(lease.value.as_str()) {
+    let Some(raw) = raw else {
         let _: () = redis::cmd("UNWATCH").query_async(&mut conn).await?;
         return Ok(None);
-    }
+    };
     let gestures = raw.iter().filter_map(|bytes| physics_worker::wire::decode(bytes).ok()).collect();
     Ok(Some(FencedTick { conn, gestures, consumed: raw.len() }))
 }

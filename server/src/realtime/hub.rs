@@ -16,7 +16,7 @@ use super::metrics::RealtimeMetrics;
 use super::raw::{self, Drained, Writer};
 use crate::engine::now_ms;
 use crate::engine::stock::StockFeed;
-use crate::engine::store::TickBroadcast;
+use crate::engine::store::{GestureEvent, TickBroadcast};
 use crate::keys::Keys;
 use crate::product_state::{catalog_digest, live_products};
 
@@ -105,6 +105,13 @@ const FAN_OUT_BATCH: usize = 256;
 /// Sockets are written by this many tasks in parallel each tick.
 const FAN_OUT_SHARDS: usize = 2;
 
+/// Gesture events a node forwards to its sockets per second on average, in bursts of up to
+/// [`EVENT_BURST`]. Past that, gestures still reach every client with their tick; only the
+/// early forecast is skipped, so a crowd of flickers cannot multiply every socket's writes.
+pub const EVENTS_PER_SEC: f64 = 60.0;
+/// See [`EVENTS_PER_SEC`].
+pub const EVENT_BURST: f64 = 30.0;
+
 /// The side of a socket the hub writes to. Each tick the hub writes the shared frame straight
 /// into every live socket, without waking the socket's task; a socket that cannot take it at
 /// once (its buffer is still full, or its task is writing) skips ticks and gets a keyframe when
@@ -192,6 +199,32 @@ impl SocketOutlet {
         Some((frames, bytes))
     }
 
+    /// Writes a gesture event into this socket if it can take it at once; a busy or lagging
+    /// socket skips it (its tick brings the same change a moment later).
+    fn deliver_event(&self, framed: &Bytes) -> bool {
+        if !self.live.load(Acquire) || self.needs_flush.load(Acquire) {
+            return false;
+        }
+        let Ok(mut writer) = self.writer.try_lock() else { return false };
+        if writer.push(framed).is_err() {
+            drop(writer);
+            return self.break_off::<()>().is_some();
+        }
+        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+        match writer.drain(&mut cx) {
+            Ok(Drained::All) => {}
+            Ok(Drained::Partly) => {
+                self.needs_flush.store(true, Release);
+                self.wake.notify_one();
+            }
+            Err(_) => {
+                drop(writer);
+                return self.break_off::<()>().is_some();
+            }
+        }
+        true
+    }
+
     fn break_off<T>(&self) -> Option<T> {
         self.broken.store(true, Relaxed);
         self.wake.notify_one();
@@ -228,6 +261,10 @@ pub struct Hub {
     pub sync_gate: tokio::sync::Semaphore,
     /// Units available per product, as last read from PostgreSQL.
     stock: RwLock<HashMap<Uuid, i64>>,
+    /// The newest tick received: an event for it or an earlier one is late.
+    last_tick: AtomicU64,
+    /// Caps the gesture events forwarded ([`EVENTS_PER_SEC`]).
+    event_budget: Mutex<crate::rate::TokenBucket>,
 }
 
 /// `sync` frames prepared at once (each reads a cart).
@@ -248,7 +285,47 @@ impl Hub {
             metrics: RealtimeMetrics::default(),
             sync_gate: tokio::sync::Semaphore::new(SYNC_CONCURRENCY),
             stock: RwLock::default(),
+            last_tick: AtomicU64::new(0),
+            event_budget: Mutex::new(crate::rate::TokenBucket::new(EVENTS_PER_SEC, EVENT_BURST)),
         }
+    }
+
+    /// Forwards another node's (or this node's) accepted gesture to every live socket but the
+    /// one that sent it, as an `ev` frame. Dropped when it cannot help: a product this node does
+    /// not know, a gesture that moves nothing, a tick already received, or past the rate.
+    pub fn forward_event(self: &Arc<Self>, event: GestureEvent) {
+        let catalog = self.catalog();
+        let index = catalog.index_of.get(&event.gesture.product).copied();
+        let effect = event.gesture.kind.effect();
+        let (Some(i), Some(v)) = (index, effect) else {
+            self.metrics.events_dropped.fetch_add(1, Relaxed);
+            return;
+        };
+        let late = event.n <= self.last_tick.load(Relaxed);
+        if late || !self.event_budget.lock().expect("event budget lock").take() {
+            self.metrics.events_dropped.fetch_add(1, Relaxed);
+            return;
+        }
+        let Ok(payload) = wire::encode(&ServerFrame::Event { i, n: event.n, v }) else { return };
+        let framed = Bytes::from(raw::frame(2, &payload));
+        let origin = &event.gesture.origin;
+        let skip = (origin.node == self.node).then_some(origin.conn);
+        let outlets: Vec<Arc<SocketOutlet>> = self
+            .sockets
+            .lock()
+            .expect("sockets lock")
+            .iter()
+            .filter(|(id, _)| Some(**id) != skip)
+            .map(|(_, r)| r.outlet.clone())
+            .collect();
+        let hub = self.clone();
+        // Written apart from the subscription, so ticks never wait behind an event's writes.
+        tokio::spawn(tokio::task::unconstrained(async move {
+            let delivered = outlets.iter().filter(|o| o.deliver_event(&framed)).count() as u64;
+            hub.metrics.events_forwarded.fetch_add(delivered, Relaxed);
+            hub.metrics.frames_sent.fetch_add(delivered, Relaxed);
+            hub.metrics.bytes_sent.fetch_add(delivered * payload.len() as u64, Relaxed);
+        }));
     }
 
     /// A `stock` frame with every product's units available (sent right after a `sync`), or
@@ -413,9 +490,21 @@ impl Hub {
     ) -> anyhow::Result<()> {
         let client = deadpool_redis::redis::Client::open(redis_url)?;
         let mut pubsub = client.get_async_pubsub().await?;
-        pubsub.subscribe(keys.engine_channel()).await?;
+        // One connection for both channels: Redis delivers them in the order they were
+        // published, so an event always comes before the tick that applies it.
+        let events = keys.engine_events();
+        pubsub.subscribe(&[keys.engine_channel(), events.clone()]).await?;
         let mut messages = pubsub.on_message();
         while let Some(message) = messages.next().await {
+            if message.get_channel_name() == events {
+                match GestureEvent::decode(message.get_payload_bytes()) {
+                    Some(event) => self.forward_event(event),
+                    None => {
+                        self.metrics.events_dropped.fetch_add(1, Relaxed);
+                    }
+                }
+                continue;
+            }
             match wire::decode::<TickBroadcast>(message.get_payload_bytes()) {
                 Ok(tick) => self.on_tick(tick, pool, predictor).await,
                 Err(e) => tracing::warn!(error = %e, "realtime: undecodable tick skipped"),
@@ -437,6 +526,7 @@ impl Hub {
     /// Turns one engine tick into frames for every socket and routes the gesture answers.
     async fn on_tick(&self, tick: TickBroadcast, pool: &PgPool, predictor: &mut Predictor) {
         self.metrics.ticks_received.fetch_add(1, Relaxed);
+        self.last_tick.store(tick.n, Relaxed);
         let mut catalog = self.catalog();
         let catalog_changed = catalog.digest != tick.catalog;
         if catalog_changed {

@@ -18,6 +18,10 @@ pub struct RealtimeMetrics {
     pub flood_closes: AtomicU64,
     /// Sockets dropped for not reading.
     pub slow_drops: AtomicU64,
+    /// Gesture events forwarded to this node's sockets.
+    pub events_forwarded: AtomicU64,
+    /// Gesture events not forwarded: unknown product, late, over the rate, or undecodable.
+    pub events_dropped: AtomicU64,
 }
 
 impl RealtimeMetrics {
@@ -38,6 +42,8 @@ impl RealtimeMetrics {
             ("swiftcart_ws_bad_frames_total", "Client frames refused as malformed.", &self.bad_frames),
             ("swiftcart_ws_flood_closes_total", "Sockets closed for flooding.", &self.flood_closes),
             ("swiftcart_ws_slow_drops_total", "Sockets dropped for not reading.", &self.slow_drops),
+            ("swiftcart_ws_events_forwarded_total", "Gesture events forwarded to sockets.", &self.events_forwarded),
+            ("swiftcart_ws_events_dropped_total", "Gesture events not forwarded.", &self.events_dropped),
         ];
         for (name, help, counter) in counters {
             write_metric(out, name, "counter", help, counter.load(Relaxed));

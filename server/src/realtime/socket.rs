@@ -1,6 +1,6 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, StatusCode};
@@ -28,6 +28,7 @@ use crate::auth::Principal;
 use crate::cart::Change;
 use crate::engine::core::{GestureKind, GestureOrigin, QueuedGesture};
 use crate::engine::{now_ms, store};
+use crate::rate::TokenBucket;
 use crate::startup::AppState;
 
 /// Longest a single write to a socket may take before the client is considered gone.
@@ -414,7 +415,7 @@ impl Connection {
             kind,
             origin: GestureOrigin { node: self.state.hub.node().to_string(), conn: self.id, q: gesture.q },
         };
-        store::queue_gesture(&self.state.redis, &self.state.keys, &queued).await.map_err(|_| "unavailable")
+        store::queue_gesture(&self.state.redis, &self.state.keys, &queued).await.map(|_| ()).map_err(|_| "unavailable")
     }
 }
 
@@ -437,30 +438,4 @@ fn read_error_end(error: &tungstenite::Error) -> End {
 /// The instant a token expiring at `exp` (seconds since the epoch) runs out.
 fn until(exp: u64) -> tokio::time::Instant {
     tokio::time::Instant::now() + Duration::from_secs(exp.saturating_sub(unix_now()))
-}
-
-/// Allows `rate` frames per second on average, in bursts of up to `burst`.
-struct TokenBucket {
-    tokens: f64,
-    rate: f64,
-    burst: f64,
-    last: Instant,
-}
-
-impl TokenBucket {
-    fn new(rate: f64, burst: f64) -> Self {
-        Self { tokens: burst, rate, burst, last: Instant::now() }
-    }
-
-    fn take(&mut self) -> bool {
-        let now = Instant::now();
-        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
-        self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
 }

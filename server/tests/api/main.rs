@@ -7,6 +7,7 @@ mod catalog;
 mod checkout;
 mod doors;
 mod engine;
+mod events;
 mod health;
 mod helpers;
 mod pages;
