@@ -319,7 +319,7 @@ fn on_event(well: &Rc<RefCell<Well>>, event: Event) {
             well.borrow_mut().base_masses = base_masses;
             on_synced(well, ids, cart)
         }
-        Event::StateUpdate { products, prices, manifold_us, extrapolated_ms } => {
+        Event::StateUpdate { products, prices, manifold_us, extrapolated_ms, forecasts } => {
             let mut w = well.borrow_mut();
             w.frame_in_flight = false;
             Stats::push(&mut w.stats.extrapolated_ms, extrapolated_ms as f64);
@@ -331,11 +331,7 @@ fn on_event(well: &Rc<RefCell<Well>>, event: Event) {
                 w.fresh = true;
             }
             Stats::push(&mut w.stats.manifold_us, manifold_us as f64);
-            for (index, arrived, departed, confirmed) in forecasts {
-                if let Some(id) = w.ids.get(index as usize).cloned() {
-                    Stats::push(&mut w.stats.forecasts, (id, arrived, departed, confirmed));
-                }
-            }
+            note_forecasts(&mut w, forecasts);
             if let Some(prices) = prices {
                 update_prices(&mut w, prices);
             }
@@ -427,6 +423,7 @@ fn on_event(well: &Rc<RefCell<Well>>, event: Event) {
                     Stats::push(&mut w.stats.watched, (t, left + x as f64, top + y as f64));
                 }
             }
+            note_forecasts(&mut w, forecasts);
             if let Some(prices) = prices {
                 update_prices(&mut w, prices);
             }
@@ -914,6 +911,15 @@ fn frame(well: &Rc<RefCell<Well>>, timestamp: f64, origin: f64) {
     }
     for index in unstable {
         show_instability(&w, index);
+    }
+}
+
+/// Keeps what the worker did with other shoppers' gestures, by product id, for the stats.
+fn note_forecasts(w: &mut Well, forecasts: Vec<physics_worker::worker::Forecasted>) {
+    for (index, arrived, departed, confirmed) in forecasts {
+        if let Some(id) = w.ids.get(index as usize).cloned() {
+            Stats::push(&mut w.stats.forecasts, (id, arrived, departed, confirmed));
+        }
     }
 }
 

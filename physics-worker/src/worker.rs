@@ -165,6 +165,8 @@ pub enum Event {
         manifold_us: f32,
         /// How far past the newest confirmed tick this frame was extrapolated, in ms.
         extrapolated_ms: f32,
+        /// Other shoppers' gestures settled since the last update (as in [`Event::Layout`]).
+        forecasts: Vec<Forecasted>,
     },
     /// Units available changed: `(index, units)`.
     Stock {
@@ -213,10 +215,8 @@ pub enum Event {
         extrapolated_ms: Vec<f32>,
         /// Where the watched product was painted: `(epoch ms, centre x, centre y)` per frame.
         watched: Vec<(f64, f32, f32)>,
-        /// Other shoppers' gestures settled since the last layout: `(product index, epoch ms the
-        /// event arrived, epoch ms of the first frame that painted the product off its old path,
-        /// whether the tick matched the forecast bit for bit)`.
-        forecasts: Vec<(u32, f64, Option<f64>, bool)>,
+        /// Other shoppers' gestures settled since the last layout.
+        forecasts: Vec<Forecasted>,
     },
     /// `ERROR_PARADOX`: rewind to the last confirmed state; a fresh `sync` follows.
     ErrorParadox {
@@ -226,6 +226,11 @@ pub enum Event {
         reason: String,
     },
 }
+
+/// Another shopper's gesture as the worker showed it: `(product index, epoch ms its event
+/// arrived, epoch ms of the first frame that showed the product off its old path, whether the
+/// tick matched the forecast bit for bit)`.
+pub type Forecasted = (u32, f64, Option<f64>, bool);
 
 /// Messages from the socket and timers to the worker itself.
 pub enum Message {
@@ -262,7 +267,7 @@ struct Canvas {
     extrapolated_ms: Vec<f32>,
     watch: Option<usize>,
     watched: Vec<(f64, f32, f32)>,
-    forecasts: Vec<(u32, f64, Option<f64>, bool)>,
+    forecasts: Vec<Forecasted>,
 }
 
 /// The physics worker.
@@ -490,8 +495,8 @@ impl PhysicsWorker {
         let Some(painter) = canvas.painter.as_mut() else { return };
         let Some(frame) = self.manifold.render(started, &mut self.positions) else { return };
         push_capped(&mut canvas.extrapolated_ms, frame.extrapolated_ms as f32);
-        for o in self.manifold.take_forecast_outcomes() {
-            push_capped(&mut canvas.forecasts, (o.index as u32, o.arrived, o.departed, o.confirmed));
+        for outcome in self.manifold.take_forecast_outcomes() {
+            push_capped(&mut canvas.forecasts, forecasted(&outcome));
         }
         let prices = self.manifold.prices();
         if canvas.prices_painted.len() != prices.len() {
@@ -544,6 +549,10 @@ impl PhysicsWorker {
         };
         self.emit(scope, event);
     }
+}
+
+fn forecasted(o: &crate::manifold::ForecastOutcome) -> Forecasted {
+    (o.index as u32, o.arrived, o.departed, o.confirmed)
 }
 
 /// Appends to a report list, dropping the oldest past a bound (a page that stops listening must
@@ -665,6 +674,7 @@ impl Worker for PhysicsWorker {
                         prices,
                         manifold_us,
                         extrapolated_ms: frame.extrapolated_ms as f32,
+                        forecasts: self.manifold.take_forecast_outcomes().iter().map(forecasted).collect(),
                     },
                 );
             }

@@ -69,14 +69,20 @@ fn the_bridge_codec_carries_positions_beside_the_event() {
 
     let positions: Vec<f32> = (0..800).map(|i| i as f32 * 0.25 - 7.0).collect();
     attach_positions(&positions);
-    let update =
-        Event::StateUpdate { products: 200, prices: Some(vec![1_299, 499]), manifold_us: 12.5, extrapolated_ms: 0.0 };
+    let update = Event::StateUpdate {
+        products: 200,
+        prices: Some(vec![1_299, 499]),
+        manifold_us: 12.5,
+        extrapolated_ms: 0.0,
+        forecasts: vec![(3, 1_000.5, Some(1_010.25), true)],
+    };
     let message = FrameCodec::encode(update);
     assert!(take_positions().is_none(), "nothing arrived yet");
     match FrameCodec::decode::<Event>(message) {
-        Event::StateUpdate { products, prices, .. } => {
+        Event::StateUpdate { products, prices, forecasts, .. } => {
             assert_eq!(products, 200);
             assert_eq!(prices, Some(vec![1_299, 499]));
+            assert_eq!(forecasts, vec![(3, 1_000.5, Some(1_010.25), true)]);
         }
         other => panic!("decoded {other:?}"),
     }
