@@ -3,6 +3,8 @@
 #   release bundles and their gzip sizes; presented frames from Chromium's trace, page main-thread
 #   busy time and worker paint time with 200, 500 and 1,000 products, for the worker's canvas and
 #   the page's DOM painter; visual latency of a flick from one browser to another.
+# MEASURE_SIZES (default "200 500 1000") picks the catalog sizes; the latency runs at 200
+# (MEASURE_ROUNDS rounds, default 20).
 # Each catalog size gets its own database (swiftcart_measure_<n>) and Redis prefix; a release server
 # per size is started and stopped here.
 set -euo pipefail
@@ -20,7 +22,7 @@ for f in target/site/pkg/swiftcart_bg.wasm target/site/pkg/swiftcart.wasm public
 done
 
 port=3077
-for products in 200 500 1000; do
+for products in ${MEASURE_SIZES:-200 500 1000}; do
   db="swiftcart_measure_$products"
   ensure_database "$db"
   export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db" SWIFTCART_REDIS_PREFIX="measure$products:"

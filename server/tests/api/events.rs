@@ -25,6 +25,14 @@ struct Watcher {
     scratch: StepScratch,
     /// `(product, forecast tick, impulse, newest tick held when it arrived)`.
     events: Vec<(u32, u64, Option<Vec3>, u64)>,
+    /// When each event and each tick arrived.
+    arrivals: Vec<(Arrival, std::time::Instant)>,
+}
+
+#[derive(Debug, PartialEq)]
+enum Arrival {
+    Event(u32),
+    Tick(u64),
 }
 
 impl Watcher {
@@ -37,6 +45,7 @@ impl Watcher {
             params: WellParams::default(),
             scratch: StepScratch::default(),
             events: Vec::new(),
+            arrivals: Vec::new(),
         };
         while watcher.ticks.is_empty() {
             watcher.read().await;
@@ -75,10 +84,12 @@ impl Watcher {
                 }
                 let bodies = self.bodies(&s, bodies);
                 self.ticks.insert(n, bodies);
+                self.arrivals.push((Arrival::Tick(n), std::time::Instant::now()));
             }
             ServerFrame::Event { i, n, v } => {
                 let newest = self.newest();
                 self.events.push((i, n, v, newest));
+                self.arrivals.push((Arrival::Event(i), std::time::Instant::now()));
             }
             _ => {}
         }
@@ -125,32 +136,44 @@ async fn a_gesture_on_one_node_is_forecast_to_another_nodes_clients_before_its_t
     let mut flicker = connect(&app, &app.guest_token().await).await;
     flicker.wait_for(5 * SECOND, |f| matches!(f, ServerFrame::Sync { .. }).then_some(())).await.expect("sync");
     let mut watcher = Watcher::open(connect(&second, &second.guest_token().await).await).await;
-    for _ in 0..6 {
+    for _ in 0..10 {
         watcher.read().await; // settle into deltas
     }
 
+    let sent = std::time::Instant::now();
     flicker.send(&ClientFrame::Flick { i: 5, v: [2.0, 0.0, 1.0], q: 77 }).await;
     flicker.send(&ClientFrame::Beam { i: 6, q: 78 }).await;
-    let mut acks = BTreeMap::new();
-    while acks.len() < 2 {
-        match flicker.next(2 * SECOND).await {
-            Some(Next::Frame(ServerFrame::Ack { q, n })) => {
-                acks.insert(q, n);
+    // The sender's acks are collected meanwhile, so the watcher reads frames as they come.
+    let acks = tokio::spawn(async move {
+        let mut acks = BTreeMap::new();
+        while acks.len() < 2 {
+            match flicker.next(2 * SECOND).await {
+                Some(Next::Frame(ServerFrame::Ack { q, n })) => {
+                    acks.insert(q, n);
+                }
+                Some(Next::Frame(ServerFrame::Event { .. })) => panic!("the sender is not sent its own gesture"),
+                Some(Next::Frame(_)) => {}
+                other => panic!("the flicker's socket ended: {other:?}"),
             }
-            Some(Next::Frame(ServerFrame::Event { .. })) => panic!("the sender is not sent its own gesture"),
-            Some(Next::Frame(_)) => {}
-            other => panic!("the flicker's socket ended: {other:?}"),
         }
-    }
+        acks
+    });
+    let forecasts = [watcher.forecast_and_its_tick(5).await, watcher.forecast_and_its_tick(6).await];
+    let acks = acks.await.unwrap();
 
-    for (i, q) in [(5, 77), (6, 78)] {
-        let (n, v, held) = watcher.forecast_and_its_tick(i).await;
+    for ((i, q), (n, v, held)) in [(5, 77), (6, 78)].into_iter().zip(forecasts) {
         assert!(held < n, "the event for product {i} arrived before tick {n} (the watcher held {held})");
         assert_eq!(acks[&q], n, "the engine applied product {i}'s gesture at the forecast tick");
         assert_eq!(v.is_some(), i == 5, "a flick carries its impulse, a beam none");
         let forecast = watcher.forecast(n, i, v);
         let truth = watcher.ticks[&n][i as usize];
         assert_eq!(bits(&forecast), bits(&truth), "tick {n} holds product {i} exactly where the forecast said");
+        let at = |what: Arrival| watcher.arrivals.iter().find(|(a, _)| *a == what).map(|(_, t)| *t - sent);
+        println!(
+            "product {i}: event on node B after {:?}, its tick {n} after {:?}",
+            at(Arrival::Event(i)),
+            at(Arrival::Tick(n))
+        );
     }
     second.cleanup().await;
     app.cleanup().await;
