@@ -36,7 +36,13 @@ for products in ${MEASURE_SIZES:-200 500 1000}; do
   say "$products products: the same with the page's DOM painter (?painter=dom), for comparison"
   MEASURE_PAINTER=dom BASE_URL="http://$LEPTOS_SITE_ADDR" node e2e/measure.mjs frames
   if [ "$products" = 200 ]; then
-    say "$products products: visual latency of a flick, browser A → browser B"
+    say "$products products: visual latency of a flick, browser A → browser B (gesture events on)"
+    BASE_URL="http://$LEPTOS_SITE_ADDR" node e2e/measure.mjs latency
+    say "$products products: the same with SWIFTCART_GESTURE_EVENTS=off (the tick only), for comparison"
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    SWIFTCART_GESTURE_EVENTS=off target/release/server serve >"target/measure-$products-no-events.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 60); do curl -sf "http://$LEPTOS_SITE_ADDR/healthz" >/dev/null && break; sleep 0.5; done
     BASE_URL="http://$LEPTOS_SITE_ADDR" node e2e/measure.mjs latency
   fi
   kill "$pid"; wait "$pid" 2>/dev/null || true

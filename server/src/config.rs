@@ -70,6 +70,10 @@ pub struct Config {
     pub metrics_token: Option<String>,
     /// Connections and their deadlines.
     pub connections: crate::serve::ConnectionLimits,
+    /// Whether this node forwards other shoppers' gestures to its sockets as `ev` frames the
+    /// moment they are accepted (`SWIFTCART_GESTURE_EVENTS`, `on` by default). Off, gestures reach
+    /// clients with their tick only (for comparisons, or to save writes on a huge node).
+    pub gesture_events: bool,
 }
 
 /// One configuration variable with a bad value.
@@ -202,6 +206,12 @@ impl Config {
             return Err(err("STRIPE_JS_URL", "expected an http(s) URL of Stripe.js".into()));
         }
 
+        let gesture_events = match get("SWIFTCART_GESTURE_EVENTS", "on").as_str() {
+            "on" => true,
+            "off" => false,
+            _ => return Err(err("SWIFTCART_GESTURE_EVENTS", "expected on or off".into())),
+        };
+
         let redis_key_prefix = get("SWIFTCART_REDIS_PREFIX", "");
         if redis_key_prefix.chars().any(|c| c.is_whitespace()) {
             return Err(err("SWIFTCART_REDIS_PREFIX", "must not contain whitespace".into()));
@@ -233,6 +243,7 @@ impl Config {
                 request_timeout,
                 socket_idle,
             },
+            gesture_events,
         };
         match config.environment {
             Environment::Production => {
@@ -350,6 +361,8 @@ mod tests {
         assert_eq!(c.tick, Duration::from_millis(50));
         assert_eq!(c.allowed_origins, vec!["http://127.0.0.1:3000", "http://localhost:3000"]);
         assert_eq!(c.redis_key_prefix, "");
+        assert!(c.gesture_events, "gesture events are forwarded unless switched off");
+        assert!(!with(&[("SWIFTCART_GESTURE_EVENTS", "off")]).unwrap().gesture_events);
     }
 
     #[test]
@@ -363,6 +376,7 @@ mod tests {
         assert_eq!(with(&[("SWIFTCART_ALLOWED_ORIGINS", "evil.com")]).unwrap_err().var(), "SWIFTCART_ALLOWED_ORIGINS");
         assert_eq!(with(&[("STRIPE_PUBLISHABLE_KEY", "sk_live_x")]).unwrap_err().var(), "STRIPE_PUBLISHABLE_KEY");
         assert_eq!(with(&[("STRIPE_JS_URL", "js.stripe.com")]).unwrap_err().var(), "STRIPE_JS_URL");
+        assert_eq!(with(&[("SWIFTCART_GESTURE_EVENTS", "yes")]).unwrap_err().var(), "SWIFTCART_GESTURE_EVENTS");
         for bad in ["4", "901", "soon"] {
             let e = with(&[("SWIFTCART_ACCESS_TOKEN_TTL_SECS", bad)]).unwrap_err();
             assert_eq!(e.var(), "SWIFTCART_ACCESS_TOKEN_TTL_SECS", "{bad}");

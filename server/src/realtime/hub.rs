@@ -265,6 +265,8 @@ pub struct Hub {
     last_tick: AtomicU64,
     /// Caps the gesture events forwarded ([`EVENTS_PER_SEC`]).
     event_budget: Mutex<crate::rate::TokenBucket>,
+    /// Whether gesture events are forwarded at all ([`crate::config::Config::gesture_events`]).
+    events_on: AtomicBool,
 }
 
 /// `sync` frames prepared at once (each reads a cart).
@@ -287,13 +289,22 @@ impl Hub {
             stock: RwLock::default(),
             last_tick: AtomicU64::new(0),
             event_budget: Mutex::new(crate::rate::TokenBucket::new(EVENTS_PER_SEC, EVENT_BURST)),
+            events_on: AtomicBool::new(true),
         }
+    }
+
+    /// Turns the forwarding of gesture events on or off (on from the start).
+    pub fn set_gesture_events(&self, on: bool) {
+        self.events_on.store(on, Relaxed);
     }
 
     /// Forwards another node's (or this node's) accepted gesture to every live socket but the
     /// one that sent it, as an `ev` frame. Dropped when it cannot help: a product this node does
     /// not know, a gesture that moves nothing, a tick already received, or past the rate.
     pub fn forward_event(self: &Arc<Self>, event: GestureEvent) {
+        if !self.events_on.load(Relaxed) {
+            return;
+        }
         let catalog = self.catalog();
         let index = catalog.index_of.get(&event.gesture.product).copied();
         let effect = event.gesture.kind.effect();
