@@ -63,6 +63,8 @@ struct Totals {
     connect_failures: AtomicU64,
     dropped: AtomicU64,
     acks: AtomicU64,
+    /// `ev` frames: other clients' gestures forwarded at once.
+    events: AtomicU64,
 }
 
 /// Latency histograms, sharded to keep lock contention negligible.
@@ -243,6 +245,11 @@ async fn client(
                         }
                     }
                 }
+                "ev" => {
+                    if measure.on.load(Relaxed) {
+                        totals.events.fetch_add(1, Relaxed);
+                    }
+                }
                 "ack" => {
                     if let Ok(ServerFrame::Ack { q, .. }) = wire::decode(bytes) {
                         if let Some(pos) = pending.iter().position(|(pq, _)| *pq == q) {
@@ -405,6 +412,10 @@ async fn main() -> anyhow::Result<()> {
         frames as f64 / secs / live.max(1) as f64,
         totals.gaps.load(Relaxed),
         totals.keyframes.load(Relaxed)
+    );
+    println!(
+        "events             {:.1} ev frames /s per client (other clients' gestures, forwarded at once)",
+        totals.events.load(Relaxed) as f64 / secs / live.max(1) as f64
     );
     println!(
         "bytes              {:.2} MB/s in total, {:.0} B/s per client",
