@@ -245,10 +245,8 @@ async fn client(
                         }
                     }
                 }
-                "ev" => {
-                    if measure.on.load(Relaxed) {
-                        totals.events.fetch_add(1, Relaxed);
-                    }
+                "ev" if measure.on.load(Relaxed) => {
+                    totals.events.fetch_add(1, Relaxed);
                 }
                 "ack" => {
                     if let Ok(ServerFrame::Ack { q, .. }) = wire::decode(bytes) {
