@@ -15,7 +15,10 @@ DB=swiftcart_abuse
 ensure_database "$DB"
 export DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB SWIFTCART_REDIS_PREFIX=abuse:
 say "building the server and the abuse tool (release)"
-cargo build -q --release -p server --bin server --bench abuse
+# Leptos bakes the hydrate bundle's file name into the server at compile time from
+# LEPTOS_OUTPUT_NAME (cargo-leptos sets it): without it this release server would ask pages
+# for /pkg/swiftcart_bg.wasm, which cargo-leptos does not write, and break the release site.
+LEPTOS_OUTPUT_NAME=swiftcart cargo build -q --release -p server --bin server --bench abuse
 target/release/server seed >/dev/null
 ulimit -n "$(ulimit -Hn)"
 LEPTOS_SITE_ADDR=127.0.0.1:3200 SWIFTCART_ALLOWED_ORIGINS=http://127.0.0.1:3200 RUST_LOG=${RUST_LOG:-warn} \

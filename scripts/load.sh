@@ -28,7 +28,10 @@ ensure_database "$DB"
 export DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB
 export SWIFTCART_REDIS_PREFIX=load${PRODUCTS}:
 say "building the server and the load tool (release)"
-cargo build -q --release -p server --bin server --bench ws_load
+# Leptos bakes the hydrate bundle's file name into the server at compile time from
+# LEPTOS_OUTPUT_NAME (cargo-leptos sets it): without it this release server would ask pages
+# for /pkg/swiftcart_bg.wasm, which cargo-leptos does not write, and break the release site.
+LEPTOS_OUTPUT_NAME=swiftcart cargo build -q --release -p server --bin server --bench ws_load
 target/release/server seed --fill-to "$PRODUCTS" >/dev/null
 
 # Each process may hold one socket per client.
