@@ -365,7 +365,10 @@ impl Manifold {
         self.forecasts = waiting;
         for f in settled {
             let confirmed = f.n == newest.n
-                && expected.as_ref().is_some_and(|bodies| same_bits(&bodies[f.index], &newest.bodies[f.index]));
+                && expected.as_ref().is_some_and(|bodies| {
+                    let truth = &newest.bodies[f.index];
+                    bodies[f.index].has_bits_of(truth.p, truth.v, truth.m)
+                });
             self.outcomes.push(ForecastOutcome {
                 index: f.index,
                 n: f.n,
@@ -377,7 +380,6 @@ impl Manifold {
         if self.outcomes.len() > 4 * MAX_FORECASTS {
             self.outcomes.drain(..MAX_FORECASTS);
         }
-        self.extrapolation.from = u64::MAX;
     }
 
     fn apply(&mut self, bodies: &mut [Body], list: &[BodyState]) {
@@ -587,12 +589,6 @@ fn apply_forecasts(bodies: &mut [Body], forecasts: &[Forecast], n: u64, params: 
             let _ = apply_gesture(body, f.impulse, params);
         }
     }
-}
-
-/// Whether two bodies hold the same bits (what the server's delta encoder compares).
-fn same_bits(a: &Body, b: &Body) -> bool {
-    let bits = |v: Vec3| v.map(f32::to_bits);
-    bits(a.p) == bits(b.p) && bits(a.v) == bits(b.v) && a.m.to_bits() == b.m.to_bits()
 }
 
 /// The newest snapshot stepped `steps` (`before`) and `steps + 1` (`after`) times.

@@ -176,6 +176,16 @@ pub fn add_interest(body: &mut Body, params: &WellParams) {
     body.m = (body.m + params.mass_per_interaction).min(params.max_mass);
 }
 
+impl Body {
+    /// Whether this body holds exactly these bits of position, velocity and mass: what a client
+    /// predicting the engine's step must match (the server's delta encoder and a forecast's
+    /// confirmation compare this way).
+    pub fn has_bits_of(&self, p: Vec3, v: Vec3, m: f32) -> bool {
+        let bits = |v: Vec3| v.map(f32::to_bits);
+        bits(self.p) == bits(p) && bits(self.v) == bits(v) && self.m.to_bits() == m.to_bits()
+    }
+}
+
 /// What one accepted gesture does to its product's body before the tick's step: a flick's
 /// impulse (`Some`), or a beam's communal mass (`None`). The engine applies gestures with this, and
 /// a client applies another shopper's forecast with it, so both land on the same bits.

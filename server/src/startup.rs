@@ -105,8 +105,7 @@ impl Application {
         let leptos_options = leptos_options(&config, bound);
         let catalog = Catalog::new(pool.clone(), redis.clone(), keys.clone());
         let node = format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        let hub = Hub::new(node.clone(), config.tick);
-        hub.set_gesture_events(config.gesture_events);
+        let hub = Hub::new(node.clone(), config.tick, config.gesture_events);
         match CatalogIndex::load(&pool).await {
             Ok(index) => hub.set_catalog(index),
             Err(e) => tracing::warn!(error = %e, "catalog index deferred: PostgreSQL unavailable"),

@@ -2,7 +2,7 @@
 //! server sends them (deltas of what the integrator cannot predict, a keyframe every second), and
 //! a network with latency, jitter, loss and reordering. The checks run natively and in wasm.
 
-use physics_worker::manifold::{Manifold, STRIDE};
+use physics_worker::manifold::{Manifold, RECONCILE_MS, STRIDE};
 use physics_worker::physics::{apply_impulse, initial_body, step, Body, StepScratch, WellParams};
 use physics_worker::wire::{BodyState, CatalogEntry};
 
@@ -336,7 +336,7 @@ pub fn check_forecast(refused: bool) {
         let truth = server.truth_at(target, render_t);
         (0..3).map(|a| (shown[a] - truth[a]).abs()).fold(0.0, f32::max)
     };
-    let settled_from = tick_arrived_at.expect("the forecast tick arrived") + 5.0 * reconcile_ms();
+    let settled_from = tick_arrived_at.expect("the forecast tick arrived") + 5.0 * RECONCILE_MS;
     let worst = |from: f64| {
         let known = Server::t(server.n); // the truth ends at the server's last tick
         shown_frames
@@ -364,9 +364,4 @@ pub fn check_forecast(refused: bool) {
     }
     assert!(worst_after_settling < 0.5 * PX, "off the truth by {} px once settled", worst_after_settling / PX);
     assert_eq!(manifold.forecasts_pending(), 0);
-}
-
-/// The manifold's reconciliation time constant.
-pub fn reconcile_ms() -> f64 {
-    physics_worker::manifold::RECONCILE_MS
 }

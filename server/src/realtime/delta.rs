@@ -40,7 +40,7 @@ impl Predictor {
         for ((s, body), last_sent) in state.iter().zip(&self.bodies).zip(&mut self.prices) {
             let price_moved =
                 (s.c - *last_sent).unsigned_abs() as f64 >= PRICE_RESEND_FRACTION * (*last_sent).max(1) as f64;
-            if !same_bits(s, body) || price_moved {
+            if !body.has_bits_of(s.p, s.v, s.m) || price_moved {
                 *last_sent = s.c;
                 changed.push(s.clone());
             }
@@ -59,11 +59,6 @@ impl Predictor {
             base_mass: base_masses.get(i).copied().unwrap_or(1.0),
         }));
     }
-}
-
-fn same_bits(s: &BodyState, b: &Body) -> bool {
-    let bits = |v: &[f32; 3]| v.map(f32::to_bits);
-    bits(&s.p) == bits(&b.p) && bits(&s.v) == bits(&b.v) && s.m.to_bits() == b.m.to_bits()
 }
 
 #[cfg(test)]

@@ -190,15 +190,8 @@ impl SocketOutlet {
         }
         self.last_n.store(newest.n, Relaxed);
         self.needs_keyframe.store(false, Relaxed);
-        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
-        match writer.drain(&mut cx) {
-            Ok(Drained::All) => {}
-            // The rest is the task's to write, with a waker that knows when the socket is ready.
-            Ok(Drained::Partly) => {
-                self.needs_flush.store(true, Release);
-                self.wake.notify_one();
-            }
-            Err(_) => return self.break_off(),
+        if self.drain_without_waiting(&mut writer).is_err() {
+            return self.break_off();
         }
         Some((frames, bytes))
     }
@@ -210,23 +203,26 @@ impl SocketOutlet {
             return false;
         }
         let Ok(mut writer) = self.writer.try_lock() else { return false };
-        if writer.push(framed).is_err() {
-            drop(writer);
-            return self.break_off::<()>().is_some();
+        let written = writer.push(framed).is_ok() && self.drain_without_waiting(&mut writer).is_ok();
+        if !written {
+            self.break_off::<()>();
         }
+        written
+    }
+
+    /// Writes what the socket takes now; the rest is left to the socket's task, which has a waker
+    /// that knows when the socket is ready. `Err` when the socket is gone.
+    fn drain_without_waiting(&self, writer: &mut Writer) -> Result<(), ()> {
         let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
         match writer.drain(&mut cx) {
-            Ok(Drained::All) => {}
+            Ok(Drained::All) => Ok(()),
             Ok(Drained::Partly) => {
                 self.needs_flush.store(true, Release);
                 self.wake.notify_one();
+                Ok(())
             }
-            Err(_) => {
-                drop(writer);
-                return self.break_off::<()>().is_some();
-            }
+            Err(_) => Err(()),
         }
-        true
     }
 
     fn break_off<T>(&self) -> Option<T> {
@@ -270,7 +266,7 @@ pub struct Hub {
     /// Caps the socket writes spent on gesture events ([`EVENT_WRITES_PER_SEC`]).
     event_budget: Mutex<crate::rate::TokenBucket>,
     /// Whether gesture events are forwarded at all ([`crate::config::Config::gesture_events`]).
-    events_on: AtomicBool,
+    gesture_events: bool,
 }
 
 /// `sync` frames prepared at once (each reads a cart).
@@ -278,8 +274,9 @@ const SYNC_CONCURRENCY: usize = 24;
 
 impl Hub {
     /// A hub for `node` (the name gestures carry back to it) whose engine ticks every `tick`;
-    /// each socket gets a keyframe once a second.
-    pub fn new(node: String, tick: Duration) -> Self {
+    /// each socket gets a keyframe once a second. With `gesture_events` it forwards other
+    /// shoppers' gestures as `ev` frames ([`Hub::forward_event`]).
+    pub fn new(node: String, tick: Duration, gesture_events: bool) -> Self {
         Self {
             node,
             keyframe_every: (1_000 / tick.as_millis().max(1) as u64).max(1),
@@ -293,20 +290,15 @@ impl Hub {
             stock: RwLock::default(),
             last_tick: AtomicU64::new(0),
             event_budget: Mutex::new(crate::rate::TokenBucket::new(EVENT_WRITES_PER_SEC, EVENT_WRITE_BURST)),
-            events_on: AtomicBool::new(true),
+            gesture_events,
         }
-    }
-
-    /// Turns the forwarding of gesture events on or off (on from the start).
-    pub fn set_gesture_events(&self, on: bool) {
-        self.events_on.store(on, Relaxed);
     }
 
     /// Forwards another node's (or this node's) accepted gesture to every live socket but the
     /// one that sent it, as an `ev` frame. Dropped when it cannot help: a product this node does
     /// not know, a gesture that moves nothing, a tick already received, or past the write budget.
     pub fn forward_event(self: &Arc<Self>, event: GestureEvent) {
-        if !self.events_on.load(Relaxed) {
+        if !self.gesture_events {
             return;
         }
         let catalog = self.catalog();
