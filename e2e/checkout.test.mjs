@@ -172,6 +172,89 @@ test('a declined card plays the Temporal Paradox; the cart orbit and the stock a
   await context.close();
 });
 
+/** A new account (made through the API), signed in through /login, on the Gravity Well. */
+async function signedInWell(prefix) {
+  const email = `${prefix}-${Date.now()}@swiftcart.test`;
+  const registered = await fetch(BASE_URL + '/api/auth/register', {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email, password: PASSWORD }),
+  });
+  assert.equal(registered.status, 201);
+  const opened = await openWell();
+  const { page } = opened;
+  await page.goto(BASE_URL + '/login');
+  await page.waitForSelector('body[data-hydrated="true"]');
+  await page.fill('#email', email);
+  await page.fill('#password', PASSWORD);
+  await page.locator('[data-testid="sign-in"]').click();
+  await page.waitForURL(BASE_URL + '/');
+  await page.waitForSelector('.product-grid[data-alive="synced"]', { timeout: 20000 });
+  return opened;
+}
+
+/** Pays the open warp with a card whose bank asks for 3-D Secure and answers its check. */
+async function payWithBankCheck(page, choice) {
+  const charged = page.waitForResponse((r) => r.url().endsWith('/api/checkout'));
+  await page.locator('[data-testid="pay"]').click();
+  const answer = await charged;
+  assert.equal(answer.status(), 202, 'the bank asks first');
+  const body = await answer.json();
+  assert.equal(body.status, 'requires_action');
+  assert.ok(body.clientSecret.startsWith(body.paymentIntentId), 'the intent\'s client secret, for Stripe.js');
+  await page.waitForSelector('[data-testid="warping"][data-step="authenticating"]', { timeout: 5000 });
+  // localstripe's Stripe.js shows the bank's choice inside its card frame.
+  await page.frameLocator('.card-entry iframe').getByRole('button', { name: choice }).click();
+  return body;
+}
+
+test('a card that asks for 3-D Secure: failing plays the paradox, completing pays; signing out leaves a guest', async () => {
+  const { context, page, errors } = await signedInWell('secure');
+  const [product] = await stockedProducts(1, 7);
+  await beam(page, product.productId, 1);
+  const stockBefore = await stockLevel(product.productId);
+  const cartBefore = (await api(page, '/api/cart')).body;
+
+  // The shopper fails the bank's check: the paradox says so; stock and cart are as before.
+  await startHyperdrive(page, '4000002500003155');
+  const settled = page.waitForResponse((r) => r.url().endsWith('/settle'));
+  await payWithBankCheck(page, 'Fail authentication');
+  assert.equal((await settled).status(), 409);
+  await page.waitForSelector('[data-testid="paradox"]:not([hidden])', { timeout: 10000 });
+  assert.match(await page.locator('[data-testid="paradox"]').innerText(), /your bank did not confirm the payment/);
+  assert.equal(await page.locator('[data-testid="warping"]').isHidden(), true);
+  await page.screenshot({ path: ARTIFACTS + 'hyperdrive-bank-refused.png' });
+  assert.deepEqual((await api(page, '/api/cart')).body, cartBefore, 'the cart is unchanged');
+  assert.equal(await stockLevel(product.productId), stockBefore, 'the held unit went back at once');
+  let orders = (await api(page, '/api/orders')).body.orders;
+  assert.deepEqual(orders.map((o) => o.status), ['failed']);
+
+  // Again, completing the check: the order is placed at the frozen price.
+  const quote = await startHyperdrive(page, '4000002500003155');
+  await payWithBankCheck(page, 'Complete authentication');
+  await page.waitForSelector('[data-testid="order-placed"]:not([hidden])', { timeout: 15000 });
+  assert.equal(await page.locator('[data-testid="order-placed"]').getAttribute('data-status'), 'paid');
+  await page.waitForSelector('[data-testid="cart-orbit"][data-count="0"]', { timeout: 5000 });
+  assert.equal(await stockLevel(product.productId), stockBefore - 1);
+  orders = (await api(page, '/api/orders')).body.orders;
+  assert.deepEqual(orders.map((o) => o.status), ['paid', 'failed']);
+  assert.equal(orders[0].totalCents, quote.totalCents, 'charged the frozen total');
+
+  // Sign out: the session ends on the server and the page is a guest with an empty cart orbit.
+  await beam(page, product.productId, 1);
+  const refreshToken = await page.evaluate(() => localStorage.getItem('swiftcart.refreshToken'));
+  await page.locator('[data-testid="sign-out"]').click();
+  await page.waitForSelector('.site-nav a[href="/login"]', { timeout: 10000 });
+  await page.waitForSelector('.product-grid[data-alive="synced"]', { timeout: 20000 });
+  await page.waitForSelector('[data-testid="cart-orbit"][data-count="0"]', { timeout: 5000 });
+  assert.equal(await page.locator('[data-testid="sign-out"]').count(), 0);
+  assert.deepEqual((await api(page, '/api/cart')).body.items, [], 'a guest with an empty cart orbit');
+  const reused = await fetch(BASE_URL + '/api/auth/refresh', {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ refreshToken }),
+  });
+  assert.equal(reused.status, 401, 'the signed-out session cannot be renewed');
+  assert.deepEqual(errors.filter((e) => !/status of (401|409)/.test(e)), [], 'only the expected 401 and 409');
+  await context.close();
+});
+
 /** A product whose live price is moving right now (one at its floor price holds still). */
 async function movingProduct() {
   const read = async () => (await (await fetch(BASE_URL + '/api/products')).json()).products;

@@ -9,16 +9,13 @@
 
 use std::cell::RefCell;
 
-use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
-use web_sys::HtmlElement;
 
-use crate::checkout::get_stripe_settings;
 use crate::dom::{document, element, window};
 use crate::money::format_cents;
 use crate::session::{api, api_with_headers, field, json_object};
+use crate::stripe_js::{mount_card, CardEntry};
 
 /// How often the countdown is redrawn.
 const COUNTDOWN_TICK_MS: i32 = 250;
@@ -34,12 +31,6 @@ struct Quote {
     idempotency_key: String,
     /// What Stripe.js made of the card, kept so that a resent request is the same request.
     payment_method: Option<String>,
-}
-
-/// Stripe.js and the card element mounted for the current quote.
-struct CardEntry {
-    stripe: JsValue,
-    card: JsValue,
 }
 
 #[derive(Default)]
@@ -171,7 +162,11 @@ async fn start() {
     set_text(".warp-total", &format!("Total {}, frozen", format_cents(quote.total_cents)));
     FLOW.with(|f| f.borrow_mut().quote = Some(quote));
     start_countdown();
-    match mount_card().await {
+    let mounted = match element(".card-entry") {
+        Some(target) => mount_card(&target).await,
+        None => Err("no place for the card entry".into()),
+    };
+    match mounted {
         Ok(entry) => {
             FLOW.with(|f| f.borrow_mut().card = Some(entry));
             set_disabled("[data-testid=\"pay\"]", false);
@@ -246,7 +241,7 @@ fn close_warp() {
         f.card.take()
     });
     if let Some(entry) = card {
-        let _ = call(&entry.card, "destroy", &[]);
+        entry.destroy();
     }
     if let Some(entry) = element(".card-entry") {
         entry.set_inner_html("");
@@ -296,11 +291,16 @@ async fn pay() {
     set_disabled("[data-testid=\"pay\"]", true);
     set_text(".warp-message", "Charging…");
     let made_before = FLOW.with(|f| f.borrow().quote.as_ref().and_then(|q| q.payment_method.clone()));
-    let card_entry = FLOW.with(|f| f.borrow().card.as_ref().map(|c| (c.stripe.clone(), c.card.clone())));
-    let payment_method = match (made_before, card_entry) {
-        (Some(id), _) => Ok(id),
-        (None, Some((stripe, card))) => payment_method_id(&stripe, &card).await,
-        (None, None) => Err("Card entry is not ready yet.".into()),
+    let payment_method = match made_before {
+        Some(id) => Ok(id),
+        None => match take_card() {
+            Some(entry) => {
+                let made = entry.payment_method_id().await;
+                put_card(entry);
+                made
+            }
+            None => Err("Card entry is not ready yet.".into()),
+        },
     };
     let payment_method = match payment_method {
         Ok(id) => id,
@@ -322,6 +322,9 @@ async fn pay() {
     };
     release_busy();
     match answer {
+        Ok((202, json)) if field(&json, "status").as_string().as_deref() == Some("requires_action") => {
+            authenticate(&json).await
+        }
         Ok((201, json)) | Ok((202, json)) => placed(&json).await,
         Ok((409, json)) => {
             let reason = field(&json, "reason").as_string().unwrap_or_default();
@@ -340,6 +343,94 @@ async fn pay() {
                 &format!("The connection dropped while paying ({why}). Press Pay again: it resends the same request, so you are never charged twice."),
             );
         }
+    }
+}
+
+/// The card element, taken out of the flow while Stripe.js works with it (no borrow is held
+/// across an await); [`put_card`] puts it back unless the warp closed meanwhile.
+fn take_card() -> Option<CardEntry> {
+    FLOW.with(|f| f.borrow_mut().card.take())
+}
+
+fn put_card(entry: CardEntry) {
+    let open = FLOW.with(|f| f.borrow().quote.is_some());
+    if open {
+        FLOW.with(|f| f.borrow_mut().card = Some(entry));
+    } else {
+        entry.destroy();
+    }
+}
+
+/// The bank asks the shopper to confirm the payment (3-D Secure): Stripe.js runs its check with
+/// the intent's client secret while the stock stays held (the countdown now shows the bank's
+/// window), then the server settles the order from what Stripe says
+/// (`POST /api/orders/{id}/settle`). If the bank has not answered, Pay resends the same request,
+/// which offers the check again; nothing is ever charged twice.
+async fn authenticate(answer: &JsValue) {
+    let order = field(answer, "orderId").as_string().unwrap_or_default();
+    let secret = field(answer, "clientSecret").as_string().unwrap_or_default();
+    let window_ends = js_sys::Date::parse(&field(answer, "authenticateBy").as_string().unwrap_or_default());
+    FLOW.with(|f| {
+        if let Some(quote) = f.borrow_mut().quote.as_mut().filter(|_| window_ends.is_finite()) {
+            quote.expires_at_ms = window_ends;
+        }
+    });
+    if !take_busy() {
+        return;
+    }
+    set_step("authenticating");
+    set_text(".warp-message", "Your bank asks you to confirm this payment. Follow its check to finish.");
+    let checked = match take_card() {
+        Some(entry) => {
+            let checked = entry.run_bank_check(&secret).await;
+            put_card(entry);
+            checked
+        }
+        None => Err("the card entry closed".into()),
+    };
+    set_text(".warp-message", "Asking your bank how it went…");
+    let settled = api("POST", &format!("/api/orders/{order}/settle"), Some("{}")).await;
+    release_busy();
+    set_step("");
+    match settled {
+        Ok((200, json)) => placed(&json).await,
+        Ok((202, json)) if field(&json, "status").as_string().as_deref() == Some("requires_action") => {
+            set_disabled("[data-testid=\"pay\"]", false);
+            let why = checked.err().map(|why| format!(" ({why})")).unwrap_or_default();
+            set_text(
+                ".warp-message",
+                &format!("Your bank has not confirmed the payment yet{why}. Press Pay to try its check again; you are never charged twice."),
+            );
+        }
+        Ok((202, json)) => placed(&json).await,
+        Ok((409, json)) => {
+            let words = field(&json, "message").as_string();
+            paradox(&words.unwrap_or_else(|| reason_words("payment_failed").into())).await
+        }
+        Ok((status, json)) => {
+            set_disabled("[data-testid=\"pay\"]", false);
+            let message = field(&json, "message").as_string();
+            set_text(
+                ".warp-message",
+                &message
+                    .unwrap_or_else(|| format!("The payment is not settled yet ({status}). Press Pay to ask again.")),
+            );
+        }
+        Err(why) => {
+            set_disabled("[data-testid=\"pay\"]", false);
+            set_text(
+                ".warp-message",
+                &format!("The connection dropped while asking your bank's answer ({why}). Press Pay to ask again: you are never charged twice."),
+            );
+        }
+    }
+}
+
+/// The warp's step for styles and tests (`data-step` on the warp: `authenticating`, or none).
+fn set_step(step: &str) {
+    if let Some(panel) = element("[data-testid=\"warping\"]") {
+        let _ =
+            if step.is_empty() { panel.remove_attribute("data-step") } else { panel.set_attribute("data-step", step) };
     }
 }
 
@@ -365,119 +456,4 @@ async fn placed(json: &JsValue) {
 /// A fresh random `Idempotency-Key`.
 fn random_key() -> String {
     window().crypto().map(|c| c.random_uuid()).unwrap_or_else(|_| format!("key-{}", js_sys::Date::now()))
-}
-
-/// Calls `target[name](...args)`. (Typed by `typeof`, not `instanceof`: the target may come
-/// from the card frame's realm.)
-fn call(target: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue, String> {
-    let method = Reflect::get(target, &name.into())
-        .ok()
-        .filter(|m| m.is_function())
-        .map(|m| m.unchecked_into::<Function>())
-        .ok_or(format!("no {name}()"))?;
-    method.apply(target, &args.iter().collect()).map_err(|e| describe(&e))
-}
-
-/// Awaits a value that may be a promise (of this realm or the card frame's).
-async fn settle(value: JsValue) -> Result<JsValue, String> {
-    JsFuture::from(Promise::resolve(&value)).await.map_err(|e| describe(&e))
-}
-
-fn describe(error: &JsValue) -> String {
-    field(error, "message").as_string().or_else(|| error.as_string()).unwrap_or_else(|| "unknown error".into())
-}
-
-/// Stripe's own Stripe.js is loaded into the page, as Stripe requires; any other (localstripe's
-/// in development) runs in a frame of its own inside the card entry, because localstripe's
-/// declares a global `Element` class that would shadow the DOM's for the whole page (and break
-/// every `instanceof Element` check, the router's included).
-fn runs_in_page(js_url: &str) -> bool {
-    js_url.starts_with("https://js.stripe.com/")
-}
-
-/// Loads Stripe.js (from this server's settings) and mounts a card element in the warp.
-async fn mount_card() -> Result<CardEntry, String> {
-    let settings = get_stripe_settings().await.map_err(|e| e.to_string())?;
-    let target = element(".card-entry").ok_or("no place for the card entry")?;
-    target.set_inner_html("");
-    let (realm, mount_at): (JsValue, JsValue) = if runs_in_page(&settings.js_url) {
-        if Reflect::get(&window(), &"Stripe".into()).map(|s| s.is_undefined()).unwrap_or(true) {
-            load_script(&document(), &settings.js_url).await?;
-        }
-        (window().into(), target.into())
-    } else {
-        card_frame(&target, &settings.js_url).await?
-    };
-    let constructor = Reflect::get(&realm, &"Stripe".into())
-        .ok()
-        .filter(|s| s.is_function())
-        .map(|s| s.unchecked_into::<Function>())
-        .ok_or("Stripe.js did not load")?;
-    let stripe = constructor.call1(&JsValue::NULL, &settings.publishable_key.into()).map_err(|e| describe(&e))?;
-    let elements = call(&stripe, "elements", &[])?;
-    let card = call(&elements, "create", &["card".into()])?;
-    call(&card, "mount", &[mount_at])?;
-    Ok(CardEntry { stripe, card })
-}
-
-/// Styles of the card frame's inputs (the page's styles do not reach into the frame).
-const CARD_FRAME_STYLE: &str = "body{margin:0;font:14px system-ui,sans-serif;color:#e2e8f0}\
-    span{display:none}input{box-sizing:border-box;margin:0 4px 4px 0;padding:6px;border-radius:6px;\
-    border:1px solid #475569;background:#0b1024;color:inherit;width:70px}\
-    input[placeholder=number]{width:100%}";
-
-/// A frame in the card entry with the Stripe.js at `js_url` loaded into it; returns the frame's
-/// window (where `Stripe` lives) and the element to mount the card in.
-async fn card_frame(target: &HtmlElement, js_url: &str) -> Result<(JsValue, JsValue), String> {
-    let frame: web_sys::HtmlIFrameElement =
-        document().create_element("iframe").map_err(|e| describe(&e))?.unchecked_into();
-    frame.set_title("Card details");
-    frame.set_class_name("card-frame");
-    target.append_child(&frame).map_err(|e| describe(&e))?;
-    let inner = frame.content_document().ok_or("the card frame has no document")?;
-    let style = inner.create_element("style").map_err(|e| describe(&e))?;
-    style.set_text_content(Some(CARD_FRAME_STYLE));
-    inner.head().ok_or("the card frame has no head")?.append_child(&style).map_err(|e| describe(&e))?;
-    load_script(&inner, js_url).await?;
-    let realm: JsValue = frame.content_window().ok_or("the card frame has no window")?.into();
-    let body: JsValue = inner.body().ok_or("the card frame has no body")?.into();
-    Ok((realm, body))
-}
-
-/// Adds a script to `doc` and waits for it to run.
-async fn load_script(doc: &web_sys::Document, url: &str) -> Result<(), String> {
-    // Created by `doc`, so possibly of another realm: typed without `instanceof`.
-    let script: HtmlElement = doc.create_element("script").map_err(|e| describe(&e))?.unchecked_into();
-    let _ = script.set_attribute("src", url);
-    let loaded = Promise::new(&mut |resolve, reject| {
-        script.set_onload(Some(&resolve));
-        script.set_onerror(Some(&reject));
-    });
-    doc.head().ok_or("no document head")?.append_child(&script).map_err(|e| describe(&e))?;
-    JsFuture::from(loaded).await.map(|_| ()).map_err(|_| format!("{url} did not load"))
-}
-
-/// What Stripe.js makes of the card: a PaymentMethod (`createPaymentMethod`), or, where that is
-/// not implemented (localstripe's Stripe.js), the card of a token (`createToken`), which Stripe
-/// accepts as a payment method too. Stripe's own error message is shown when the card is refused.
-async fn payment_method_id(stripe: &JsValue, card: &JsValue) -> Result<String, String> {
-    let request = js_sys::Object::new();
-    let _ = Reflect::set(&request, &"type".into(), &"card".into());
-    let _ = Reflect::set(&request, &"card".into(), card);
-    let made = settle(call(stripe, "createPaymentMethod", &[request.into()])?).await?;
-    if let Some(id) = field(&field(&made, "paymentMethod"), "id").as_string() {
-        return Ok(id);
-    }
-    if let Some(message) = field(&field(&made, "error"), "message").as_string() {
-        return Err(message);
-    }
-    let tokenized = settle(call(stripe, "createToken", std::slice::from_ref(card))?)
-        .await
-        .map_err(|_| "Enter the card number, expiry and CVC.".to_string())?;
-    if let Some(id) = field(&field(&field(&tokenized, "token"), "card"), "id").as_string() {
-        return Ok(id);
-    }
-    Err(field(&field(&tokenized, "error"), "message")
-        .as_string()
-        .unwrap_or_else(|| "The card was not accepted; check its number, expiry and CVC.".into()))
 }

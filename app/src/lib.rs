@@ -22,6 +22,8 @@ pub mod pages;
 /// The browser's session (guest or account): tokens in localStorage, renewed in one place.
 #[cfg(feature = "hydrate")]
 pub mod session;
+/// Stripe.js in the page: card entry, payment methods, the bank's check (3-D Secure).
+pub mod stripe_js;
 /// The painted well's page side: the canvas handed to the worker, images, hit tests.
 #[cfg(feature = "hydrate")]
 pub mod well_canvas;
@@ -108,19 +110,37 @@ fn send_page_policy() {
     }
 }
 
+/// Sign out: the server ends the session (`POST /api/auth/logout`), the page becomes a new
+/// guest with an empty cart orbit and goes back to the Gravity Well.
+fn sign_out(_: leptos::ev::MouseEvent) {
+    #[cfg(feature = "hydrate")]
+    leptos::task::spawn_local(async {
+        if let Err(why) = session::sign_out().await {
+            leptos::logging::warn!("sign out: {why}");
+        }
+        let _ = dom::window().location().assign("/");
+    });
+}
+
 /// The application: header and routes. Pages render fully on the server (`SsrMode::Async`) so
 /// that they work without JavaScript and answer with the right status code.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // Whether the browser holds an account's session (not a guest's): the header offers Sign out.
+    let signed_in = RwSignal::new(false);
     // Effects only run in the browser: this marks the document once hydration has happened,
     // which the end-to-end tests (and anyone debugging) can observe.
-    Effect::new(|_| {
+    Effect::new(move |_| {
         if let Some(body) = document().body() {
             let _ = body.set_attribute("data-hydrated", "true");
         }
         #[cfg(feature = "hydrate")]
-        session::install();
+        {
+            session::install();
+            signed_in.set(session::holds_account());
+            session::on_change(move |_| signed_in.set(session::holds_account()));
+        }
     });
     view! {
         <Stylesheet id="leptos" href="/pkg/swiftcart.css"/>
@@ -133,7 +153,11 @@ pub fn App() -> impl IntoView {
                 <span class="tagline">"Gravity Well commerce"</span>
                 <nav class="site-nav" aria-label="Account">
                     <a href="/orders">"Orders"</a>
-                    <a href="/login">"Sign in"</a>
+                    <Show when=move || signed_in.get() fallback=|| view! { <a href="/login">"Sign in"</a> }>
+                        <button type="button" class="sign-out" data-testid="sign-out" on:click=sign_out>
+                            "Sign out"
+                        </button>
+                    </Show>
                 </nav>
             </header>
             <main class="site-main">

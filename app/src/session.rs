@@ -255,7 +255,7 @@ pub async fn renew_replacing(stale: Option<String>) -> Result<String, String> {
                 return Ok(current.token.clone());
             }
         }
-        let signed_in = stored.as_ref().and_then(|s| role(&s.token)).is_some_and(|role| role != "guest");
+        let signed_in = stored.as_ref().is_some_and(|s| is_account(&s.token));
         match stored.and_then(|s| s.refresh_token) {
             Some(refresh_token) => refresh(&refresh_token).await,
             None => {
@@ -433,6 +433,38 @@ pub async fn sign_in(action: &str, email: &str, password: &str) -> Result<(), St
         return Ok(());
     }
     Err(field(&json, "message").as_string().unwrap_or_else(|| format!("the server answered {status}")))
+}
+
+/// Whether this browser holds an account's session rather than a guest's.
+pub fn holds_account() -> bool {
+    read().is_some_and(|stored| is_account(&stored.token))
+}
+
+/// Whether `token` is an account's (its role is not `guest`).
+fn is_account(token: &str) -> bool {
+    role(token).is_some_and(|role| role != "guest")
+}
+
+/// Signs out: the server revokes the session (its refresh tokens and, at once, its access
+/// tokens), and a new guest session replaces it, with an empty cart orbit. The guest session is
+/// made even when the server could not be told, so the page never stays signed in by mistake.
+pub async fn sign_out() -> Result<(), String> {
+    let told = match read().and_then(|stored| stored.refresh_token) {
+        Some(refresh_token) => {
+            let body = json_object(&[("refreshToken", refresh_token.into())])?;
+            match fetch_json("POST", "/api/auth/logout", Some(&body), None, &[]).await {
+                Ok((204, _)) => Ok(()),
+                Ok((status, _)) => Err(format!("the server answered {status}")),
+                Err(why) => Err(why),
+            }
+        }
+        None => Ok(()),
+    };
+    if let Some(storage) = storage() {
+        let _ = storage.remove_item(REFRESH_KEY);
+    }
+    new_guest().await?;
+    told
 }
 
 /// A JSON object text from (field, value) pairs.

@@ -63,6 +63,8 @@ pub struct Config {
     pub tick: Duration,
     /// How long a checkout quote holds its prices and stock.
     pub quote_ttl: Duration,
+    /// How long an order waits for the shopper's bank (3-D Secure), its stock held meanwhile.
+    pub auth_window: Duration,
     /// How long an access token lives (15 minutes; shorter only outside production, for tests).
     pub access_token_ttl: Duration,
     /// The bearer token `/metrics` asks for (`SWIFTCART_METRICS_TOKEN`); `None`: open, which
@@ -177,6 +179,11 @@ impl Config {
             .filter(|s| (1..=3_600).contains(s))
             .ok_or_else(|| err("SWIFTCART_QUOTE_TTL_SECS", "expected whole seconds between 1 and 3600".into()))?;
 
+        let auth_window_secs: u64 =
+            get("SWIFTCART_AUTH_WINDOW_SECS", "300").parse().ok().filter(|s| (30..=1_800).contains(s)).ok_or_else(
+                || err("SWIFTCART_AUTH_WINDOW_SECS", "expected whole seconds between 30 and 1800".into()),
+            )?;
+
         let access_token_ttl_secs: u64 =
             get("SWIFTCART_ACCESS_TOKEN_TTL_SECS", "900").parse().ok().filter(|s| (5..=900).contains(s)).ok_or_else(
                 || err("SWIFTCART_ACCESS_TOKEN_TTL_SECS", "expected whole seconds between 5 and 900".into()),
@@ -234,6 +241,7 @@ impl Config {
             stripe_api_base,
             tick: Duration::from_millis(tick_ms),
             quote_ttl: Duration::from_secs(quote_ttl_secs),
+            auth_window: Duration::from_secs(auth_window_secs),
             access_token_ttl: Duration::from_secs(access_token_ttl_secs),
             metrics_token: lookup("SWIFTCART_METRICS_TOKEN").filter(|t| !t.trim().is_empty()),
             connections: crate::serve::ConnectionLimits {
@@ -362,6 +370,8 @@ mod tests {
         assert_eq!(c.allowed_origins, vec!["http://127.0.0.1:3000", "http://localhost:3000"]);
         assert_eq!(c.redis_key_prefix, "");
         assert!(c.gesture_events, "gesture events are forwarded unless switched off");
+        assert_eq!(c.auth_window, Duration::from_secs(300));
+        assert_eq!(with(&[("SWIFTCART_AUTH_WINDOW_SECS", "60")]).unwrap().auth_window, Duration::from_secs(60));
         assert!(!with(&[("SWIFTCART_GESTURE_EVENTS", "off")]).unwrap().gesture_events);
     }
 
@@ -370,6 +380,10 @@ mod tests {
         assert_eq!(with(&[("SWIFTCART_TICK_MS", "fast")]).unwrap_err().var(), "SWIFTCART_TICK_MS");
         assert_eq!(with(&[("SWIFTCART_TICK_MS", "0")]).unwrap_err().var(), "SWIFTCART_TICK_MS");
         assert_eq!(with(&[("SWIFTCART_QUOTE_TTL_SECS", "0")]).unwrap_err().var(), "SWIFTCART_QUOTE_TTL_SECS");
+        for bad in ["29", "1801", "-1", "long"] {
+            let error = with(&[("SWIFTCART_AUTH_WINDOW_SECS", bad)]).unwrap_err();
+            assert_eq!(error.var(), "SWIFTCART_AUTH_WINDOW_SECS", "{bad}");
+        }
         assert_eq!(with(&[("LEPTOS_SITE_ADDR", "nowhere")]).unwrap_err().var(), "LEPTOS_SITE_ADDR");
         assert_eq!(with(&[("DATABASE_URL", "mysql://x")]).unwrap_err().var(), "DATABASE_URL");
         assert_eq!(with(&[("SWIFTCART_JWT_SECRET", "short")]).unwrap_err().var(), "SWIFTCART_JWT_SECRET");

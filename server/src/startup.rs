@@ -112,8 +112,15 @@ impl Application {
         }
         let carts = CartStore::new(redis.clone(), pool.clone(), keys.clone());
         let stripe = StripeHub::new(&config.stripe_secret_key, &config.stripe_api_base, &config.stripe_webhook_secret)?;
-        let hyperdrive =
-            Hyperdrive::new(pool.clone(), redis.clone(), keys.clone(), carts.clone(), stripe, config.quote_ttl);
+        let hyperdrive = Hyperdrive::new(
+            pool.clone(),
+            redis.clone(),
+            keys.clone(),
+            carts.clone(),
+            stripe,
+            config.quote_ttl,
+            config.auth_window,
+        );
         let sockets = Arc::new(Admissions::new(config.connections.per_address));
         let mut tokens = TokenKeys::new(config.jwt_secret.as_bytes()).with_lifetime(config.access_token_ttl.as_secs());
         if let Some(previous) = &config.jwt_previous_secret {

@@ -25,7 +25,7 @@ pub struct PricedLine {
 pub struct OrderView {
     /// The order.
     pub order_id: Uuid,
-    /// `pending`, `paid` or `failed`.
+    /// `pending`, `requires_action` (waiting for the shopper's bank), `paid` or `failed`.
     pub status: String,
     /// What was (or is being) charged, in cents.
     pub total_cents: i64,
@@ -73,15 +73,44 @@ pub async fn release_quote(tx: &mut Transaction<'_, Postgres>, quote: Uuid) -> s
     Ok(true)
 }
 
-/// Marks a pending order paid by `intent`: its reservation becomes a stock decrement, its items
-/// are written at the quote's frozen prices. `Ok(false)` when the order was not pending (already
-/// settled by the other path): nothing changes.
+/// The statuses of an order whose payment is not settled yet, as an SQL list.
+const UNSETTLED: &str = "('pending', 'requires_action')";
+
+/// Marks a pending order as waiting for the shopper's bank (3-D Secure) until `window` from now,
+/// and stretches its quote's hold to the same moment, so the reserved stock stays held while the
+/// shopper authenticates. Returns the deadline; `None` when the order was no longer pending.
+pub async fn await_authentication(
+    pool: &PgPool,
+    order: Uuid,
+    window: std::time::Duration,
+) -> sqlx::Result<Option<chrono::DateTime<chrono::Utc>>> {
+    let mut tx = pool.begin().await?;
+    let marked: Option<(Option<Uuid>, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+        "UPDATE orders SET status = 'requires_action', updated_at = now(),
+                authenticate_by = now() + make_interval(secs => $2)
+         WHERE id = $1 AND status = 'pending' RETURNING quote_id, authenticate_by",
+    )
+    .bind(order)
+    .bind(window.as_secs_f64())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((quote, deadline)) = marked else {
+        return Ok(None);
+    };
+    sqlx::query("UPDATE quotes SET expires_at = $2 WHERE id = $1").bind(quote).bind(deadline).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(Some(deadline))
+}
+
+/// Marks an unsettled order paid by `intent`: its reservation becomes a stock decrement, its
+/// items are written at the quote's frozen prices. `Ok(false)` when the order was already
+/// settled (by the other path): nothing changes.
 pub async fn settle_paid(pool: &PgPool, order: Uuid, intent: &str) -> sqlx::Result<bool> {
     let mut tx = pool.begin().await?;
-    let quote: Option<Uuid> = sqlx::query_scalar(
+    let quote: Option<Uuid> = sqlx::query_scalar(&format!(
         "UPDATE orders SET status = 'paid', paid_at = now(), updated_at = now(), stripe_payment_intent_id = $2
-         WHERE id = $1 AND status = 'pending' RETURNING quote_id",
-    )
+         WHERE id = $1 AND status IN {UNSETTLED} RETURNING quote_id",
+    ))
     .bind(order)
     .bind(intent)
     .fetch_optional(&mut *tx)
@@ -110,13 +139,13 @@ pub async fn settle_paid(pool: &PgPool, order: Uuid, intent: &str) -> sqlx::Resu
     Ok(true)
 }
 
-/// Marks a pending order failed and gives its units back. `Ok(false)` when it was not pending.
+/// Marks an unsettled order failed and gives its units back. `Ok(false)` when it was settled.
 pub async fn settle_failed(pool: &PgPool, order: Uuid, reason: &str) -> sqlx::Result<bool> {
     let mut tx = pool.begin().await?;
-    let quote: Option<Option<Uuid>> = sqlx::query_scalar(
+    let quote: Option<Option<Uuid>> = sqlx::query_scalar(&format!(
         "UPDATE orders SET status = 'failed', failure_reason = $2, updated_at = now()
-         WHERE id = $1 AND status = 'pending' RETURNING quote_id",
-    )
+         WHERE id = $1 AND status IN {UNSETTLED} RETURNING quote_id",
+    ))
     .bind(order)
     .bind(reason)
     .fetch_optional(&mut *tx)

@@ -9,6 +9,12 @@
 //! 4. the order is settled paid (reservation becomes a stock decrement) or failed (reservation
 //!    released, intent canceled).
 //!
+//! When the shopper's bank asks for authentication (3-D Secure), step 3 answers `requires_action`:
+//! the order waits in that state, its quote's hold stretched to the authentication window, while
+//! Stripe.js runs the bank's check in the page. The page then asks the server to settle the order
+//! ([`Hyperdrive::settle_from_stripe`]), the webhook may do the same, and the sweeper cancels what
+//! is left past the window; all three settle from the intent as Stripe reports it, once.
+//!
 //! A crash or outage between 3 and 4 leaves a `pending` order with its intent id: the
 //! [`sweeper`] (at start and every few seconds, on every node) asks Stripe and settles it, as does
 //! the webhook. No order is ever paid without being recorded, or recorded without being paid.
@@ -30,7 +36,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use self::ledger::{OrderView, PricedLine};
-use self::stripe::{StripeFailure, StripeHub};
+use self::stripe::{ClientSecret, Intent, StripeFailure, StripeHub};
 use crate::auth::throttle::KeyedLimit;
 use crate::cart::CartStore;
 use crate::http::error::{ApiError, Paradox};
@@ -102,6 +108,16 @@ pub enum Charged {
     Paid(OrderView),
     /// Paid (or possibly paid) but not yet recorded; the sweeper finishes it.
     Pending(OrderView),
+    /// The shopper's bank asks for authentication: the page runs it with `client_secret` before
+    /// `authenticate_by`, then asks for the order to be settled.
+    NeedsAuthentication {
+        /// The order, `requires_action`.
+        order: OrderView,
+        /// For Stripe.js in the shopper's page only.
+        client_secret: ClientSecret,
+        /// The end of the authentication window: the stock is held until then.
+        authenticate_by: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 /// Checkout: quotes and charges.
@@ -114,8 +130,12 @@ pub struct Hyperdrive {
     /// The Stripe client.
     pub stripe: StripeHub,
     quote_ttl: Duration,
+    /// How long an order waits for the shopper's bank (3-D Secure) with its stock held.
+    auth_window: Duration,
     /// Quotes per shopper and minute (each one locks stock rows and replaces the last).
     quote_rate: Arc<KeyedLimit<Uuid>>,
+    /// Settlement requests per shopper (each one asks Stripe).
+    settle_rate: Arc<KeyedLimit<Uuid>>,
 }
 
 /// Quotes one shopper may ask for at once…
@@ -123,8 +143,14 @@ pub const QUOTE_BURST: u32 = 10;
 /// …then one more every this long (10 a minute).
 pub const QUOTE_REFILL: Duration = Duration::from_secs(6);
 
+/// Settlement requests one shopper may make at once…
+pub const SETTLE_BURST: u32 = 10;
+/// …then one more every this long.
+pub const SETTLE_REFILL: Duration = Duration::from_secs(2);
+
 impl Hyperdrive {
-    /// Checkout over these stores; quotes live `quote_ttl`.
+    /// Checkout over these stores; quotes live `quote_ttl`, and an order waits `auth_window` for
+    /// the shopper's bank.
     pub fn new(
         pool: PgPool,
         redis: RedisPool,
@@ -132,9 +158,11 @@ impl Hyperdrive {
         carts: CartStore,
         stripe: StripeHub,
         quote_ttl: Duration,
+        auth_window: Duration,
     ) -> Self {
         let quote_rate = Arc::new(KeyedLimit::new(QUOTE_BURST, QUOTE_REFILL));
-        Self { pool, redis, keys, carts, stripe, quote_ttl, quote_rate }
+        let settle_rate = Arc::new(KeyedLimit::new(SETTLE_BURST, SETTLE_REFILL));
+        Self { pool, redis, keys, carts, stripe, quote_ttl, auth_window, quote_rate, settle_rate }
     }
 
     /// PostgreSQL (for the sweeper and the webhook).
@@ -143,12 +171,28 @@ impl Hyperdrive {
     }
 
     /// Releases `user`'s open quote (the shopper left the warp), so its stock goes back now
-    /// rather than when the quote expires; returns how many quotes were released (0 or 1). A
-    /// quote already being charged is left to its charge.
+    /// rather than when the quote expires, and calls off a bank check the shopper walked away
+    /// from (its intent canceled at Stripe, its order failed, its stock back). Returns how many
+    /// holds were released. A quote being charged otherwise is left to its charge.
     pub async fn release_open(&self, user: Uuid) -> Result<u64, ApiError> {
         let mut tx = self.pool.begin().await?;
-        let released = ledger::release_open_quotes(&mut tx, user).await?;
+        let mut released = ledger::release_open_quotes(&mut tx, user).await?;
         tx.commit().await?;
+        let awaiting: Vec<(Uuid, String)> = sqlx::query_as(
+            "SELECT id, stripe_payment_intent_id FROM orders
+             WHERE user_id = $1 AND status = 'requires_action' AND stripe_payment_intent_id IS NOT NULL",
+        )
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await?;
+        for (order, intent) in awaiting {
+            // Failed only once Stripe says the intent can take no money: a check finished at this
+            // very moment keeps its payment.
+            let canceled = self.stripe.cancel(&intent).await.is_ok_and(|now| now.is_dead());
+            if canceled && ledger::settle_failed(&self.pool, order, "authentication_abandoned").await? {
+                released += 1;
+            }
+        }
         Ok(released)
     }
 
@@ -300,6 +344,9 @@ impl Hyperdrive {
 
         match self.stripe.confirm(&intent.id, order_id).await {
             Ok(confirmed) if confirmed.is_paid() => self.record_paid(user, sub, order_id, total, &confirmed.id).await,
+            Ok(confirmed) if confirmed.needs_authentication() => {
+                self.await_bank(user, sub, order_id, total, confirmed).await
+            }
             Ok(other) => {
                 let _ = self.stripe.cancel(&other.id).await;
                 let paradox = Paradox::PaymentFailed
@@ -336,6 +383,106 @@ impl Hyperdrive {
                     _ => Ok(Charged::Pending(self.pending_view(user, order_id, total).await)),
                 }
             }
+        }
+    }
+
+    /// The bank wants the shopper to authenticate: the order waits for it with its stock held, and
+    /// the page gets the intent's client secret to run Stripe.js's check.
+    async fn await_bank(
+        &self,
+        user: Uuid,
+        sub: &str,
+        order: Uuid,
+        total: i64,
+        intent: Intent,
+    ) -> Result<Charged, ApiError> {
+        let Some(client_secret) = intent.client_secret.clone() else {
+            let _ = self.stripe.cancel(&intent.id).await;
+            let paradox = Paradox::PaymentFailed
+                .with("your bank asked for a confirmation that could not be started; nothing was charged");
+            return self.conclude_refused(user, sub, order, paradox).await;
+        };
+        match ledger::await_authentication(&self.pool, order, self.auth_window).await {
+            Ok(Some(authenticate_by)) => Ok(Charged::NeedsAuthentication {
+                order: self.pending_view(user, order, total).await,
+                client_secret,
+                authenticate_by,
+            }),
+            // Settled meanwhile by the sweeper or the webhook: that is the answer.
+            Ok(None) => self.settled(user, sub, order).await,
+            Err(e) => {
+                // Unrecorded, the wait could not be settled later: call it off now.
+                tracing::warn!(error = %e, %order, "checkout: could not record the wait for authentication");
+                let _ = self.stripe.cancel(&intent.id).await;
+                let paradox = Paradox::StateLost.with("the order could not be recorded; nothing was charged");
+                self.conclude_refused(user, sub, order, paradox).await
+            }
+        }
+    }
+
+    /// Settles `user`'s `order` from its intent as Stripe reports it now: the page's follow-up
+    /// after the bank's check (and a replayed checkout request). Idempotent: a settled order
+    /// answers as it stands. Stripe unreachable leaves the order as it is, for the sweeper.
+    pub async fn settle_from_stripe(&self, user: Uuid, sub: &str, order: Uuid) -> Result<Charged, ApiError> {
+        self.settle_rate.take(&user).map_err(ApiError::rate_limited)?;
+        let row: Option<PaymentRow> = sqlx::query_as(
+            "SELECT status, stripe_payment_intent_id, total_cents, authenticate_by FROM orders WHERE id = $1 AND user_id = $2",
+        )
+        .bind(order)
+        .bind(user)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(PaymentRow { status, stripe_payment_intent_id: intent_id, total_cents: total, authenticate_by }) = row
+        else {
+            return Err(ApiError::NotFound("no such order"));
+        };
+        if !matches!(status.as_str(), "pending" | "requires_action") {
+            return self.settled(user, sub, order).await;
+        }
+        let Some(intent_id) = intent_id else {
+            return Ok(Charged::Pending(self.pending_view(user, order, total).await));
+        };
+        let intent = match self.stripe.retrieve(&intent_id).await {
+            Ok(intent) if intent.belongs_to(order, total) => intent,
+            Ok(intent) => {
+                tracing::warn!(%order, intent = %intent.id, "checkout: the intent does not match its order");
+                return Err(
+                    Paradox::StateLost.with("the payment could not be matched to this order; nothing more was charged")
+                );
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, %order, "checkout: Stripe unreachable while settling; the sweeper will");
+                return Ok(Charged::Pending(self.pending_view(user, order, total).await));
+            }
+        };
+        if intent.is_paid() {
+            return self.record_paid(user, sub, order, total, &intent.id).await;
+        }
+        if intent.is_dead() {
+            return self.conclude_refused_for(user, sub, order, "authentication_failed", bank_refused()).await;
+        }
+        match (intent.needs_authentication(), intent.client_secret, authenticate_by) {
+            (true, Some(client_secret), Some(authenticate_by)) if status == "requires_action" => {
+                Ok(Charged::NeedsAuthentication {
+                    order: self.pending_view(user, order, total).await,
+                    client_secret,
+                    authenticate_by,
+                })
+            }
+            // Still on its way at Stripe (processing): the webhook or the sweeper settles it.
+            _ => Ok(Charged::Pending(self.pending_view(user, order, total).await)),
+        }
+    }
+
+    /// The answer for an order that is already settled: paid (its items leave the cart orbit) or
+    /// the paradox of a payment that did not go through.
+    async fn settled(&self, user: Uuid, sub: &str, order: Uuid) -> Result<Charged, ApiError> {
+        match ledger::order_view(&self.pool, user, order).await? {
+            Some(view) if view.status == "failed" => Err(Paradox::PaymentFailed
+                .with("the payment did not go through; nothing was charged and the stock went back")),
+            Some(view) if matches!(view.status.as_str(), "pending" | "requires_action") => Ok(Charged::Pending(view)),
+            Some(view) => Ok(self.paid(sub, view).await),
+            None => Err(ApiError::NotFound("no such order")),
         }
     }
 
@@ -428,7 +575,19 @@ impl Hyperdrive {
         order: Uuid,
         paradox: ApiError,
     ) -> Result<Charged, ApiError> {
-        if ledger::settle_failed(&self.pool, order, "payment_failed").await? {
+        self.conclude_refused_for(user, sub, order, "payment_failed", paradox).await
+    }
+
+    /// [`Hyperdrive::conclude_refused`] recording `reason` as the order's failure reason.
+    async fn conclude_refused_for(
+        &self,
+        user: Uuid,
+        sub: &str,
+        order: Uuid,
+        reason: &str,
+        paradox: ApiError,
+    ) -> Result<Charged, ApiError> {
+        if ledger::settle_failed(&self.pool, order, reason).await? {
             return Err(paradox);
         }
         match ledger::order_view(&self.pool, user, order).await? {
@@ -456,6 +615,21 @@ impl Hyperdrive {
             },
         }
     }
+}
+
+/// What settling an order reads of it.
+#[derive(sqlx::FromRow)]
+struct PaymentRow {
+    status: String,
+    stripe_payment_intent_id: Option<String>,
+    total_cents: i64,
+    authenticate_by: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The paradox of a payment the shopper's bank did not confirm (3-D Secure failed or abandoned).
+fn bank_refused() -> ApiError {
+    Paradox::PaymentFailed
+        .with("your bank did not confirm the payment. Nothing was charged; your cart and its stock are as they were.")
 }
 
 fn expired_paradox() -> ApiError {

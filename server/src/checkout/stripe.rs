@@ -40,12 +40,39 @@ pub struct Intent {
     /// The metadata we set at creation (`order_id`).
     #[serde(default)]
     pub metadata: Option<serde_json::Value>,
+    /// The secret that lets Stripe.js in the shopper's page run the intent's next action (3-D
+    /// Secure). Handed only to the order's own shopper; never stored or logged.
+    #[serde(default)]
+    pub client_secret: Option<ClientSecret>,
+}
+
+/// A PaymentIntent's client secret: shown to the order's shopper only, never printed.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct ClientSecret(String);
+
+impl ClientSecret {
+    /// The secret itself, for the shopper's page.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientSecret(…)")
+    }
 }
 
 impl Intent {
     /// Money was taken and not given back.
     pub fn is_paid(&self) -> bool {
         self.status == "succeeded" && self.refunded_cents() < self.amount
+    }
+
+    /// The shopper's bank asks for authentication (3-D Secure) before the intent can succeed.
+    pub fn needs_authentication(&self) -> bool {
+        self.status == "requires_action"
     }
 
     /// Whether this intent can never take money any more (declined, canceled, or refunded).
@@ -113,11 +140,24 @@ struct Expand {
 
 const EXPAND_CHARGE: Expand = Expand { expand: ["latest_charge"] };
 
+/// `POST /v1/payment_intents/{id}/confirm`.
+#[derive(Serialize)]
+struct Confirm {
+    expand: [&'static str; 1],
+    /// Asks Stripe for a next action that Stripe.js runs in the page (`handleNextAction`) when
+    /// the bank wants authentication. Sent to Stripe only: localstripe refuses the parameter and
+    /// always answers that way.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    use_stripe_sdk: Option<bool>,
+}
+
 /// The Stripe client of this deployment.
 #[derive(Clone)]
 pub struct StripeHub {
     client: stripe::Client,
     webhook_secret: String,
+    /// The API is Stripe's own (`https://api.stripe.com`), not localstripe.
+    real_stripe: bool,
 }
 
 impl std::fmt::Debug for StripeHub {
@@ -130,12 +170,13 @@ impl StripeHub {
     /// A client of the Stripe API at `api_base` (localstripe in development).
     pub fn new(secret_key: &str, api_base: &str, webhook_secret: &str) -> anyhow::Result<Self> {
         let base = if api_base.ends_with('/') { api_base.to_string() } else { format!("{api_base}/") };
+        let real_stripe = base.starts_with("https://api.stripe.com/");
         let client = stripe::ClientBuilder::new(secret_key)
             .url(base)
             .timeout(STRIPE_TIMEOUT)
             .build()
             .map_err(|e| anyhow::anyhow!("STRIPE_API_BASE / STRIPE_SECRET_KEY: {e}"))?;
-        Ok(Self { client, webhook_secret: webhook_secret.to_string() })
+        Ok(Self { client, webhook_secret: webhook_secret.to_string(), real_stripe })
     }
 
     /// Creates an unconfirmed PaymentIntent for `amount_cents` with the shopper's payment method.
@@ -158,11 +199,16 @@ impl StripeHub {
         self.send(request, Some(format!("swiftcart-create-{order}"))).await
     }
 
-    /// Confirms (charges) an intent.
+    /// Confirms (charges) an intent. A card that needs 3-D Secure answers `requires_action`: the
+    /// shopper's page then runs the authentication with the intent's client secret.
     pub async fn confirm(&self, intent_id: &str, order_id: uuid::Uuid) -> Result<Intent, StripeFailure> {
         let request = RequestBuilder::new(StripeMethod::Post, format!("/payment_intents/{intent_id}/confirm"))
-            .form(&EXPAND_CHARGE);
+            .form(&self.confirm_form());
         self.send(request, Some(format!("swiftcart-confirm-{order_id}"))).await
+    }
+
+    fn confirm_form(&self) -> Confirm {
+        Confirm { expand: EXPAND_CHARGE.expand, use_stripe_sdk: self.real_stripe.then_some(true) }
     }
 
     /// Reads an intent as Stripe sees it now.
@@ -287,6 +333,27 @@ mod tests {
     }
 
     #[test]
+    fn only_stripe_itself_is_asked_for_a_stripe_js_next_action() {
+        let form = |base: &str| {
+            let hub = StripeHub::new("sk_test_x", base, "whsec_x").unwrap();
+            serde_json::to_value(hub.confirm_form()).unwrap()
+        };
+        assert_eq!(form("https://api.stripe.com")["use_stripe_sdk"], true);
+        assert!(form("http://127.0.0.1:8420").get("use_stripe_sdk").is_none(), "localstripe refuses it");
+    }
+
+    #[test]
+    fn a_client_secret_never_prints() {
+        let intent: Intent = serde_json::from_value(serde_json::json!({
+            "id": "pi_1", "status": "requires_action", "amount": 500, "client_secret": "pi_1_secret_abc"
+        }))
+        .unwrap();
+        assert!(intent.needs_authentication());
+        assert_eq!(intent.client_secret.as_ref().map(ClientSecret::expose), Some("pi_1_secret_abc"));
+        assert!(!format!("{intent:?}").contains("secret_abc"));
+    }
+
+    #[test]
     fn refunded_intents_are_dead_not_paid() {
         let intent = |status: &str, refunded: i64| Intent {
             id: "pi_1".into(),
@@ -296,6 +363,7 @@ mod tests {
             last_payment_error: None,
             currency: Some("usd".into()),
             metadata: Some(serde_json::json!({ "order_id": "00000000-0000-0000-0000-000000000001" })),
+            client_secret: None,
         };
         assert!(intent("succeeded", 0).is_paid());
         assert!(!intent("succeeded", 500).is_paid());
@@ -316,6 +384,7 @@ mod tests {
             last_payment_error: None,
             currency: Some("usd".into()),
             metadata: Some(serde_json::json!({ "order_id": order.to_string() })),
+            client_secret: None,
         };
         assert!(intent.belongs_to(order, 500));
         assert!(!intent.belongs_to(order, 499), "another amount");

@@ -1,6 +1,8 @@
 //! The checkout sweeper: runs at start and every [`SWEEP_EVERY`] on every node. It releases
-//! quotes past their expiry and settles orders left `pending` by a crash or an outage, asking
-//! Stripe what really happened. Every step is idempotent, so several nodes may sweep at once.
+//! quotes past their expiry, settles orders left `pending` by a crash or an outage, and ends
+//! orders whose shopper never finished the bank's check (`requires_action` past its window),
+//! asking Stripe what really happened. Every step is idempotent, so several nodes may sweep at
+//! once.
 
 use std::time::Duration;
 
@@ -56,41 +58,57 @@ pub async fn run(hyperdrive: Hyperdrive, shutdown: impl std::future::Future<Outp
     }
 }
 
-/// One pass: expired quotes, then pending orders as `rules` allow.
+/// One pass: expired quotes, then unsettled orders as `rules` allow.
 pub async fn sweep(hyperdrive: &Hyperdrive, rules: SweepRules) -> sqlx::Result<Swept> {
     let pool = hyperdrive.pool();
     let mut swept = Swept { released_quotes: ledger::release_expired(pool).await?, ..Swept::default() };
-    let pending: Vec<(Uuid, Option<String>, f64)> = sqlx::query_as(
-        "SELECT id, stripe_payment_intent_id, EXTRACT(EPOCH FROM now() - created_at)::float8 FROM orders
-         WHERE status = 'pending' AND created_at <= now() - make_interval(secs => $1) ORDER BY created_at LIMIT 200",
+    // (order, intent, whether to give up on it now). A pending order is given up once it is
+    // older than the unconfirmed limit; one waiting for the bank once its window has passed.
+    let unsettled: Vec<(Uuid, Option<String>, bool)> = sqlx::query_as(
+        "(SELECT id, stripe_payment_intent_id, created_at <= now() - make_interval(secs => $2) FROM orders
+          WHERE status = 'pending' AND created_at <= now() - make_interval(secs => $1) ORDER BY created_at LIMIT 200)
+         UNION ALL
+         (SELECT id, stripe_payment_intent_id, authenticate_by <= now() FROM orders
+          WHERE status = 'requires_action' AND created_at <= now() - make_interval(secs => $1)
+          ORDER BY authenticate_by LIMIT 200)",
     )
     .bind(rules.grace.as_secs_f64())
+    .bind(rules.unconfirmed_limit.as_secs_f64())
     .fetch_all(pool)
     .await?;
-    for (order, intent, age_secs) in pending {
-        let old = age_secs >= rules.unconfirmed_limit.as_secs_f64();
+    for (order, intent, give_up) in unsettled {
         let Some(intent) = intent else {
             // The intent id was never stored, so it was never confirmed: nothing was charged.
-            if old && ledger::settle_failed(pool, order, "state_lost").await? {
+            if give_up && ledger::settle_failed(pool, order, "state_lost").await? {
                 swept.failed += 1;
             }
             continue;
         };
-        match hyperdrive.stripe.retrieve(&intent).await {
-            Ok(now) if now.is_paid() => {
-                if ledger::settle_paid(pool, order, &now.id).await? {
-                    swept.paid += 1;
-                }
+        let now = match hyperdrive.stripe.retrieve(&intent).await {
+            Ok(now) => now,
+            Err(e) => {
+                tracing::debug!(error = %e, %order, "checkout sweeper: Stripe unreachable");
+                continue;
             }
-            Ok(now) if now.is_dead() || (old && now.status == "requires_confirmation") => {
-                let _ = hyperdrive.stripe.cancel(&now.id).await;
-                if ledger::settle_failed(pool, order, "payment_failed").await? {
-                    swept.failed += 1;
-                }
+        };
+        if now.is_paid() {
+            if ledger::settle_paid(pool, order, &now.id).await? {
+                swept.paid += 1;
             }
-            Ok(_) => {} // still in flight at Stripe
-            Err(e) => tracing::debug!(error = %e, %order, "checkout sweeper: Stripe unreachable"),
+            continue;
         }
+        let abandoned = give_up && matches!(now.status.as_str(), "requires_confirmation" | "requires_action");
+        // Failed only once Stripe says the intent can no longer take money: an authentication
+        // finished at the last moment wins over the sweeper's cancel.
+        let dead = now.is_dead()
+            || (abandoned && hyperdrive.stripe.cancel(&now.id).await.is_ok_and(|canceled| canceled.is_dead()));
+        if dead {
+            let reason = if now.needs_authentication() { "authentication_abandoned" } else { "payment_failed" };
+            if ledger::settle_failed(pool, order, reason).await? {
+                swept.failed += 1;
+            }
+        }
+        // Otherwise still in flight at Stripe: next time.
     }
     Ok(swept)
 }

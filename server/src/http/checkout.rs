@@ -1,10 +1,11 @@
-//! `/api/checkout/quote`, `/api/checkout`, `/api/orders` and `/api/stripe/webhook`: Hyperdrive
+//! `/api/checkout/quote`, `/api/checkout`, `/api/orders`, `/api/orders/{id}/settle` and
+//! `/api/stripe/webhook`: Hyperdrive
 //! over REST. The rules live in [`crate::checkout`]; this module is the HTTP edge: who may call,
 //! the Idempotency-Key, and Stripe's signed events.
 
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -24,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/checkout/quote", post(quote).delete(release))
         .route("/api/checkout", post(checkout))
         .route("/api/orders", get(orders))
+        .route("/api/orders/{order}/settle", post(settle))
         .route("/api/stripe/webhook", post(webhook).layer(DefaultBodyLimit::max(super::MAX_WEBHOOK_BODY_BYTES)))
 }
 
@@ -85,17 +87,11 @@ async fn checkout(
     .await?
     .unwrap_or(false);
     if !first {
-        return replay(&state, user, &key, &fingerprint).await;
+        return replay(&state, (user, &who.sub), &key, &fingerprint).await;
     }
 
     let (status, body) = match state.hyperdrive.charge(user, &who.sub, &request, &key).await {
-        Ok(Charged::Paid(order)) => (StatusCode::CREATED, serde_json::to_value(order).expect("serialisable")),
-        Ok(Charged::Pending(order)) => {
-            let mut body = serde_json::to_value(order).expect("serialisable");
-            body["message"] =
-                json!("your payment is being confirmed; the order appears in your orders within a minute");
-            (StatusCode::ACCEPTED, body)
-        }
+        Ok(charged) => charged_parts(charged, StatusCode::CREATED),
         Err(ApiError::Unavailable(e)) => {
             // Nothing to remember: let the same key be retried once the service is back.
             let _ = sqlx::query(
@@ -109,7 +105,7 @@ async fn checkout(
         }
         Err(e) => e.to_parts(),
     };
-    // Pending answers are not final: a replay rebuilds them from the order.
+    // Pending answers (202) are not final: a replay rebuilds them from the order.
     if status != StatusCode::ACCEPTED {
         let stored = sqlx::query(
             "UPDATE checkout_requests SET response_status = $3, response_body = $4 WHERE user_id = $1 AND idempotency_key = $2",
@@ -127,8 +123,53 @@ async fn checkout(
     Ok((status, Json(body)).into_response())
 }
 
+/// The status and body of a charge's outcome; `paid` is the status of a paid order (201 for a
+/// new charge, 200 for a settlement asked for again). Unsettled outcomes are 202: `pending` with
+/// a message, or `requires_action` with the intent's client secret (for Stripe.js in the page,
+/// and nothing else of Stripe's) and the end of the authentication window.
+fn charged_parts(charged: Charged, paid: StatusCode) -> (StatusCode, serde_json::Value) {
+    let to_json = |order| serde_json::to_value(order).expect("serialisable");
+    match charged {
+        Charged::Paid(order) => (paid, to_json(order)),
+        Charged::Pending(order) => {
+            let mut body = to_json(order);
+            body["message"] =
+                json!("your payment is being confirmed; the order appears in your orders within a minute");
+            (StatusCode::ACCEPTED, body)
+        }
+        Charged::NeedsAuthentication { order, client_secret, authenticate_by } => {
+            let mut body = to_json(order);
+            body["clientSecret"] = json!(client_secret.expose());
+            body["authenticateBy"] = json!(authenticate_by);
+            body["message"] = json!("your bank asks you to confirm this payment");
+            (StatusCode::ACCEPTED, body)
+        }
+    }
+}
+
+/// `POST /api/orders/{id}/settle`: after the bank's check in the page, the server asks Stripe
+/// how the payment ended and settles the order once (the webhook may have done it already).
+/// 200 paid, 202 still waiting (`requires_action` again, or `pending` while Stripe cannot be
+/// asked: the sweeper settles it), 409 `payment_failed` when the bank did not confirm.
+async fn settle(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(order): Path<String>,
+) -> Result<Response, ApiError> {
+    let user = account(&who)?;
+    let order: Uuid = order.parse().map_err(|_| ApiError::NotFound("no such order"))?;
+    let charged = state.hyperdrive.settle_from_stripe(user, &who.sub, order).await?;
+    let (status, body) = charged_parts(charged, StatusCode::OK);
+    Ok((status, Json(body)).into_response())
+}
+
 /// The answer to a replayed Idempotency-Key: the first answer, never a second charge.
-async fn replay(state: &AppState, user: Uuid, key: &str, fingerprint: &[u8]) -> Result<Response, ApiError> {
+async fn replay(
+    state: &AppState,
+    (user, sub): (Uuid, &str),
+    key: &str,
+    fingerprint: &[u8],
+) -> Result<Response, ApiError> {
     type Row = (Vec<u8>, Option<Uuid>, Option<i16>, Option<serde_json::Value>);
     let (hash, order, status, body): Row = sqlx::query_as(
         "SELECT request_hash, order_id, response_status, response_body FROM checkout_requests
@@ -154,6 +195,12 @@ async fn replay(state: &AppState, user: Uuid, key: &str, fingerprint: &[u8]) -> 
     match ledger::order_view(&state.pool, user, order).await? {
         Some(view) if view.status == "paid" => {
             Ok((StatusCode::CREATED, Json(serde_json::to_value(view).expect("serialisable"))).into_response())
+        }
+        // Waiting for the bank: the same answer again, as Stripe sees the intent now.
+        Some(view) if view.status == "requires_action" => {
+            let charged = state.hyperdrive.settle_from_stripe(user, sub, order).await?;
+            let (status, body) = charged_parts(charged, StatusCode::CREATED);
+            Ok((status, Json(body)).into_response())
         }
         Some(view) if view.status == "failed" => {
             Err(crate::http::error::Paradox::PaymentFailed.with("the payment did not go through; nothing was charged"))

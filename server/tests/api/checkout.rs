@@ -11,6 +11,9 @@ use swiftcart::checkout::stripe::sign;
 use swiftcart::checkout::sweeper::{sweep, SweepRules};
 use uuid::Uuid;
 
+/// 3-D Secure: authentication in the warp, settled once.
+mod authentication;
+
 use crate::helpers::{eventually, spawn_app, spawn_app_with, Options, PrivateRedis, TestApp, ToggleProxy};
 
 /// A card that pays (localstripe's test PaymentMethod).
