@@ -365,7 +365,7 @@ pub fn OrdersPage() -> impl IntoView {
                     <ul class="order-list">
                         {list.into_iter().map(|o| view! {
                             <li class="order" data-order-id=o.id.clone() data-status=o.status.clone()>
-                                <p><strong>{format_cents(o.total_cents)}</strong>" · "{o.status.clone()}" · "{o.created_at.clone()}</p>
+                                <p><strong>{format_cents(o.total_cents)}</strong>" · "{order_status_words(&o.status)}" · "{o.created_at.clone()}</p>
                                 <ul>
                                     {o.items.into_iter().map(|(product, quantity, cents)| view! {
                                         <li data-product-id=product data-unit-price-cents=cents>{format!("{quantity} × {}", format_cents(cents))}</li>
@@ -377,6 +377,19 @@ pub fn OrdersPage() -> impl IntoView {
                 }.into_any(),
             }}
         </section>
+    }
+}
+
+/// An order's status in a shopper's words (the raw status stays in `data-status`).
+pub fn order_status_words(status: &str) -> &'static str {
+    match status {
+        "paid" => "paid",
+        "pending" => "payment being confirmed",
+        "requires_action" => "waiting for your bank's confirmation",
+        "failed" => "not paid (nothing was charged)",
+        "partially_refunded" => "partly refunded",
+        "refunded" => "refunded",
+        _ => "status unknown",
     }
 }
 
@@ -447,6 +460,14 @@ mod tests {
         assert_eq!(coords[2].0, CHART_WIDTH);
         assert!(coords[2].1 < coords[0].1 && coords[0].1 < coords[1].1, "{coords:?}");
         assert!(coords.iter().all(|(_, y)| (0.0..=CHART_HEIGHT).contains(y)));
+    }
+
+    #[test]
+    fn every_order_status_has_words() {
+        for status in ["paid", "pending", "requires_action", "failed", "partially_refunded", "refunded"] {
+            assert_ne!(order_status_words(status), "status unknown", "{status}");
+        }
+        assert_eq!(order_status_words("</li><script>"), "status unknown");
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub struct OrderView {
     pub created_at: chrono::DateTime<chrono::Utc>,
     /// When it was paid.
     pub paid_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// What was given back so far, in cents (refunds).
+    pub refunded_cents: i64,
 }
 
 /// Releases every open quote of `user` (not one being charged); returns how many.
@@ -86,7 +88,7 @@ pub async fn await_authentication(
 ) -> sqlx::Result<Option<chrono::DateTime<chrono::Utc>>> {
     let mut tx = pool.begin().await?;
     let marked: Option<(Option<Uuid>, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
-        "UPDATE orders SET status = 'requires_action', updated_at = now(),
+        "UPDATE orders SET status = 'requires_action', updated_at = now(), authentication_requested_at = now(),
                 authenticate_by = now() + make_interval(secs => $2)
          WHERE id = $1 AND status = 'pending' RETURNING quote_id, authenticate_by",
     )
@@ -191,9 +193,10 @@ pub async fn orders_of(pool: &PgPool, user: Uuid, only: Option<Uuid>) -> sqlx::R
         chrono::DateTime<chrono::Utc>,
         Option<chrono::DateTime<chrono::Utc>>,
         Option<Uuid>,
+        i64,
     );
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, status, total_cents, stripe_payment_intent_id, created_at, paid_at, quote_id FROM orders
+        "SELECT id, status, total_cents, stripe_payment_intent_id, created_at, paid_at, quote_id, refunded_cents FROM orders
          WHERE user_id = $1 AND ($2::uuid IS NULL OR id = $2) ORDER BY created_at DESC LIMIT 200",
     )
     .bind(user)
@@ -201,9 +204,9 @@ pub async fn orders_of(pool: &PgPool, user: Uuid, only: Option<Uuid>) -> sqlx::R
     .fetch_all(pool)
     .await?;
     let mut views = Vec::with_capacity(rows.len());
-    for (order_id, status, total_cents, payment_intent_id, created_at, paid_at, quote) in rows {
-        // Paid orders have their own lines; others show what their quote froze.
-        let items: Vec<PricedLine> = if status == "paid" {
+    for (order_id, status, total_cents, payment_intent_id, created_at, paid_at, quote, refunded_cents) in rows {
+        // Paid orders (refunded or not) have their own lines; others show what their quote froze.
+        let items: Vec<PricedLine> = if paid_at.is_some() {
             sqlx::query_as(
                 "SELECT product_id, quantity, unit_price_cents FROM order_items WHERE order_id = $1 ORDER BY product_id",
             )
@@ -218,7 +221,16 @@ pub async fn orders_of(pool: &PgPool, user: Uuid, only: Option<Uuid>) -> sqlx::R
             .fetch_all(pool)
             .await?
         };
-        views.push(OrderView { order_id, status, total_cents, items, payment_intent_id, created_at, paid_at });
+        views.push(OrderView {
+            order_id,
+            status,
+            total_cents,
+            items,
+            payment_intent_id,
+            created_at,
+            paid_at,
+            refunded_cents,
+        });
     }
     Ok(views)
 }

@@ -19,8 +19,12 @@
 //! [`sweeper`] (at start and every few seconds, on every node) asks Stripe and settles it, as does
 //! the webhook. No order is ever paid without being recorded, or recorded without being paid.
 
+/// The orders desk's reads (admins).
+pub mod desk;
 /// PostgreSQL transitions of stock, quotes and orders.
 pub mod ledger;
+/// Refunds: by admins through SwiftCart, or found at Stripe.
+pub mod refunds;
 /// StripeHub: the only module that talks to Stripe.
 pub mod stripe;
 /// The background pass: expired quotes and orders left pending.
@@ -612,6 +616,7 @@ impl Hyperdrive {
                 payment_intent_id: None,
                 created_at: chrono::Utc::now(),
                 paid_at: None,
+                refunded_cents: 0,
             },
         }
     }

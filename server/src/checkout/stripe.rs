@@ -98,7 +98,8 @@ impl Intent {
             && self.currency.as_deref().is_none_or(|c| c.eq_ignore_ascii_case("usd"))
     }
 
-    fn refunded_cents(&self) -> i64 {
+    /// Cents of this intent's payment given back so far (by anyone, Stripe's dashboard included).
+    pub fn refunded_cents(&self) -> i64 {
         self.latest_charge.as_ref().and_then(|c| c.get("amount_refunded")).and_then(|a| a.as_i64()).unwrap_or(0)
     }
 }
@@ -130,6 +131,26 @@ struct CreateIntent<'a> {
 #[derive(Serialize)]
 struct Metadata<'a> {
     order_id: &'a str,
+}
+
+/// `POST /v1/refunds`.
+#[derive(Serialize)]
+struct CreateRefund<'a> {
+    payment_intent: &'a str,
+    amount: i64,
+    metadata: Metadata<'a>,
+}
+
+/// The part of a Refund we keep.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Refund {
+    /// `re_…`
+    pub id: String,
+    /// Cents given back.
+    pub amount: i64,
+    /// `succeeded`, `pending`, `failed`, …
+    #[serde(default)]
+    pub status: Option<String>,
 }
 
 /// Asks for the intent's last charge in full (it carries refunds and the decline message).
@@ -216,6 +237,22 @@ impl StripeHub {
         let request =
             RequestBuilder::new(StripeMethod::Get, format!("/payment_intents/{intent_id}")).query(&EXPAND_CHARGE);
         self.send(request, None).await
+    }
+
+    /// Gives `amount_cents` of an intent's payment back. `idempotency_key` makes a retry of the
+    /// same refund request never refund twice.
+    pub async fn refund(
+        &self,
+        intent_id: &str,
+        amount_cents: i64,
+        order_id: uuid::Uuid,
+        idempotency_key: String,
+    ) -> Result<Refund, StripeFailure> {
+        let order = order_id.to_string();
+        let form =
+            CreateRefund { payment_intent: intent_id, amount: amount_cents, metadata: Metadata { order_id: &order } };
+        let request = RequestBuilder::new(StripeMethod::Post, "/refunds").form(&form);
+        self.send(request, Some(idempotency_key)).await
     }
 
     /// Cancels an intent that has not taken money (compensation).

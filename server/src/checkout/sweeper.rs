@@ -14,6 +14,12 @@ use super::Hyperdrive;
 /// How often the sweeper runs.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
+/// How often the sweeper asks Stripe about paid orders' refunds (made elsewhere, e.g. in
+/// Stripe's dashboard, when the webhook did not tell)…
+pub const REFUND_CHECK_EVERY: Duration = Duration::from_secs(60);
+/// …and about how many orders each time (those checked longest ago first).
+pub const REFUND_CHECK_BATCH: i64 = 50;
+
 /// When the sweeper may touch a pending order.
 #[derive(Clone, Copy, Debug)]
 pub struct SweepRules {
@@ -45,10 +51,19 @@ pub async fn run(hyperdrive: Hyperdrive, shutdown: impl std::future::Future<Outp
     tokio::pin!(shutdown);
     let mut ticker = tokio::time::interval(SWEEP_EVERY);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut refunds_checked = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
             _ = &mut shutdown => return,
+        }
+        if refunds_checked.elapsed() >= REFUND_CHECK_EVERY {
+            refunds_checked = tokio::time::Instant::now();
+            match super::refunds::reconcile(hyperdrive.pool(), &hyperdrive.stripe, REFUND_CHECK_BATCH).await {
+                Ok(0) => {}
+                Ok(changed) => tracing::info!(changed, "checkout sweeper: refunds made elsewhere recorded"),
+                Err(e) => tracing::debug!(error = %e, "checkout sweeper: refund check failed; next time"),
+            }
         }
         match sweep(&hyperdrive, SweepRules::default()).await {
             Ok(swept) if swept != Swept::default() => tracing::info!(?swept, "checkout sweeper"),

@@ -35,14 +35,16 @@ const MAX_DESCRIPTION_CHARS: usize = 2_000;
 
 /// The caller, checked to be an admin before anything else of the request (its body included)
 /// is read: 401 without a valid token, 403 for anyone but an admin.
-struct Admin;
+pub(super) struct Admin;
 
 impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let who = Principal::from_request_parts(parts, state).await?;
-        (who.role == Role::Admin).then_some(Admin).ok_or(ApiError::Forbidden("only an admin may manage the catalog"))
+        (who.role == Role::Admin)
+            .then_some(Admin)
+            .ok_or(ApiError::Forbidden("only an admin may manage the catalog and orders"))
     }
 }
 

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::error::{ApiError, ApiJson};
 use crate::auth::{Principal, Role};
-use crate::checkout::{ledger, ChargeRequest, Charged};
+use crate::checkout::{ledger, refunds, ChargeRequest, Charged};
 use crate::startup::AppState;
 
 /// The routes of this area.
@@ -245,22 +245,30 @@ async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     if seen {
         return Ok(Json(json!({ "received": true, "duplicate": true })).into_response());
     }
-    let intent_id = event.data.object.get("id").and_then(|v| v.as_str()).unwrap_or_default();
+    let settles = matches!(
+        event.kind.as_str(),
+        "payment_intent.succeeded" | "payment_intent.payment_failed" | "payment_intent.canceled"
+    );
+    // A refund made anywhere (Stripe's dashboard included) names its intent on the object.
+    let refunds = matches!(
+        event.kind.as_str(),
+        "charge.refunded" | "charge.refund.updated" | "refund.created" | "refund.updated"
+    );
+    let intent_field = if refunds { "payment_intent" } else { "id" };
+    let intent_id = event.data.object.get(intent_field).and_then(|v| v.as_str()).unwrap_or_default();
     let order: Option<(Uuid, i64)> =
         sqlx::query_as("SELECT id, total_cents FROM orders WHERE stripe_payment_intent_id = $1")
             .bind(intent_id)
             .fetch_optional(&state.pool)
             .await?;
-    let settles = matches!(
-        event.kind.as_str(),
-        "payment_intent.succeeded" | "payment_intent.payment_failed" | "payment_intent.canceled"
-    );
-    if let (Some((order, total_cents)), true) = (order, settles) {
+    if let (Some((order, total_cents)), true) = (order, settles || refunds) {
         // The event is only a hint: what Stripe says of the intent when asked decides. Stripe
         // unreachable is a 503, so Stripe delivers the event again later.
         let intent = state.hyperdrive.stripe.retrieve(intent_id).await.map_err(|e| ApiError::Unavailable(e.into()))?;
         if !intent.belongs_to(order, total_cents) {
             tracing::warn!(%order, intent = %intent.id, "webhook: the intent does not match its order; ignored");
+        } else if refunds {
+            refunds::record_found(&state.pool, order, intent.refunded_cents()).await?;
         } else if intent.is_paid() {
             ledger::settle_paid(&state.pool, order, &intent.id).await?;
         } else if intent.is_dead() {

@@ -35,6 +35,9 @@ pub enum ApiError {
         /// What happened, in plain words.
         message: String,
     },
+    /// 409 `ERR_REFUSED`: a service the request depends on (Stripe) refused it, in its words.
+    #[error("{0}")]
+    Refused(String),
     /// 409: the same Idempotency-Key is still being worked on; retry shortly.
     #[error("{0}")]
     InProgress(&'static str),
@@ -135,6 +138,7 @@ impl ApiError {
             Self::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "ERR_INVALID"),
             Self::Paradox { .. } => (StatusCode::CONFLICT, physics_worker::wire::ERR_TEMPORAL_PARADOX),
             Self::InProgress(_) => (StatusCode::CONFLICT, "ERR_IN_PROGRESS"),
+            Self::Refused(_) => (StatusCode::CONFLICT, "ERR_REFUSED"),
             Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "ERR_RATE_LIMITED"),
             Self::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "ERR_TOO_LARGE"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "ERR_UNAVAILABLE"),

@@ -10,6 +10,8 @@ pub mod cart;
 pub mod checkout;
 /// The one error type of the REST API and its JSON body.
 pub mod error;
+/// `/api/admin/orders…`: the orders desk and refunds.
+pub mod orders_desk;
 /// `/api/products…`: the public catalog.
 pub mod products;
 
@@ -31,5 +33,6 @@ pub fn api_router() -> Router<AppState> {
         .merge(cart::router())
         .merge(checkout::router())
         .merge(admin::router())
+        .merge(orders_desk::router())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }

@@ -13,6 +13,8 @@ use uuid::Uuid;
 
 /// 3-D Secure: authentication in the warp, settled once.
 mod authentication;
+/// Refunds and the orders desk.
+mod refunds;
 
 use crate::helpers::{eventually, spawn_app, spawn_app_with, Options, PrivateRedis, TestApp, ToggleProxy};
 
