@@ -188,7 +188,7 @@ async function signedInWell(prefix) {
   await page.locator('[data-testid="sign-in"]').click();
   await page.waitForURL(BASE_URL + '/');
   await page.waitForSelector('.product-grid[data-alive="synced"]', { timeout: 20000 });
-  return opened;
+  return { ...opened, email };
 }
 
 /** Pays the open warp with a card whose bank asks for 3-D Secure and answers its check. */
@@ -253,6 +253,58 @@ test('a card that asks for 3-D Secure: failing plays the paradox, completing pay
   assert.equal(reused.status, 401, 'the signed-out session cannot be renewed');
   assert.deepEqual(errors.filter((e) => !/status of (401|409)/.test(e)), [], 'only the expected 401 and 409');
   await context.close();
+});
+
+test('an admin refunds one line in /admin/orders; the shopper sees the order partially refunded', async () => {
+  const shopper = await signedInWell('refunded');
+  const [first, second] = await stockedProducts(2, 9);
+  await beam(shopper.page, first.productId, 1);
+  await beam(shopper.page, second.productId, 2);
+  const quote = await startHyperdrive(shopper.page, '4242424242424242');
+  await shopper.page.locator('[data-testid="pay"]').click();
+  await shopper.page.waitForSelector('[data-testid="order-placed"][data-status="paid"]', { timeout: 15000 });
+  const orderId = await shopper.page.locator('[data-testid="order-placed"]').getAttribute('data-order-id');
+  const line = quote.items.find((i) => i.productId === first.productId);
+  const stockBefore = await stockLevel(first.productId);
+
+  const admin = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await admin.newPage();
+  const errors = collectErrors(page);
+  await signInAsAdmin(page);
+  await page.goto(BASE_URL + '/admin/orders');
+  await page.waitForSelector('body[data-hydrated="true"]');
+  await page.waitForSelector('.desk-order', { timeout: 10000 });
+  // Filtered by status and by part of the shopper's email.
+  await page.selectOption('.desk-filters select', 'paid');
+  await page.fill('.desk-filters input[name="email"]', shopper.email.slice(0, 14).toUpperCase());
+  await page.locator('[data-testid="desk-filter"]').click();
+  const row = page.locator(`.desk-order[data-order-id="${orderId}"]`);
+  await row.waitFor({ timeout: 10000 });
+  assert.equal(await row.getAttribute('data-status'), 'paid');
+  await row.locator('button[data-action="open"]').click();
+  const panel = page.locator(`[data-testid="desk-order"][data-order-id="${orderId}"]`);
+  await panel.waitFor();
+  assert.match(await panel.innerText(), /PaymentIntent: pi_/);
+  assert.deepEqual(await panel.locator('.desk-timeline li').evaluateAll((items) => items.map((li) => li.dataset.event)),
+    ['quoted', 'charged', 'paid']);
+  const refundLine = panel.locator(`.desk-line[data-product-id="${first.productId}"]`);
+  await refundLine.locator('input[name="restock"]').check();
+  await refundLine.locator('button[data-action="refund-line"]').click();
+  await page.waitForSelector(`[data-testid="desk-order"][data-status="partially_refunded"]`, { timeout: 10000 });
+  assert.match(await page.locator('[data-testid="desk-message"]').innerText(), /Refunded/);
+  await page.screenshot({ path: ARTIFACTS + 'orders-desk-refund.png' });
+  assert.equal(await stockLevel(first.productId), stockBefore + 1, 'the unit went back in stock');
+
+  await shopper.page.goto(BASE_URL + '/orders');
+  const order = shopper.page.locator(`.order[data-order-id="${orderId}"]`);
+  await order.waitFor({ timeout: 10000 });
+  assert.equal(await order.getAttribute('data-status'), 'partially_refunded');
+  assert.match(await order.innerText(), /partly refunded/);
+  const mine = (await api(shopper.page, '/api/orders')).body.orders.find((o) => o.orderId === orderId);
+  assert.equal(mine.refundedCents, line.unitPriceCents, 'one unit at its frozen price');
+  assert.deepEqual([...errors, ...shopper.errors].filter((e) => !/status of 401/.test(e)), []);
+  await admin.close();
+  await shopper.context.close();
 });
 
 /** A product whose live price is moving right now (one at its floor price holds still). */

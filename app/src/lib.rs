@@ -17,6 +17,8 @@ pub mod dom;
 pub mod hyperdrive;
 /// Formatting of money, which is always integer cents.
 pub mod money;
+/// The orders desk for admins (`/admin/orders`): orders, one order in full, refunds.
+pub mod orders_desk;
 /// One component per page.
 pub mod pages;
 /// The browser's session (guest or account): tokens in localStorage, renewed in one place.
@@ -168,6 +170,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/register") view=|| view! { <pages::SignInPage register=true/> }/>
                     <Route path=path!("/orders") view=pages::OrdersPage/>
                     <Route path=path!("/admin") view=admin::AdminPage/>
+                    <Route path=path!("/admin/orders") view=orders_desk::OrdersDeskPage/>
                 </Routes>
             </main>
         </Router>

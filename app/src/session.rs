@@ -467,6 +467,17 @@ pub async fn sign_out() -> Result<(), String> {
     told
 }
 
+/// Reads a JSON answer into its typed shape.
+pub fn decode<T: serde::de::DeserializeOwned>(json: &JsValue) -> Result<T, String> {
+    let text = js_sys::JSON::stringify(json).ok().and_then(|t| t.as_string()).ok_or("not JSON")?;
+    serde_json::from_str(&text).map_err(|e| e.to_string())
+}
+
+/// The server's own words for a refusal, or its status.
+pub fn message_or(json: &JsValue, status: u16) -> String {
+    field(json, "message").as_string().unwrap_or_else(|| format!("The server answered {status}."))
+}
+
 /// A JSON object text from (field, value) pairs.
 pub fn json_object(fields: &[(&str, JsValue)]) -> Result<String, String> {
     let object = js_sys::Object::new();
