@@ -219,7 +219,7 @@ test('a card that asks for 3-D Secure: failing plays the paradox, completing pay
   await payWithBankCheck(page, 'Fail authentication');
   assert.equal((await settled).status(), 409);
   await page.waitForSelector('[data-testid="paradox"]:not([hidden])', { timeout: 10000 });
-  assert.match(await page.locator('[data-testid="paradox"]').innerText(), /your bank did not confirm the payment/);
+  assert.match(await page.locator('[data-testid="paradox"]').innerText(), /your bank did not confirm the payment/i);
   assert.equal(await page.locator('[data-testid="warping"]').isHidden(), true);
   await page.screenshot({ path: ARTIFACTS + 'hyperdrive-bank-refused.png' });
   assert.deepEqual((await api(page, '/api/cart')).body, cartBefore, 'the cart is unchanged');

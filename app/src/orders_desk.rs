@@ -166,55 +166,76 @@ pub fn OrdersDeskPage() -> impl IntoView {
         <Title text="Orders desk"/>
         <section class="admin orders-desk">
             <h1>"Orders desk"</h1>
-            <form class="desk-filters" on:submit=on_filter>
-                <label>"Status "
-                    <select name="status">
-                        <option value="">"All"</option>
-                        {["pending", "requires_action", "paid", "failed", "partially_refunded", "refunded"]
-                            .into_iter()
-                            .map(|s| view! { <option value=s>{order_status_words(s)}</option> })
-                            .collect_view()}
-                    </select>
-                </label>
-                <label>"Email "<input name="email" type="search" maxlength="254" placeholder="part of an email"/></label>
-                <button type="submit" data-testid="desk-filter">"Filter"</button>
-            </form>
+            <DeskFilters on_filter=on_filter/>
             <p class="admin-message" role="status" data-testid="desk-message">{message}</p>
-            {move || match listing.get() {
-                Listing::Loading => view! { <p>"Loading orders…"</p> }.into_any(),
-                Listing::Unavailable(why) => view! {
-                    <p role="alert">{why}" "<a href="/login">"Sign in"</a></p>
-                }.into_any(),
-                Listing::Ready(page) => view! {
-                    <table class="admin-table desk-list">
-                        <thead><tr>
-                            <th>"Placed"</th><th>"Shopper"</th><th>"Status"</th><th>"Total"</th><th>"Refunded"</th><th></th>
-                        </tr></thead>
-                        <tbody>
-                            {page.orders.into_iter().map(|row| {
-                                let id = row.order_id.clone();
-                                view! {
-                                    <tr class="desk-order" data-order-id=row.order_id.clone() data-status=row.status.clone()>
-                                        <td>{short_time(&row.created_at)}</td>
-                                        <td>{row.email}</td>
-                                        <td>{order_status_words(&row.status)}</td>
-                                        <td>{format_cents(row.total_cents)}</td>
-                                        <td>{format_cents(row.refunded_cents)}</td>
-                                        <td><button type="button" data-action="open" on:click=move |_| on_open(id.clone())>"Open"</button></td>
-                                    </tr>
-                                }
-                            }).collect_view()}
-                        </tbody>
-                    </table>
-                    <nav class="desk-pages" aria-label="Pages">
-                        <button type="button" disabled=page.page <= 1 on:click=move |_| turn(-1)>"Newer"</button>
-                        <span>"Page "{page.page}</span>
-                        <button type="button" disabled=!page.has_more on:click=move |_| turn(1)>"Older"</button>
-                    </nav>
-                }.into_any(),
-            }}
+            <DeskListing listing=listing turn=turn on_open=on_open/>
             {move || open.get().map(|order| view! { <OrderPanel order=order open=open message=message listing=listing query=query/> })}
         </section>
+    }
+}
+
+/// The status and email filters.
+#[component]
+fn DeskFilters(on_filter: impl Fn(leptos::ev::SubmitEvent) + 'static) -> impl IntoView {
+    view! {
+        <form class="desk-filters" on:submit=on_filter>
+            <label>"Status "
+                <select name="status">
+                    <option value="">"All"</option>
+                    {["pending", "requires_action", "paid", "failed", "partially_refunded", "refunded"]
+                        .into_iter()
+                        .map(|s| view! { <option value=s>{order_status_words(s)}</option> })
+                        .collect_view()}
+                </select>
+            </label>
+            <label>"Email "<input name="email" type="search" maxlength="254" placeholder="part of an email"/></label>
+            <button type="submit" data-testid="desk-filter">"Filter"</button>
+        </form>
+    }
+    .into_any()
+}
+
+/// The list of orders and its page buttons.
+#[component]
+fn DeskListing(
+    listing: RwSignal<Listing>,
+    turn: impl Fn(i64) + Copy + Send + Sync + 'static,
+    on_open: impl Fn(String) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    move || {
+        match listing.get() {
+        Listing::Loading => view! { <p>"Loading orders…"</p> }.into_any(),
+        Listing::Unavailable(why) => view! {
+            <p role="alert">{why}" "<a href="/login">"Sign in"</a></p>
+        }.into_any(),
+        Listing::Ready(page) => view! {
+            <table class="admin-table desk-list">
+                <thead><tr>
+                    <th>"Placed"</th><th>"Shopper"</th><th>"Status"</th><th>"Total"</th><th>"Refunded"</th><th></th>
+                </tr></thead>
+                <tbody>
+                    {page.orders.into_iter().map(|row| {
+                        let id = row.order_id.clone();
+                        view! {
+                            <tr class="desk-order" data-order-id=row.order_id.clone() data-status=row.status.clone()>
+                                <td>{short_time(&row.created_at)}</td>
+                                <td>{row.email}</td>
+                                <td>{order_status_words(&row.status)}</td>
+                                <td>{format_cents(row.total_cents)}</td>
+                                <td>{format_cents(row.refunded_cents)}</td>
+                                <td><button type="button" data-action="open" on:click=move |_| on_open(id.clone())>"Open"</button></td>
+                            </tr>
+                        }.into_any()
+                    }).collect_view()}
+                </tbody>
+            </table>
+            <nav class="desk-pages" aria-label="Pages">
+                <button type="button" disabled=page.page <= 1 on:click=move |_| turn(-1)>"Newer"</button>
+                <span>"Page "{page.page}</span>
+                <button type="button" disabled=!page.has_more on:click=move |_| turn(1)>"Older"</button>
+            </nav>
+        }.into_any(),
+    }
     }
 }
 
@@ -289,6 +310,7 @@ fn OrderPanel(
             </ul>
         </article>
     }
+    .into_any()
 }
 
 /// The browser side: REST calls with the stored token.

@@ -2,7 +2,10 @@
 //!
 //! * the quote path alone (price freeze under WATCH + reservation), every shopper on their own
 //!   product (no contention) and every shopper on one product (row contention);
-//! * end-to-end checkouts (quote, then charge through localstripe), the same two ways.
+//! * end-to-end checkouts (quote, then charge through localstripe), the same two ways;
+//! * end-to-end checkouts with a card that asks for 3-D Secure: quote, charge (202
+//!   `requires_action`), the bank's check answered at localstripe (what Stripe.js does in the
+//!   page), then `POST /api/orders/{id}/settle`.
 //!
 //! `cargo bench -p server --bench checkout -- [--shoppers N] [--seconds S]`. It makes its own
 //! database (`swiftcart_bench_checkout`, dropped at the end) and Redis prefix, and needs
@@ -19,6 +22,17 @@ use uuid::Uuid;
 
 const DB: &str = "swiftcart_bench_checkout";
 const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// What one round does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Round {
+    /// A quote.
+    Quote,
+    /// A quote and a charge with `pm_card_visa`.
+    Charge,
+    /// A quote, a charge with a card needing authentication, the check passed, the settlement.
+    ChargeWithBankCheck,
+}
 
 struct Args {
     shoppers: usize,
@@ -86,11 +100,13 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("| case | ops/s | p50 ms | p99 ms | errors |");
     println!("| --- | --- | --- | --- | --- |");
-    for (name, contended, pay) in [
-        ("quote, own product each", false, false),
-        ("quote, one product for all", true, false),
-        ("quote + charge, own product each", false, true),
-        ("quote + charge, one product for all", true, true),
+    let card_needing_authentication = card_needing_authentication(&http).await?;
+    for (name, contended, round) in [
+        ("quote, own product each", false, Round::Quote),
+        ("quote, one product for all", true, Round::Quote),
+        ("quote + charge, own product each", false, Round::Charge),
+        ("quote + charge, one product for all", true, Round::Charge),
+        ("quote + charge + 3-D Secure + settle, own product each", false, Round::ChargeWithBankCheck),
     ] {
         for (n, token) in shoppers.iter().enumerate() {
             let product = if contended { products[0] } else { products[n] };
@@ -117,6 +133,11 @@ async fn main() -> anyhow::Result<()> {
         let runs = shoppers.iter().cloned().enumerate().map(|(n, token)| {
             let http = http.clone();
             let base = base.clone();
+            let card = if round == Round::ChargeWithBankCheck {
+                card_needing_authentication.clone()
+            } else {
+                "pm_card_visa".into()
+            };
             let product = if contended { products[0] } else { products[n] };
             tokio::spawn(async move {
                 let mut latencies = Histogram::<u64>::new(3).expect("histogram");
@@ -124,7 +145,7 @@ async fn main() -> anyhow::Result<()> {
                 let mut seq = 0u64;
                 while Instant::now() < deadline {
                     let started = Instant::now();
-                    let ok = one(&http, &base, &token, pay, n, &mut seq, product).await;
+                    let ok = one(&http, &base, &token, (round, &card), n, &mut seq, product).await;
                     if ok {
                         latencies.record(started.elapsed().as_micros() as u64).expect("in range");
                     } else {
@@ -163,12 +184,46 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One quote (and, with `pay`, one charge); `true` when it succeeded. Paid carts are refilled.
+/// localstripe on 127.0.0.1:8420.
+const LOCALSTRIPE: &str = "http://127.0.0.1:8420";
+
+/// A PaymentMethod at localstripe for a card whose bank asks for 3-D Secure.
+async fn card_needing_authentication(http: &reqwest::Client) -> anyhow::Result<String> {
+    let made: serde_json::Value = http
+        .post(format!("{LOCALSTRIPE}/v1/payment_methods"))
+        .basic_auth("sk_test_swiftcart_local", Some(""))
+        .form(&[
+            ("type", "card"),
+            ("card[number]", "4000002500003155"),
+            ("card[exp_month]", "12"),
+            ("card[exp_year]", "2030"),
+            ("card[cvc]", "123"),
+        ])
+        .send()
+        .await?
+        .json()
+        .await?;
+    made["id"].as_str().map(str::to_string).ok_or_else(|| anyhow::anyhow!("localstripe made no payment method: {made}"))
+}
+
+/// Passes the bank's check of an intent at localstripe, as its Stripe.js does in the page.
+async fn pass_bank_check(http: &reqwest::Client, answer: &serde_json::Value) -> bool {
+    let secret = answer["clientSecret"].as_str().unwrap_or_default();
+    let intent = secret.split("_secret_").next().unwrap_or_default();
+    http.post(format!("{LOCALSTRIPE}/v1/payment_intents/{intent}/_authenticate"))
+        .query(&[("success", "true")])
+        .json(&serde_json::json!({ "key": "pk_test_swiftcart_local", "client_secret": secret }))
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == 200)
+}
+
+/// One round; `true` when it succeeded. Paid carts are refilled.
 async fn one(
     http: &reqwest::Client,
     base: &str,
     token: &str,
-    pay: bool,
+    (round, card): (Round, &str),
     shopper: usize,
     seq: &mut u64,
     product: Uuid,
@@ -182,7 +237,7 @@ async fn one(
         }
         return false;
     }
-    if !pay {
+    if round == Round::Quote {
         return true;
     }
     let Ok(quote) = response.json::<serde_json::Value>().await else { return false };
@@ -191,12 +246,23 @@ async fn one(
         .post(format!("{base}/api/checkout"))
         .bearer_auth(token)
         .header("Idempotency-Key", format!("bench-{shopper}-{seq}-{}", Uuid::new_v4().simple()))
-        .json(&serde_json::json!({ "quoteId": quote["quoteId"], "paymentMethodId": "pm_card_visa" }))
+        .json(&serde_json::json!({ "quoteId": quote["quoteId"], "paymentMethodId": card }))
         .send()
         .await
         .ok();
     let charged = match charged {
-        Some(r) if r.status() == 201 => true,
+        Some(r) if r.status() == 201 && round == Round::Charge => true,
+        Some(r) if r.status() == 202 && round == Round::ChargeWithBankCheck => {
+            let Ok(answer) = r.json::<serde_json::Value>().await else { return false };
+            let order = answer["orderId"].as_str().unwrap_or_default().to_string();
+            pass_bank_check(http, &answer).await
+                && http
+                    .post(format!("{base}/api/orders/{order}/settle"))
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status() == 200)
+        }
         Some(r) => {
             if std::env::var_os("BENCH_VERBOSE").is_some() {
                 eprintln!("charge: {} {}", r.status(), r.text().await.unwrap_or_default());
