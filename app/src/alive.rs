@@ -238,7 +238,6 @@ pub fn start() {
     well.borrow_mut().bridge = Some(bridge);
     install_pointer_handlers(&well);
     install_buttons(&well);
-    crate::hyperdrive::install();
     WELL.with(|slot| *slot.borrow_mut() = Some(well.clone()));
     leptos::task::spawn_local(async move {
         match crate::session::access_token().await {

@@ -12,9 +12,6 @@ pub mod checkout;
 /// DOM helpers of the browser-side modules.
 #[cfg(feature = "hydrate")]
 pub mod dom;
-/// The Hyperdrive checkout flow in the cart orbit (browser only).
-#[cfg(feature = "hydrate")]
-pub mod hyperdrive;
 /// Formatting of money, which is always integer cents.
 pub mod money;
 /// The orders desk for admins (`/admin/orders`): orders, one order in full, refunds.
@@ -26,6 +23,8 @@ pub mod pages;
 pub mod session;
 /// Stripe.js in the page: card entry, payment methods, the bank's check (3-D Secure).
 pub mod stripe_js;
+/// The Hyperdrive checkout: components over one `CheckoutState`.
+pub mod warp;
 /// The painted well's page side: the canvas handed to the worker, images, hit tests.
 #[cfg(feature = "hydrate")]
 pub mod well_canvas;

@@ -49,6 +49,7 @@ fn AliveWell() -> impl IntoView {
         #[cfg(feature = "hydrate")]
         crate::alive::start();
     });
+    crate::warp::provide_checkout();
     view! {
         <p data-testid="syncing" class="syncing" role="status" hidden>"Syncing orbits…"</p>
         <div class="well-search" data-testid="well-search-box" hidden>
@@ -64,37 +65,9 @@ fn AliveWell() -> impl IntoView {
         <aside data-testid="cart-orbit" class="cart-orbit" aria-label="Your cart orbit" data-count="0">
             <p class="cart-count">"Cart orbit"</p>
             <ul class="cart-ring"></ul>
-            <button type="button" data-testid="checkout" class="checkout">"Hyperdrive checkout"</button>
-            <p class="checkout-notice" role="status" hidden></p>
-            <p class="checkout-sign-in" hidden>
-                <a href="/login">"Sign in"</a>" or "<a href="/register">"create an account"</a>
-            </p>
-            <p data-testid="order-placed" class="order-placed" role="status" hidden>
-                <span class="order-placed-text"></span>" "<a href="/orders">"See your orders"</a>
-            </p>
+            <crate::warp::CheckoutControls/>
         </aside>
-        <HyperdrivePanel/>
-    }
-}
-
-/// The warp (isWarping): shown while the cart's prices are frozen, with the freeze's countdown,
-/// the frozen lines and total, and Stripe's card entry. [`crate::hyperdrive`] drives it.
-#[component]
-fn HyperdrivePanel() -> impl IntoView {
-    view! {
-        <section data-testid="warping" class="hyperdrive" role="dialog" aria-label="Hyperdrive checkout" hidden>
-            <h2>"Hyperdrive"</h2>
-            <p class="warp-countdown" aria-live="polite"></p>
-            <ul class="warp-items"></ul>
-            <p class="warp-total"></p>
-            <label class="card-label">"Card (taken by Stripe; it never reaches SwiftCart)"</label>
-            <div class="card-entry"></div>
-            <p class="warp-message" role="alert"></p>
-            <div class="warp-actions">
-                <button type="button" data-testid="pay" class="pay" disabled>"Pay"</button>
-                <button type="button" class="warp-cancel">"Cancel"</button>
-            </div>
-        </section>
+        <crate::warp::WarpPanel/>
     }
 }
 
