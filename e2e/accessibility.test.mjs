@@ -1,6 +1,6 @@
 // axe-core (WCAG 2.1 A and AA rules) finds no violation on the pages a shopper and an operator
 // use: the Gravity Well (orbiting, with the painted canvas), a product page, sign-in,
-// registration, the orders page and the admin page.
+// registration, the orders page, the admin page and the orders desk.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -39,6 +39,7 @@ test('axe-core finds no WCAG 2.1 A/AA violation on the shopper\'s and the operat
   await signInAsAdmin(page);
   await check('/orders', 'body[data-hydrated="true"]');
   await check('/admin', 'body[data-hydrated="true"] .admin-create');
+  await check('/admin/orders', 'body[data-hydrated="true"] .desk-list');
   const failing = Object.fromEntries(Object.entries(report).filter(([, v]) => v.length));
   assert.deepEqual(failing, {}, JSON.stringify(failing, null, 2));
   await context.close();

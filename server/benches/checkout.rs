@@ -83,16 +83,26 @@ async fn main() -> anyhow::Result<()> {
     assert!(products.len() >= args.shoppers, "the seed has {} products; use --shoppers ≤ that", products.len());
     sqlx::query("UPDATE inventory SET stock_count = 1000000, reserved_count = 0").execute(&pool).await?;
     let http = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
-    let mut shoppers = Vec::new();
+    // One shopper may ask for QUOTE_BURST quotes at once (then one per 6 s): each concurrent
+    // shopper of the bench is a queue of accounts, and moves to the next account (its cart filled
+    // beforehand, untimed) when one has used its burst.
+    let accounts_per_shopper = 150;
+    let mut shoppers: Vec<Vec<String>> = Vec::new();
     for _ in 0..args.shoppers {
-        let id = Uuid::new_v4();
-        sqlx::query("INSERT INTO users (id, email, password_hash) VALUES ($1, $2, 'bench')")
-            .bind(id)
-            .bind(format!("{}@bench.test", id.simple()))
-            .execute(&pool)
-            .await?;
-        shoppers.push(tokens.issue(&id.to_string(), Role::Shopper).0);
+        let mut accounts = Vec::with_capacity(accounts_per_shopper);
+        for _ in 0..accounts_per_shopper {
+            let id = Uuid::new_v4();
+            sqlx::query("INSERT INTO users (id, email, password_hash) VALUES ($1, $2, 'bench')")
+                .bind(id)
+                .bind(format!("{}@bench.test", id.simple()))
+                .execute(&pool)
+                .await?;
+            accounts.push(tokens.issue(&id.to_string(), Role::Shopper).0);
+        }
+        shoppers.push(accounts);
     }
+    let next_account =
+        std::sync::Arc::new((0..args.shoppers).map(|_| std::sync::atomic::AtomicUsize::new(0)).collect::<Vec<_>>());
 
     println!(
         "checkout benchmark: {} concurrent shoppers, {} s per case, localstripe on 127.0.0.1:8420",
@@ -108,31 +118,11 @@ async fn main() -> anyhow::Result<()> {
         ("quote + charge, one product for all", true, Round::Charge),
         ("quote + charge + 3-D Secure + settle, own product each", false, Round::ChargeWithBankCheck),
     ] {
-        for (n, token) in shoppers.iter().enumerate() {
-            let product = if contended { products[0] } else { products[n] };
-            let cart = http
-                .get(format!("{base}/api/cart"))
-                .bearer_auth(token)
-                .send()
-                .await?
-                .json::<serde_json::Value>()
-                .await?;
-            for item in cart["items"].as_array().into_iter().flatten() {
-                let id = item["productId"].as_str().unwrap_or_default();
-                http.delete(format!("{base}/api/cart/items/{id}")).bearer_auth(token).send().await?;
-            }
-            let put = http
-                .put(format!("{base}/api/cart/items/{product}"))
-                .bearer_auth(token)
-                .json(&serde_json::json!({ "quantity": 1 }))
-                .send()
-                .await?;
-            assert!(put.status().is_success());
-        }
         let deadline = Instant::now() + Duration::from_secs(args.seconds);
-        let runs = shoppers.iter().cloned().enumerate().map(|(n, token)| {
+        let runs = shoppers.iter().cloned().enumerate().map(|(n, accounts)| {
             let http = http.clone();
             let base = base.clone();
+            let next_account = next_account.clone();
             let card = if round == Round::ChargeWithBankCheck {
                 card_needing_authentication.clone()
             } else {
@@ -143,7 +133,16 @@ async fn main() -> anyhow::Result<()> {
                 let mut latencies = Histogram::<u64>::new(3).expect("histogram");
                 let mut errors = 0u64;
                 let mut seq = 0u64;
+                let mut token = String::new();
+                let mut left_in_burst = 0;
                 while Instant::now() < deadline {
+                    if left_in_burst == 0 {
+                        let index = next_account[n].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        token = accounts.get(index).expect("enough bench accounts; raise accounts_per_shopper").clone();
+                        fill_cart(&http, &base, &token, product).await;
+                        left_in_burst = swiftcart::checkout::QUOTE_BURST;
+                    }
+                    left_in_burst -= 1;
                     let started = Instant::now();
                     let ok = one(&http, &base, &token, (round, &card), n, &mut seq, product).await;
                     if ok {
@@ -182,6 +181,25 @@ async fn main() -> anyhow::Result<()> {
         let _: () = deadpool_redis::redis::cmd("DEL").arg(keys).query_async(&mut conn).await?;
     }
     Ok(())
+}
+
+/// Empties `token`'s cart and puts one unit of `product` in it.
+async fn fill_cart(http: &reqwest::Client, base: &str, token: &str, product: Uuid) {
+    let cart: serde_json::Value = match http.get(format!("{base}/api/cart")).bearer_auth(token).send().await {
+        Ok(r) => r.json().await.unwrap_or_default(),
+        Err(_) => serde_json::Value::Null,
+    };
+    for item in cart["items"].as_array().into_iter().flatten() {
+        let id = item["productId"].as_str().unwrap_or_default();
+        let _ = http.delete(format!("{base}/api/cart/items/{id}")).bearer_auth(token).send().await;
+    }
+    let put = http
+        .put(format!("{base}/api/cart/items/{product}"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "quantity": 1 }))
+        .send()
+        .await;
+    assert!(put.is_ok_and(|r| r.status().is_success()), "the bench could not fill a cart");
 }
 
 /// localstripe on 127.0.0.1:8420.
