@@ -87,6 +87,7 @@ fn moment_words(event: &str) -> &'static str {
         "quoted" => "Prices frozen",
         "charged" => "Charge started",
         "authentication_requested" => "Bank asked for authentication",
+        "authenticated" => "Bank confirmed",
         "paid" => "Paid",
         "failed" => "Failed",
         "refunded" => "Refunded",

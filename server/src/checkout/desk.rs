@@ -105,7 +105,8 @@ pub struct RefundView {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Moment {
-    /// `quoted`, `charged`, `authentication_requested`, `paid`, `failed` or `refunded`.
+    /// `quoted`, `charged`, `authentication_requested`, `authenticated` (recorded when the payment
+    /// settles), `paid`, `failed` or `refunded`.
     pub event: &'static str,
     /// When.
     pub at: chrono::DateTime<chrono::Utc>,
@@ -187,6 +188,10 @@ pub async fn order(pool: &PgPool, order: Uuid) -> sqlx::Result<Option<DeskOrder>
         timeline.push(moment("authentication_requested", at));
     }
     if let Some(at) = paid_at {
+        // The bank's confirmation is learnt from Stripe when the payment settles.
+        if authentication_requested_at.is_some() {
+            timeline.push(moment("authenticated", at));
+        }
         timeline.push(moment("paid", at));
     }
     if row.status == "failed" {

@@ -190,14 +190,20 @@ impl Hyperdrive {
         .fetch_all(&self.pool)
         .await?;
         for (order, intent) in awaiting {
-            // Failed only once Stripe says the intent can take no money: a check finished at this
-            // very moment keeps its payment.
-            let canceled = self.stripe.cancel(&intent).await.is_ok_and(|now| now.is_dead());
-            if canceled && ledger::settle_failed(&self.pool, order, "authentication_abandoned").await? {
+            if self.call_off(order, &intent, "authentication_abandoned").await? {
                 released += 1;
             }
         }
         Ok(released)
+    }
+
+    /// Calls off an intent still waiting (for its confirmation, or for the shopper's bank): cancels
+    /// it at Stripe and, only once Stripe says it can take no money, fails the order with `reason`
+    /// and gives its stock back. `Ok(true)` when this call failed the order; a payment completed at
+    /// that very moment is left to be recorded paid.
+    pub async fn call_off(&self, order: Uuid, intent: &str, reason: &str) -> sqlx::Result<bool> {
+        let canceled = self.stripe.cancel(intent).await.is_ok_and(|now| now.is_dead());
+        Ok(canceled && ledger::settle_failed(&self.pool, order, reason).await?)
     }
 
     /// Freezes the prices of `user`'s cart and reserves its stock, all or nothing. Replaces the

@@ -112,18 +112,17 @@ pub async fn sweep(hyperdrive: &Hyperdrive, rules: SweepRules) -> sqlx::Result<S
             }
             continue;
         }
-        let abandoned = give_up && matches!(now.status.as_str(), "requires_confirmation" | "requires_action");
-        // Failed only once Stripe says the intent can no longer take money: an authentication
-        // finished at the last moment wins over the sweeper's cancel.
-        let dead = now.is_dead()
-            || (abandoned && hyperdrive.stripe.cancel(&now.id).await.is_ok_and(|canceled| canceled.is_dead()));
-        if dead {
-            let reason = if now.needs_authentication() { "authentication_abandoned" } else { "payment_failed" };
-            if ledger::settle_failed(pool, order, reason).await? {
-                swept.failed += 1;
-            }
+        let reason = if now.needs_authentication() { "authentication_abandoned" } else { "payment_failed" };
+        let failed = if now.is_dead() {
+            ledger::settle_failed(pool, order, reason).await?
+        } else if give_up && matches!(now.status.as_str(), "requires_confirmation" | "requires_action") {
+            hyperdrive.call_off(order, &now.id, reason).await?
+        } else {
+            false // still in flight at Stripe: next time
+        };
+        if failed {
+            swept.failed += 1;
         }
-        // Otherwise still in flight at Stripe: next time.
     }
     Ok(swept)
 }

@@ -127,6 +127,21 @@ async fn a_card_needing_authentication_waits_with_its_stock_held_and_is_paid_onc
     assert_eq!((status, &replayed["status"]), (201, &json!("paid")), "{replayed}");
     assert_eq!(app.inventory(product).await, (4, 0));
     assert_eq!(app.count("SELECT count(*) FROM order_items").await, 1);
+
+    // The orders desk tells the story.
+    let (_, admin) = app.shopper(swiftcart::auth::Role::Admin).await;
+    let desk: Value = app
+        .http
+        .get(format!("{}/api/admin/orders/{order}", app.address))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let events: Vec<&str> = desk["timeline"].as_array().unwrap().iter().map(|m| m["event"].as_str().unwrap()).collect();
+    assert_eq!(events, ["quoted", "charged", "authentication_requested", "authenticated", "paid"]);
     app.cleanup().await;
 }
 
