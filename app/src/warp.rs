@@ -590,11 +590,11 @@ mod browser {
                 "The connection dropped while paying ({why}). Press Pay again: it resends the same request, so you are never charged twice."
             )),
         };
-        follow(c, quote, next, None).await;
+        follow(c, quote, next).await;
     }
 
     /// Acts on what an answer led to.
-    async fn follow(c: Checkout, quote: super::FrozenQuote, next: Next, _check_error: Option<String>) {
+    async fn follow(c: Checkout, quote: super::FrozenQuote, next: Next) {
         match next {
             Next::Placed(order) => {
                 close(c, CheckoutState::Placed(order));
@@ -644,7 +644,7 @@ mod browser {
             )),
         };
         // Boxed: `follow` and `authenticate` call each other.
-        Box::pin(follow(c, quote, next, None)).await;
+        Box::pin(follow(c, quote, next)).await;
     }
 
     /// A fresh random `Idempotency-Key`.
