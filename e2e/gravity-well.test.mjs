@@ -90,15 +90,15 @@ function speedUp(samples, at) {
   return { before, after, ratio: after / before, first: v.find(([t, s]) => t > at && s > 1.6 * before) };
 }
 
-test('a flick in one browser changes that product\'s motion in another', async () => {
-  const a = await openWell();
-  const b = await openWell();
-  const gestures = async () => Number((await (await fetch(BASE_URL + '/metrics')).text()).match(/swiftcart_engine_gestures_total (\d+)/)[1]);
+/**
+ * A flicks a card while B records it: `{ id, flickedAt, samples, forecast }`, `forecast` being B's
+ * worker's record of the flick's `ev` frame (null when none arrived).
+ */
+async function flickWatched(a, b) {
   const chosen = await flickTarget(a.page);
   assert.ok(chosen, 'some card is uncovered at its centre');
   const watching = recordCard(b.page, chosen.id, 3000);
   await a.page.waitForTimeout(700);
-  const before = await gestures();
   // It moved meanwhile: find it again (it may be covered for a moment).
   let target = null;
   for (let look = 0; look < 10 && !target; look++) target = await flickTarget(a.page, { only: chosen.id });
@@ -107,20 +107,40 @@ test('a flick in one browser changes that product\'s motion in another', async (
   // fast the test driver's round trips are.
   const { id, flickedAt } = await flickInPage(a.page, target);
   const samples = await watching;
-  assert.equal(await gestures(), before + 1, 'the flick reached the engine');
-  const seen = speedUp(samples, flickedAt);
-  assert.ok(seen.first, `no change of motion of ${id} in the second browser (before ${seen.before.toFixed(0)} px/s, after max ${seen.after.toFixed(0)} px/s)`);
-  const departed = firstDeparture(samples, flickedAt);
+  const forecast = (await b.page.evaluate(() => window.__swiftcartStats().forecasts))
+    .find(([pid, arrived]) => pid === id && arrived >= flickedAt) ?? null;
+  return { id, flickedAt, samples, forecast };
+}
+
+/** Attempts at a flick whose event reaches the other browser before its tick. */
+const FORECAST_ATTEMPTS = 3;
+
+test('a flick in one browser changes that product\'s motion in another', async () => {
+  const a = await openWell();
+  const b = await openWell();
+  const gestures = async () => Number((await (await fetch(BASE_URL + '/metrics')).text()).match(/swiftcart_engine_gestures_total (\d+)/)[1]);
+  // An event that reaches a node after its tick is dropped by design (the tick carries the
+  // truth), which a loaded 2-core machine can cause: up to FORECAST_ATTEMPTS flicks are made
+  // until one is forecast. Every flick must reach the engine and change the motion B shows.
+  let watched = null;
+  for (let attempt = 0; attempt < FORECAST_ATTEMPTS && !watched?.forecast; attempt++) {
+    const before = await gestures();
+    watched = await flickWatched(a, b);
+    assert.equal(await gestures(), before + 1, 'the flick reached the engine');
+    const seen = speedUp(watched.samples, watched.flickedAt);
+    assert.ok(seen.first, `no change of motion of ${watched.id} in the second browser (before ${seen.before.toFixed(0)} px/s, after max ${seen.after.toFixed(0)} px/s)`);
+    watched.seen = seen;
+  }
+  const { id, flickedAt, samples, forecast, seen } = watched;
   // B was told of the flick before its tick (an `ev` frame) and its worker painted it at once;
   // the tick then landed exactly where that forecast said.
-  const forecast = (await b.page.evaluate(() => window.__swiftcartStats().forecasts))
-    .find(([pid, arrived]) => pid === id && arrived >= flickedAt);
-  assert.ok(forecast, `the second browser got no forecast of the flick on ${id}`);
+  assert.ok(forecast, `in ${FORECAST_ATTEMPTS} flicks the second browser got no forecast (last on ${id})`);
   const [, arrived, painted, confirmed] = forecast;
   assert.ok(confirmed, 'the tick matched the forecast bit for bit');
   // `painted` stays null when the tick arrived before a frame showed the product off its path
   // (the forecast shows only past the last confirmed tick; 3 of 20 measured rounds,
   // docs/performance.md): the change of motion asserted above is then the tick's.
+  const departed = firstDeparture(samples, flickedAt);
   const paintedAfter = painted === null ? '- (the tick came first)' : `${(painted - flickedAt).toFixed(0)} ms`;
   console.log(`visual latency A→B: event after ${(arrived - flickedAt).toFixed(0)} ms, first frame painted off the old path ${paintedAfter} (worker's record), ${departed ? (departed - flickedAt).toFixed(0) : '-'} ms by pixels; speed change seen at ${(seen.first[0] - flickedAt).toFixed(0)} ms (speed ${seen.before.toFixed(0)} → ${seen.first[1].toFixed(0)} px/s)`);
   await b.page.screenshot({ path: ARTIFACTS + 'after-flick.png' });
