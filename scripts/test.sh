@@ -46,7 +46,7 @@ rm -rf "$fuzz_corpus"
 
 say "building the site for the end-to-end tests"
 build_worker dev
-cargo leptos build
+cargo leptos build --split
 # cargo-leptos copies public/ when it starts; make sure the worker bundle built just before is there.
 mkdir -p target/site/worker && cp public/worker/* target/site/worker/
 

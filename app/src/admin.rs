@@ -30,6 +30,21 @@ enum Catalog {
     Ready(Vec<AdminRow>),
 }
 
+/// The catalog admin as a lazily loaded route: built with `cargo leptos build --split`, its code
+/// is a chunk of its own that only an operator's browser fetches.
+pub struct AdminRoute;
+
+#[leptos_router::lazy_route]
+impl leptos_router::LazyRoute for AdminRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <AdminPage/> }.into_any()
+    }
+}
+
 /// The admin page: the catalog table (edit name and price, set stock, retire) and a form to
 /// create a product.
 #[component]

@@ -168,8 +168,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=|| view! { <pages::SignInPage register=false/> }/>
                     <Route path=path!("/register") view=|| view! { <pages::SignInPage register=true/> }/>
                     <Route path=path!("/orders") view=pages::OrdersPage/>
-                    <Route path=path!("/admin") view=admin::AdminPage/>
-                    <Route path=path!("/admin/orders") view=orders_desk::OrdersDeskPage/>
+                    // Operators' pages load as chunks of their own (`--split`): shoppers never fetch them.
+                    <Route path=path!("/admin") view={leptos_router::Lazy::<admin::AdminRoute>::new()}/>
+                    <Route path=path!("/admin/orders") view={leptos_router::Lazy::<orders_desk::OrdersDeskRoute>::new()}/>
                 </Routes>
             </main>
         </Router>

@@ -142,6 +142,21 @@ fn encode(text: &str) -> String {
         .collect()
 }
 
+/// The orders desk as a lazily loaded route: built with `cargo leptos build --split`, its code is
+/// a chunk of its own that only an operator's browser fetches.
+pub struct OrdersDeskRoute;
+
+#[leptos_router::lazy_route]
+impl leptos_router::LazyRoute for OrdersDeskRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <OrdersDeskPage/> }.into_any()
+    }
+}
+
 /// The orders desk page.
 #[component]
 pub fn OrdersDeskPage() -> impl IntoView {

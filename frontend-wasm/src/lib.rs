@@ -6,5 +6,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 #[wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    // `hydrate_lazy`: the operators' routes are lazy (split into chunks of their own by
+    // `cargo leptos build --split`), which `hydrate_body` cannot hydrate.
+    leptos::mount::hydrate_lazy(app::App);
 }
