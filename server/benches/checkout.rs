@@ -193,13 +193,17 @@ async fn fill_cart(http: &reqwest::Client, base: &str, token: &str, product: Uui
         let id = item["productId"].as_str().unwrap_or_default();
         let _ = http.delete(format!("{base}/api/cart/items/{id}")).bearer_auth(token).send().await;
     }
-    let put = http
-        .put(format!("{base}/api/cart/items/{product}"))
+    assert!(put_one(http, base, token, product).await, "the bench could not fill a cart");
+}
+
+/// Puts one unit of `product` in `token`'s cart; `true` when the server took it.
+async fn put_one(http: &reqwest::Client, base: &str, token: &str, product: Uuid) -> bool {
+    http.put(format!("{base}/api/cart/items/{product}"))
         .bearer_auth(token)
         .json(&serde_json::json!({ "quantity": 1 }))
         .send()
-        .await;
-    assert!(put.is_ok_and(|r| r.status().is_success()), "the bench could not fill a cart");
+        .await
+        .is_ok_and(|r| r.status().is_success())
 }
 
 /// localstripe on 127.0.0.1:8420.
@@ -290,11 +294,6 @@ async fn one(
         None => false,
     };
     // A paid product leaves the cart orbit: put it back for the next round (not timed apart).
-    let _ = http
-        .put(format!("{base}/api/cart/items/{product}"))
-        .bearer_auth(token)
-        .json(&serde_json::json!({ "quantity": 1 }))
-        .send()
-        .await;
+    put_one(http, base, token, product).await;
     charged
 }

@@ -134,36 +134,43 @@ pub struct DeskOrder {
     pub timeline: Vec<Moment>,
 }
 
-type Times = (
-    Option<String>,
-    Option<String>,
-    Option<chrono::DateTime<chrono::Utc>>,
-    chrono::DateTime<chrono::Utc>,
-    Option<chrono::DateTime<chrono::Utc>>,
-    Option<chrono::DateTime<chrono::Utc>>,
-    chrono::DateTime<chrono::Utc>,
-);
+/// An order as the desk reads it: its list row and its moments, in one query.
+#[derive(sqlx::FromRow)]
+struct OrderRecord {
+    #[sqlx(flatten)]
+    row: DeskRow,
+    stripe_payment_intent_id: Option<String>,
+    failure_reason: Option<String>,
+    quoted_at: Option<chrono::DateTime<chrono::Utc>>,
+    authentication_requested_at: Option<chrono::DateTime<chrono::Utc>>,
+    paid_at: Option<chrono::DateTime<chrono::Utc>>,
+    updated_at: chrono::DateTime<chrono::Utc>,
+}
 
 /// One order in full; `None` if there is no such order.
 pub async fn order(pool: &PgPool, order: Uuid) -> sqlx::Result<Option<DeskOrder>> {
-    let row: Option<DeskRow> = sqlx::query_as(
-        "SELECT o.id AS order_id, u.email, o.status, o.total_cents, o.refunded_cents, o.created_at
-         FROM orders o JOIN users u ON u.id = o.user_id WHERE o.id = $1",
+    let record: Option<OrderRecord> = sqlx::query_as(
+        "SELECT o.id AS order_id, u.email, o.status, o.total_cents, o.refunded_cents, o.created_at,
+                o.stripe_payment_intent_id, o.failure_reason, q.created_at AS quoted_at,
+                o.authentication_requested_at, o.paid_at, o.updated_at
+         FROM orders o JOIN users u ON u.id = o.user_id LEFT JOIN quotes q ON q.id = o.quote_id WHERE o.id = $1",
     )
     .bind(order)
     .fetch_optional(pool)
     .await?;
-    let Some(row) = row else { return Ok(None) };
-    let (intent, failure_reason, quoted_at, charged_at, authentication_requested_at, paid_at, updated_at): Times =
-        sqlx::query_as(
-            "SELECT o.stripe_payment_intent_id, o.failure_reason, q.created_at, o.created_at,
-                o.authentication_requested_at, o.paid_at,
-                o.updated_at
-         FROM orders o LEFT JOIN quotes q ON q.id = o.quote_id WHERE o.id = $1",
-        )
-        .bind(order)
-        .fetch_one(pool)
-        .await?;
+    let Some(OrderRecord {
+        row,
+        stripe_payment_intent_id: intent,
+        failure_reason,
+        quoted_at,
+        authentication_requested_at,
+        paid_at,
+        updated_at,
+    }) = record
+    else {
+        return Ok(None);
+    };
+    let charged_at = row.created_at;
     let items: Vec<PricedLine> = sqlx::query_as(
         "SELECT product_id, quantity, unit_price_cents FROM order_items WHERE order_id = $1
          UNION ALL

@@ -52,9 +52,6 @@ async fn release(State(state): State<AppState>, who: Principal) -> Result<impl I
     Ok(Json(json!({ "released": released })))
 }
 
-/// Longest accepted Idempotency-Key.
-const MAX_IDEMPOTENCY_KEY: usize = 255;
-
 async fn checkout(
     State(state): State<AppState>,
     who: Principal,
@@ -62,17 +59,7 @@ async fn checkout(
     ApiJson(request): ApiJson<ChargeRequest>,
 ) -> Result<Response, ApiError> {
     let user = account(&who)?;
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|k| !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY)
-        .ok_or_else(|| {
-            ApiError::BadRequest(format!(
-                "an Idempotency-Key header (1 to {MAX_IDEMPOTENCY_KEY} characters) is required, so a retry never charges twice"
-            ))
-        })?
-        .to_string();
+    let key = super::idempotency_key(&headers, "a retry never charges twice")?.to_string();
     request.validate()?;
     let fingerprint = request.fingerprint();
 
@@ -250,24 +237,24 @@ async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         "payment_intent.succeeded" | "payment_intent.payment_failed" | "payment_intent.canceled"
     );
     // A refund made anywhere (Stripe's dashboard included) names its intent on the object.
-    let refunds = matches!(
+    let refund_event = matches!(
         event.kind.as_str(),
         "charge.refunded" | "charge.refund.updated" | "refund.created" | "refund.updated"
     );
-    let intent_field = if refunds { "payment_intent" } else { "id" };
+    let intent_field = if refund_event { "payment_intent" } else { "id" };
     let intent_id = event.data.object.get(intent_field).and_then(|v| v.as_str()).unwrap_or_default();
     let order: Option<(Uuid, i64)> =
         sqlx::query_as("SELECT id, total_cents FROM orders WHERE stripe_payment_intent_id = $1")
             .bind(intent_id)
             .fetch_optional(&state.pool)
             .await?;
-    if let (Some((order, total_cents)), true) = (order, settles || refunds) {
+    if let (Some((order, total_cents)), true) = (order, settles || refund_event) {
         // The event is only a hint: what Stripe says of the intent when asked decides. Stripe
         // unreachable is a 503, so Stripe delivers the event again later.
         let intent = state.hyperdrive.stripe.retrieve(intent_id).await.map_err(|e| ApiError::Unavailable(e.into()))?;
         if !intent.belongs_to(order, total_cents) {
             tracing::warn!(%order, intent = %intent.id, "webhook: the intent does not match its order; ignored");
-        } else if refunds {
+        } else if refund_event {
             refunds::record_found(&state.pool, order, intent.refunded_cents()).await?;
         } else if intent.is_paid() {
             ledger::settle_paid(&state.pool, order, &intent.id).await?;

@@ -16,7 +16,10 @@ pub mod orders_desk;
 pub mod products;
 
 use axum::extract::DefaultBodyLimit;
+use axum::http::HeaderMap;
 use axum::Router;
+
+use self::error::ApiError;
 
 use crate::startup::AppState;
 
@@ -24,6 +27,24 @@ use crate::startup::AppState;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Largest Stripe webhook body read (events carry whole objects).
 pub const MAX_WEBHOOK_BODY_BYTES: usize = 512 * 1024;
+
+/// Longest accepted `Idempotency-Key`.
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// The request's `Idempotency-Key` (1 to [`MAX_IDEMPOTENCY_KEY`] characters, trimmed), or a 400
+/// saying why it is needed: `so` ends the sentence ("a retry never charges twice").
+pub fn idempotency_key<'h>(headers: &'h HeaderMap, so: &str) -> Result<&'h str, ApiError> {
+    headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY)
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "an Idempotency-Key header (1 to {MAX_IDEMPOTENCY_KEY} characters) is required, so {so}"
+            ))
+        })
+}
 
 /// Every REST route.
 pub fn api_router() -> Router<AppState> {

@@ -74,9 +74,6 @@ async fn one(
     Ok(Json(order))
 }
 
-/// Longest accepted Idempotency-Key.
-const MAX_IDEMPOTENCY_KEY: usize = 255;
-
 /// `POST /api/admin/orders/{id}/refunds` with an `Idempotency-Key`: 201 the order after the
 /// refund; 200 the order for a replayed key (refunded once).
 async fn refund(
@@ -87,16 +84,7 @@ async fn refund(
     ApiJson(request): ApiJson<RefundRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let order = order_id(&order)?;
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|k| !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY)
-        .ok_or_else(|| {
-            ApiError::BadRequest(format!(
-                "an Idempotency-Key header (1 to {MAX_IDEMPOTENCY_KEY} characters) is required, so a retry never refunds twice"
-            ))
-        })?;
+    let key = super::idempotency_key(&headers, "a retry never refunds twice")?;
     let outcome = refunds::refund(&state.pool, &state.hyperdrive.stripe, order, key, &request).await?;
     let status = if outcome == Refunded::Made { StatusCode::CREATED } else { StatusCode::OK };
     let view = desk::order(&state.pool, order).await?.ok_or(ApiError::NotFound("no such order"))?;

@@ -203,16 +203,7 @@ async fn checkout_charges_exactly_the_quote_once_and_records_the_order() {
     assert_eq!((status, body["reason"].as_str()), (409, Some("conflict")), "{body}");
     assert_eq!(app.inventory(ids[2]).await, (7, 0));
 
-    let orders: Value = app
-        .http
-        .get(format!("{}/api/orders", app.address))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, orders) = app.get_as(&token, "/api/orders").await;
     assert_eq!(orders["orders"].as_array().unwrap().len(), 1);
     assert_eq!(orders["orders"][0]["orderId"], order["orderId"]);
     let (_, stranger) = app.shopper(Role::Shopper).await;

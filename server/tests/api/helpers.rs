@@ -162,6 +162,18 @@ impl TestApp {
         self.http.get(format!("{}{path}", self.address)).send().await.expect("request sent")
     }
 
+    /// `GET path` as `token`: (status, JSON body).
+    pub async fn get_as(&self, token: &str, path: &str) -> (u16, serde_json::Value) {
+        let response = self.http.get(format!("{}{path}", self.address)).bearer_auth(token).send().await.unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    /// `DELETE path` as `token`: (status, JSON body).
+    pub async fn delete_as(&self, token: &str, path: &str) -> (u16, serde_json::Value) {
+        let response = self.http.delete(format!("{}{path}", self.address)).bearer_auth(token).send().await.unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
     /// POSTs JSON to a path of the app, with an optional bearer token.
     pub async fn post_json(&self, path: &str, token: Option<&str>, body: serde_json::Value) -> reqwest::Response {
         let mut request = self.http.post(format!("{}{path}", self.address)).json(&body);

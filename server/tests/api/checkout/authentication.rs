@@ -130,16 +130,7 @@ async fn a_card_needing_authentication_waits_with_its_stock_held_and_is_paid_onc
 
     // The orders desk tells the story.
     let (_, admin) = app.shopper(swiftcart::auth::Role::Admin).await;
-    let desk: Value = app
-        .http
-        .get(format!("{}/api/admin/orders/{order}", app.address))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, desk) = app.get_as(&admin, &format!("/api/admin/orders/{order}")).await;
     let events: Vec<&str> = desk["timeline"].as_array().unwrap().iter().map(|m| m["event"].as_str().unwrap()).collect();
     assert_eq!(events, ["quoted", "charged", "authentication_requested", "authenticated", "paid"]);
     app.cleanup().await;
@@ -239,16 +230,7 @@ async fn leaving_the_warp_during_the_bank_check_fails_the_order_and_puts_the_sto
     let product = app.product_ids().await[4];
     let (_, token, answer) = awaiting_bank(&app, product).await;
     let order = answer["orderId"].as_str().unwrap();
-    let left: Value = app
-        .http
-        .delete(format!("{}/api/checkout/quote", app.address))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, left) = app.delete_as(&token, "/api/checkout/quote").await;
     assert_eq!(left["released"], 1);
     assert_eq!(app.order_row(order).await, ("failed".into(), Some("authentication_abandoned".into())));
     assert_eq!(app.inventory(product).await, (5, 0));

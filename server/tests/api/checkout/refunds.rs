@@ -26,11 +26,6 @@ impl TestApp {
         (response.status().as_u16(), response.json().await.unwrap())
     }
 
-    async fn get_as(&self, token: &str, path: &str) -> (u16, Value) {
-        let response = self.http.get(format!("{}{path}", self.address)).bearer_auth(token).send().await.unwrap();
-        (response.status().as_u16(), response.json().await.unwrap())
-    }
-
     /// A shopper who bought 2 of `a` and 1 of `b` (stock 10 each): (token, the paid order).
     async fn paid_order(&self, a: Uuid, b: Uuid) -> (String, Value) {
         let (_, token) = self.shopper(Role::Shopper).await;
