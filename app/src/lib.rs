@@ -33,7 +33,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path, SsrMode,
+    path, Lazy, SsrMode,
 };
 
 /// Text made safe to place in HTML, inside elements or double- or single-quoted attributes.
@@ -164,13 +164,14 @@ pub fn App() -> impl IntoView {
             <main class="site-main">
                 <Routes fallback=pages::NotFound>
                     <Route path=path!("/") view=pages::GravityWell ssr=SsrMode::Async/>
-                    <Route path=path!("/p/:slug") view=pages::ProductPage ssr=SsrMode::Async/>
-                    <Route path=path!("/login") view=|| view! { <pages::SignInPage register=false/> }/>
-                    <Route path=path!("/register") view=|| view! { <pages::SignInPage register=true/> }/>
-                    <Route path=path!("/orders") view=pages::OrdersPage/>
-                    // Operators' pages load as chunks of their own (`--split`): shoppers never fetch them.
-                    <Route path=path!("/admin") view={leptos_router::Lazy::<admin::AdminRoute>::new()}/>
-                    <Route path=path!("/admin/orders") view={leptos_router::Lazy::<orders_desk::OrdersDeskRoute>::new()}/>
+                    // Every page but the well loads as a chunk of its own (`--split`): a visit to the
+                    // well fetches only the well, and shoppers never fetch the operators' pages.
+                    <Route path=path!("/p/:slug") view={Lazy::<pages::ProductRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view={Lazy::<pages::SignInRoute>::new()}/>
+                    <Route path=path!("/register") view={Lazy::<pages::RegisterRoute>::new()}/>
+                    <Route path=path!("/orders") view={Lazy::<pages::OrdersRoute>::new()}/>
+                    <Route path=path!("/admin") view={Lazy::<admin::AdminRoute>::new()}/>
+                    <Route path=path!("/admin/orders") view={Lazy::<orders_desk::OrdersDeskRoute>::new()}/>
                 </Routes>
             </main>
         </Router>

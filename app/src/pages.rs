@@ -57,6 +57,13 @@ fn AliveWell() -> impl IntoView {
             <input id="well-search" type="search" data-testid="well-search" placeholder="Name, e.g. lamp"
                 autocomplete="off" spellcheck="false" maxlength="80"/>
             <p class="well-search-status" role="status" aria-live="polite"></p>
+            // In the search's row, so showing it moves nothing on the page.
+            <div class="well-zoom" data-testid="well-zoom" role="group" aria-label="Zoom the well">
+                <button type="button" data-zoom="in" data-testid="zoom-in">"Zoom in"</button>
+                <button type="button" data-zoom="out" data-testid="zoom-out">"Zoom out"</button>
+                <button type="button" data-zoom="reset" data-testid="zoom-reset" disabled>"Whole well"</button>
+                <span class="well-zoom-hint">"Ctrl + scroll or pinch to zoom; drag empty space to pan."</span>
+            </div>
         </div>
         <div data-testid="paradox" class="paradox" role="alert" hidden>
             <p class="paradox-title">"Temporal Paradox"</p>
@@ -103,6 +110,64 @@ fn ProductCard(product: ProductSummary, eager: bool) -> impl IntoView {
 fn StockLine(stock: i64) -> impl IntoView {
     let (text, class) = stock_label(stock);
     view! { <p class=class>{text}</p> }
+}
+
+/// The shoppers' pages other than the Gravity Well load as wasm chunks of their own (`cargo
+/// leptos build --split`): a visit to the well fetches only the well's code. Each route is
+/// rendered in full on the server as before.
+pub struct ProductRoute;
+
+#[leptos_router::lazy_route]
+impl leptos_router::LazyRoute for ProductRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <ProductPage/> }.into_any()
+    }
+}
+
+/// `/login` as a chunk of its own.
+pub struct SignInRoute;
+
+#[leptos_router::lazy_route]
+impl leptos_router::LazyRoute for SignInRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <SignInPage register=false/> }.into_any()
+    }
+}
+
+/// `/register` as a chunk of its own.
+pub struct RegisterRoute;
+
+#[leptos_router::lazy_route]
+impl leptos_router::LazyRoute for RegisterRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <SignInPage register=true/> }.into_any()
+    }
+}
+
+/// `/orders` as a chunk of its own.
+pub struct OrdersRoute;
+
+#[leptos_router::lazy_route]
+impl leptos_router::LazyRoute for OrdersRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <OrdersPage/> }.into_any()
+    }
 }
 
 /// `/p/{slug}`: one product, with its live price and a chart of its logged prices.

@@ -485,6 +485,7 @@ mod browser {
 
     /// "Hyperdrive": freeze the prices and reserve the stock, then open the warp with card entry.
     /// A second press starts over (the server replaces the earlier quote).
+    #[leptos::lazy]
     pub async fn start(c: Checkout) {
         if c.state.with_untracked(CheckoutState::is_busy) {
             return;
@@ -536,6 +537,7 @@ mod browser {
 
     /// Cancel: the warp closes and the quote's stock goes back (`DELETE /api/checkout/quote`);
     /// during the bank's check, the check is called off too.
+    #[leptos::lazy]
     pub async fn cancel(c: Checkout) {
         close(c, CheckoutState::default());
         let notice = match api("DELETE", "/api/checkout/quote", None).await {
@@ -546,6 +548,7 @@ mod browser {
     }
 
     /// Pay: Stripe.js turns the card into a payment method id, then the quote is charged.
+    #[leptos::lazy]
     pub async fn pay(c: Checkout) {
         let Some(quote) = c.state.with_untracked(|s| match s {
             CheckoutState::Quoted(q) => Some(q.clone()),

@@ -66,9 +66,12 @@ pub fn attach(container: &HtmlElement, bridge: &WorkerBridge<PhysicsWorker>) -> 
 }
 
 /// What the canvas cards show that the wire does not carry, read from the DOM cards.
-pub fn send_products(cards: &[Option<HtmlElement>], bridge: &WorkerBridge<PhysicsWorker>) {
+pub fn send_products<'a>(
+    cards: impl IntoIterator<Item = Option<&'a HtmlElement>>,
+    bridge: &WorkerBridge<PhysicsWorker>,
+) {
     let products = cards
-        .iter()
+        .into_iter()
         .map(|card| {
             let Some(card) = card else { return (String::new(), 0) };
             let name =
@@ -122,13 +125,13 @@ pub fn product_at(canvas: &HtmlCanvasElement, rects: &[f32], x: f64, y: f64) -> 
 /// `window.__swiftcartLayout()`: where each product was last painted, in client coordinates:
 /// `[{id, x, y, width, height, rank, card}]` (rank: higher is nearer the front; `card`: drawn
 /// as a full card, not a planet).
-pub fn layout_object(canvas: &HtmlCanvasElement, rects: &[f32], ids: &[String]) -> JsValue {
+pub fn layout_object(canvas: &HtmlCanvasElement, rects: &[f32], ids: &[&str]) -> JsValue {
     let origin = canvas.get_bounding_client_rect();
     let list = Array::new();
     for (index, r) in rects.chunks_exact(LAYOUT_STRIDE).enumerate() {
         let entry = Object::new();
         let set = |key: &str, value: JsValue| drop(Reflect::set(&entry, &key.into(), &value));
-        set("id", ids.get(index).map(|s| s.as_str()).unwrap_or_default().into());
+        set("id", ids.get(index).copied().unwrap_or_default().into());
         set("x", (origin.left() + r[0] as f64).into());
         set("y", (origin.top() + r[1] as f64).into());
         set("width", (r[2] as f64).into());

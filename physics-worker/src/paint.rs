@@ -6,7 +6,7 @@
 use wasm_bindgen::JsCast;
 use web_sys::{ImageBitmap, OffscreenCanvas, OffscreenCanvasRenderingContext2d as Context};
 
-use crate::view::{stock_label, Detail, Layout, Viewport, LAYOUT_STRIDE, PLANET_DIAMETER, REDSHIFT_FROM};
+use crate::view::{stock_label, Camera, Detail, Layout, Viewport, LAYOUT_STRIDE, PLANET_DIAMETER, REDSHIFT_FROM};
 
 /// Cards rasterised per frame at most: new ones first (a body that just came to the front shows
 /// as its planet until its card is ready, a frame or two later), then ones whose content changed.
@@ -50,6 +50,7 @@ pub struct Painter {
     focus: Option<usize>,
     hover: Option<usize>,
     pulled: Vec<usize>,
+    camera: Camera,
 }
 
 /// A 2D context of a canvas, or why there is none.
@@ -76,6 +77,7 @@ impl Painter {
             focus: None,
             hover: None,
             pulled: Vec::new(),
+            camera: Camera::default(),
         };
         painter.resize(viewport, dpr);
         Ok(painter)
@@ -86,14 +88,21 @@ impl Painter {
         let dpr = dpr.clamp(1.0, 3.0);
         let rescaled = dpr != self.dpr || viewport.card_size() != self.viewport.card_size();
         self.viewport = viewport;
+        self.camera = self.camera.clamped(viewport);
         self.dpr = dpr;
         self.canvas.set_width((viewport.width * dpr).round().max(1.0) as u32);
         self.canvas.set_height((viewport.height * dpr).round().max(1.0) as u32);
         if rescaled {
-            for face in &mut self.faces {
-                face.card = None;
-                face.planet = None;
-            }
+            self.forget_rasters();
+        }
+    }
+
+    /// Drops every card's and planet's raster: they are drawn again over the next frames (after
+    /// a change of scale, or a context that was lost and restored).
+    pub fn forget_rasters(&mut self) {
+        for face in &mut self.faces {
+            face.card = None;
+            face.planet = None;
         }
     }
 
@@ -165,6 +174,11 @@ impl Painter {
         self.pulled = indices;
     }
 
+    /// The shopper's zoom and pan (kept in range for this viewport).
+    pub fn set_camera(&mut self, camera: Camera) {
+        self.camera = camera.clamped(self.viewport);
+    }
+
     /// The last frame's layout (rectangles in CSS px from the canvas's top left).
     pub fn layout(&self) -> &Layout {
         &self.layout
@@ -180,7 +194,7 @@ impl Painter {
             [Some(h), None] => &[h],
             [None, None] => &[],
         };
-        self.layout.compute(positions, self.viewport, &self.pulled, featured);
+        self.layout.compute(positions, self.viewport, self.camera, &self.pulled, featured);
         let ctx = &self.context;
         let _ = ctx.set_transform(self.dpr as f64, 0.0, 0.0, self.dpr as f64, 0.0, 0.0);
         ctx.clear_rect(0.0, 0.0, self.viewport.width as f64, self.viewport.height as f64);

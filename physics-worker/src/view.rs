@@ -63,6 +63,108 @@ impl Viewport {
     }
 }
 
+/// The closest a shopper can zoom out (the whole well) and in.
+pub const ZOOM_RANGE: (f32, f32) = (1.0, 6.0);
+
+/// The shopper's zoom and pan of the well, this page only: at zoom 1 with no pan the whole well
+/// is in view. Zooming spreads the bodies apart (cards grow more slowly than the distances
+/// between them), so a crowded well becomes readable.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Camera {
+    /// Magnification, within [`ZOOM_RANGE`].
+    pub zoom: f32,
+    /// Offset of the well's centre from the screen's, CSS px.
+    pub pan: [f32; 2],
+}
+
+impl Default for Camera {
+    fn default() -> Self {
+        Self { zoom: 1.0, pan: [0.0, 0.0] }
+    }
+}
+
+impl Camera {
+    /// This camera with its zoom in range and its pan keeping some of the well in view; the
+    /// whole well at zoom 1. Non-finite values give the default camera.
+    pub fn clamped(self, viewport: Viewport) -> Self {
+        if !self.zoom.is_finite() || !self.pan.iter().all(|p| p.is_finite()) {
+            return Self::default();
+        }
+        let zoom = self.zoom.clamp(ZOOM_RANGE.0, ZOOM_RANGE.1);
+        // The well's rim (radius 1) may move at most to the screen's centre.
+        let reach = viewport.scale() * (zoom - 1.0);
+        let pan = [self.pan[0].clamp(-reach, reach), self.pan[1].clamp(-reach * TILT_Y, reach * TILT_Y)];
+        Self { zoom, pan }
+    }
+
+    /// Zooms by `factor` keeping the point `at` (CSS px from the well's top left) where it is on
+    /// screen, as a wheel or a pinch does.
+    pub fn zoom_at(self, viewport: Viewport, factor: f32, at: (f32, f32)) -> Self {
+        let zoom = (self.zoom * factor).clamp(ZOOM_RANGE.0, ZOOM_RANGE.1);
+        let k = zoom / self.zoom;
+        // The point's offset from the well's centre scales with the zoom; the pan makes up the rest.
+        let (cx, cy) = (viewport.width / 2.0, viewport.height / 2.0);
+        let pan = [(at.0 - cx) - (at.0 - cx - self.pan[0]) * k, (at.1 - cy) - (at.1 - cy - self.pan[1]) * k];
+        Self { zoom, pan }.clamped(viewport)
+    }
+
+    /// Moves the well by (`dx`, `dy`) CSS px, as a drag on empty space does.
+    pub fn pan_by(self, viewport: Viewport, dx: f32, dy: f32) -> Self {
+        Self { zoom: self.zoom, pan: [self.pan[0] + dx, self.pan[1] + dy] }.clamped(viewport)
+    }
+
+    /// How much bigger bodies are drawn at this zoom.
+    pub fn size_factor(&self) -> f32 {
+        self.zoom.sqrt()
+    }
+}
+
+/// Pointer samples older than this (ms) before the release do not count toward a flick.
+pub const FLICK_WINDOW_MS: f64 = 80.0;
+/// Impulses shorter than this are a release, not a flick.
+const FLICK_MIN_IMPULSE: f32 = 0.02;
+
+/// The impulse of a flick (well units per second, clamped to `max_impulse`) from a drag's pointer
+/// `samples` (`(ms, x, y)`, oldest first) released at `release`: the velocity over the last
+/// [`FLICK_WINDOW_MS`] of movement (at least the last segment), in the well's plane at the
+/// camera's zoom. `None` when the pointer was held still before the release, or barely moved.
+pub fn flick_impulse(
+    viewport: Viewport,
+    camera: Camera,
+    samples: &[(f64, f64, f64)],
+    release: (f64, f64, f64),
+    max_impulse: f32,
+) -> Option<[f32; 3]> {
+    let (now, x, y) = release;
+    let last = samples.last()?;
+    if now - last.0 > FLICK_WINDOW_MS {
+        return None;
+    }
+    let mut samples = samples.to_vec();
+    // The release usually repeats the last move's position: it adds no segment.
+    if (last.1, last.2) != (x, y) {
+        samples.push(release);
+    }
+    if samples.len() < 2 {
+        return None;
+    }
+    let end = *samples.last()?;
+    let in_window = samples.iter().position(|s| now - s.0 <= FLICK_WINDOW_MS).unwrap_or(0);
+    let first = samples[in_window.min(samples.len() - 2)];
+    let dt = (end.0 - first.0).max(8.0);
+    let [vx, vy] = viewport.impulse_from_screen(
+        ((end.1 - first.1) / dt * 1000.0) as f32 / camera.zoom,
+        ((end.2 - first.2) / dt * 1000.0) as f32 / camera.zoom,
+    );
+    let length = (vx * vx + vy * vy).sqrt();
+    // NaN (a broken sample) is no flick either.
+    if length.is_nan() || length <= FLICK_MIN_IMPULSE {
+        return None;
+    }
+    let k = if length > max_impulse { max_impulse / length } else { 1.0 };
+    Some([vx * k, vy * k, 0.0])
+}
+
 /// Where one body shows: its centre relative to the well's centre, and how big it is drawn.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Placement {
@@ -112,9 +214,19 @@ impl Layout {
     /// an inner orbit at the front of the well, this shopper's view only. Those and the bodies in
     /// `featured` (focused, hovered) are always full cards and painted in front of all others, in
     /// the order given.
-    pub fn compute(&mut self, positions: &[f32], viewport: Viewport, pulled: &[usize], featured: &[usize]) {
+    /// The `camera` zooms and pans the well; the pulled orbit stays at the screen's centre.
+    pub fn compute(
+        &mut self,
+        positions: &[f32],
+        viewport: Viewport,
+        camera: Camera,
+        pulled: &[usize],
+        featured: &[usize],
+    ) {
         let count = positions.len() / STRIDE;
-        let scale = viewport.scale();
+        let base_scale = viewport.scale();
+        let scale = base_scale * camera.zoom;
+        let grow = camera.size_factor();
         let (card_w, card_h) = viewport.card_size();
         let (cx, cy) = (viewport.width / 2.0, viewport.height / 2.0);
         self.rects.clear();
@@ -126,10 +238,22 @@ impl Layout {
         self.order.extend((0..count).filter(|i| !featured.contains(i) && !pulled.contains(i)));
         let z = |i: usize| positions[i * STRIDE + 2];
         self.order.sort_by(|a, b| z(*a).total_cmp(&z(*b)).then(a.cmp(b)));
-        let cards_from = if count < ALL_CARDS_UNDER { 0 } else { self.order.len().saturating_sub(FULL_CARDS) };
-        for (k, &i) in self.order.iter().enumerate() {
-            if k >= cards_from {
+        // The nearest bodies on screen are cards (zoomed in, many are off screen).
+        let on_screen = |i: usize| {
+            let p = &positions[i * STRIDE..i * STRIDE + STRIDE];
+            let at = project(p[0], p[1], p[2], p[3], scale);
+            let (x, y) = (cx + camera.pan[0] + at.dx, cy + camera.pan[1] + at.dy);
+            let margin = card_w * grow;
+            x > -margin && x < viewport.width + margin && y > -margin && y < viewport.height + margin
+        };
+        let mut cards_left = if count < ALL_CARDS_UNDER { count } else { FULL_CARDS };
+        for &i in self.order.iter().rev() {
+            if cards_left == 0 {
+                break;
+            }
+            if on_screen(i) {
                 self.detail[i] = Detail::Card;
+                cards_left -= 1;
             }
         }
         let pulled: Vec<usize> = pulled.iter().copied().filter(|i| *i < count).take(PULLED_MAX).collect();
@@ -139,20 +263,24 @@ impl Layout {
         }
         for (rank, &i) in self.order.iter().enumerate() {
             let p = &positions[i * STRIDE..i * STRIDE + STRIDE];
-            let at = match pulled.iter().position(|&j| j == i) {
+            let (at, centre) = match pulled.iter().position(|&j| j == i) {
                 Some(slot) => {
                     let angle = std::f32::consts::TAU * slot as f32 / pulled.len() as f32;
                     let radius = if pulled.len() == 1 { 0.0 } else { INNER_ORBIT };
-                    project(angle.cos() * radius, angle.sin() * radius, 0.6, p[3], scale)
+                    (project(angle.cos() * radius, angle.sin() * radius, 0.6, p[3], base_scale), (cx, cy))
                 }
-                None => project(p[0], p[1], p[2], p[3], scale),
+                None => {
+                    let mut at = project(p[0], p[1], p[2], p[3], scale);
+                    at.size *= grow;
+                    (at, (cx + camera.pan[0], cy + camera.pan[1]))
+                }
             };
             let (w, h) = match self.detail[i] {
                 Detail::Card => (card_w * at.size, card_h * at.size),
                 Detail::Planet => (PLANET_DIAMETER * at.size, PLANET_DIAMETER * at.size),
             };
             let rect = &mut self.rects[i * LAYOUT_STRIDE..(i + 1) * LAYOUT_STRIDE];
-            rect.copy_from_slice(&[cx + at.dx - w / 2.0, cy + at.dy - h / 2.0, w, h, rank as f32]);
+            rect.copy_from_slice(&[centre.0 + at.dx - w / 2.0, centre.1 + at.dy - h / 2.0, w, h, rank as f32]);
         }
     }
 }
@@ -302,7 +430,7 @@ mod tests {
         // 100 bodies on a line of depth: z from -1 (back) to +1 (front).
         let bodies: Vec<[f32; 4]> = (0..100).map(|i| [0.0, 0.0, -1.0 + i as f32 / 49.5, 1.0]).collect();
         let mut layout = Layout::default();
-        layout.compute(&positions(&bodies), WIDE, &[], &[]);
+        layout.compute(&positions(&bodies), WIDE, Camera::default(), &[], &[]);
         assert_eq!(layout.order.len(), 100);
         assert_eq!(*layout.order.last().unwrap(), 99, "the frontmost is painted last");
         assert_eq!(layout.detail.iter().filter(|d| **d == Detail::Card).count(), FULL_CARDS);
@@ -316,7 +444,7 @@ mod tests {
     fn a_featured_body_is_a_card_in_front_of_everything() {
         let bodies: Vec<[f32; 4]> = (0..100).map(|i| [0.0, 0.0, -1.0 + i as f32 / 49.5, 1.0]).collect();
         let mut layout = Layout::default();
-        layout.compute(&positions(&bodies), WIDE, &[], &[3]);
+        layout.compute(&positions(&bodies), WIDE, Camera::default(), &[], &[3]);
         assert_eq!(layout.detail[3], Detail::Card, "a planet at the back becomes a card");
         assert_eq!(*layout.order.last().unwrap(), 3);
         let r = &layout.rects[3 * LAYOUT_STRIDE..4 * LAYOUT_STRIDE];
@@ -327,7 +455,7 @@ mod tests {
     fn few_products_are_all_cards_and_empty_space_hits_nothing() {
         let bodies = [[-1.0, 0.0, 0.0, 1.0], [1.0, 0.0, 0.0, 1.0]];
         let mut layout = Layout::default();
-        layout.compute(&positions(&bodies), WIDE, &[], &[]);
+        layout.compute(&positions(&bodies), WIDE, Camera::default(), &[], &[]);
         assert!(layout.detail.iter().all(|d| *d == Detail::Card));
         assert_eq!(hit_test(&layout.rects, 500.0, 20.0), None);
         let left = &layout.rects[..LAYOUT_STRIDE];
@@ -338,7 +466,7 @@ mod tests {
     fn a_search_pulls_its_matches_to_the_front_uncovered() {
         let bodies: Vec<[f32; 4]> = (0..300).map(|i| [0.01 * i as f32, 0.0, -1.0 + i as f32 / 150.0, 1.0]).collect();
         let mut layout = Layout::default();
-        layout.compute(&positions(&bodies), WIDE, &[5, 7], &[]);
+        layout.compute(&positions(&bodies), WIDE, Camera::default(), &[5, 7], &[]);
         let top: Vec<usize> = layout.order.iter().rev().take(2).copied().collect();
         assert!(top.contains(&5) && top.contains(&7));
         assert_eq!(layout.detail[5], Detail::Card);
@@ -364,6 +492,69 @@ mod tests {
         assert!(search(&names, "x").is_empty(), "one letter is not a search");
         assert!(search(&names, "zeppelin").is_empty());
         assert!(search(&names, "</title><script>").is_empty());
+    }
+
+    #[test]
+    fn zooming_at_a_point_keeps_it_in_place_and_spreads_the_bodies() {
+        let bodies: Vec<[f32; 4]> = (0..200).map(|i| [0.004 * i as f32 - 0.4, 0.1, 0.0, 1.0]).collect();
+        let centre_of = |layout: &Layout, i: usize| {
+            let r = &layout.rects[i * LAYOUT_STRIDE..(i + 1) * LAYOUT_STRIDE];
+            (r[0] + r[2] / 2.0, r[1] + r[3] / 2.0)
+        };
+        let mut before = Layout::default();
+        before.compute(&positions(&bodies), WIDE, Camera::default(), &[], &[]);
+        let at = centre_of(&before, 150);
+        let camera = Camera::default().zoom_at(WIDE, 3.0, at);
+        let mut after = Layout::default();
+        after.compute(&positions(&bodies), WIDE, camera, &[], &[]);
+        let moved = centre_of(&after, 150);
+        assert!((moved.0 - at.0).abs() < 0.5 && (moved.1 - at.1).abs() < 0.5, "{at:?} → {moved:?}");
+        let gap = |l: &Layout| centre_of(l, 101).0 - centre_of(l, 100).0;
+        assert!((gap(&after) / gap(&before) - 3.0).abs() < 0.01, "three times as far apart");
+        // The card budget goes to bodies on screen.
+        for (i, detail) in after.detail.iter().enumerate() {
+            let (x, _) = centre_of(&after, i);
+            if *detail == Detail::Card {
+                assert!(x > -200.0 && x < WIDE.width + 200.0, "card {i} off screen at {x}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_camera_stays_in_range_and_keeps_the_well_in_view() {
+        assert_eq!(Camera { zoom: 0.2, pan: [500.0, 0.0] }.clamped(WIDE), Camera::default(), "zoom 1 shows it all");
+        assert_eq!(Camera { zoom: 99.0, pan: [0.0, 0.0] }.clamped(WIDE).zoom, ZOOM_RANGE.1);
+        assert_eq!(Camera { zoom: f32::NAN, pan: [0.0, 0.0] }.clamped(WIDE), Camera::default());
+        let far = Camera { zoom: 2.0, pan: [0.0, 0.0] }.pan_by(WIDE, 1.0e6, -1.0e6);
+        assert_eq!(far.pan[0], WIDE.scale(), "the rim reaches the centre at most");
+        assert!(far.pan[1] < 0.0 && far.pan[1] >= -WIDE.scale());
+    }
+
+    #[test]
+    fn a_flick_is_the_last_movement_in_the_plane_clamped() {
+        let max = 1.5;
+        let scale = WIDE.scale() as f64;
+        // Moving right at one well unit per second, steadily, released while moving.
+        let samples: Vec<(f64, f64, f64)> = (0..10).map(|k| (k as f64 * 10.0, k as f64 * scale / 100.0, 0.0)).collect();
+        let release = (100.0, 10.0 * scale / 100.0, 0.0);
+        let [vx, vy, vz] = flick_impulse(WIDE, Camera::default(), &samples, release, max).expect("a flick");
+        assert!((vx - 1.0).abs() < 1e-3 && vy == 0.0 && vz == 0.0, "{vx} {vy}");
+        // Zoomed in three times, the same screen movement is a third of the impulse.
+        let zoomed = Camera { zoom: 3.0, pan: [0.0, 0.0] };
+        let [vx3, ..] = flick_impulse(WIDE, zoomed, &samples, release, max).expect("a flick");
+        assert!((vx3 - 1.0 / 3.0).abs() < 1e-3);
+        // Only the last 80 ms count: a slow start does not dilute a fast end.
+        let mut fast_end = vec![(0.0, 0.0, 0.0), (500.0, 1.0, 0.0)];
+        fast_end.extend((1..=5).map(|k| (500.0 + k as f64 * 10.0, 1.0 + k as f64 * scale / 10.0, 0.0)));
+        let [fast, ..] = flick_impulse(WIDE, Camera::default(), &fast_end, (560.0, fast_end[6].1, 0.0), 99.0).unwrap();
+        assert!((fast - 10.0).abs() < 0.5, "{fast}");
+        // Clamped to the largest impulse, direction kept.
+        let [cx, cy, _] = flick_impulse(WIDE, Camera::default(), &fast_end, (560.0, fast_end[6].1, 0.0), max).unwrap();
+        assert!(((cx * cx + cy * cy).sqrt() - max).abs() < 1e-4);
+        // Held still for longer than the window before the release: nothing is thrown.
+        assert_eq!(flick_impulse(WIDE, Camera::default(), &samples, (300.0, release.1, 0.0), max), None);
+        // A release where the drag began, at once: too slow to be a flick.
+        assert_eq!(flick_impulse(WIDE, Camera::default(), &[(0.0, 5.0, 5.0)], (10.0, 5.0, 5.0), max), None);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use wasm_bindgen::JsCast;
 
 use crate::manifold::{Manifold, STRIDE};
 use crate::physics::Vec3;
-use crate::view::{contention, format_cents, instability, price_jumped, Viewport, LAYOUT_STRIDE, LOW_STOCK};
+use crate::view::{contention, format_cents, instability, price_jumped, Camera, Viewport, LAYOUT_STRIDE, LOW_STOCK};
 use crate::wire::{self, ClientFrame, ServerFrame, ERR_TEMPORAL_PARADOX, PROTOCOL_VERSION, SUBPROTOCOL};
 
 /// The engine's tick the manifold assumes (the contract's default `SWIFTCART_TICK_MS`).
@@ -113,6 +113,8 @@ pub enum Command {
     Watch(Option<u32>),
     /// A search's matches, best first: shown on the inner orbit at the front (this page only).
     Pull(Vec<u32>),
+    /// The shopper zoomed or panned the well (this page only).
+    Camera(Camera),
 }
 
 /// The connection as the page shows it.
@@ -246,6 +248,8 @@ pub enum Message {
     Reconnect,
     /// The worker's animation frame: paint.
     Paint(f64),
+    /// The canvas got its context back after losing it (a GPU reset, a tab restored).
+    ContextRestored,
 }
 
 /// The painting side of the worker: the canvas painter, its animation frame and what it reports.
@@ -253,6 +257,8 @@ pub enum Message {
 struct Canvas {
     painter: Option<crate::paint::Painter>,
     frame_callback: Option<Closure<dyn FnMut(f64)>>,
+    /// Keeps the canvas's `contextrestored` listener alive.
+    restored_callback: Option<Closure<dyn FnMut(JsValue)>>,
     last_frame: Option<f64>,
     layout_sent_at: f64,
     prices_sent_at: f64,
@@ -452,6 +458,14 @@ impl PhysicsWorker {
             .ok()
             .and_then(|c| c.dyn_into::<web_sys::OffscreenCanvas>().ok())
             .ok_or("the transfer held no OffscreenCanvas")?;
+        // A context lost and restored comes back blank, and so may the cards' rasters: they are
+        // drawn again, and every frame repaints from the manifold anyway.
+        let restored = {
+            let scope = scope.clone();
+            Closure::<dyn FnMut(JsValue)>::new(move |_| scope.send_message(Message::ContextRestored))
+        };
+        let _ = canvas.add_event_listener_with_callback("contextrestored", restored.as_ref().unchecked_ref());
+        self.canvas.restored_callback = Some(restored);
         self.canvas.painter = Some(crate::paint::Painter::new(canvas, viewport, dpr)?);
         let callback = {
             let scope = scope.clone();
@@ -616,6 +630,11 @@ impl Worker for PhysicsWorker {
                 self.open(scope);
             }
             Message::Paint(timestamp) => self.paint(scope, timestamp),
+            Message::ContextRestored => {
+                if let Some(painter) = &mut self.canvas.painter {
+                    painter.forget_rasters();
+                }
+            }
         }
     }
 
@@ -729,6 +748,11 @@ impl Worker for PhysicsWorker {
             Command::Pull(indices) => {
                 if let Some(painter) = &mut self.canvas.painter {
                     painter.set_pulled(indices.into_iter().map(|i| i as usize).collect());
+                }
+            }
+            Command::Camera(camera) => {
+                if let Some(painter) = &mut self.canvas.painter {
+                    painter.set_camera(camera);
                 }
             }
             Command::Watch(index) => {

@@ -1,0 +1,74 @@
+//! The cart orbit: a token per cart line, orbiting the cart (CSS), each with a remove button.
+
+use super::{by_test_id, running, Well};
+use crate::dom::window;
+
+/// The most units of one product a cart line holds (the server's cap).
+const LINE_CAP: u32 = 99;
+
+/// Adds `quantity` units of product `index` to the cart lines, up to the line cap.
+pub(super) fn add(cart: &mut Vec<(u32, u32)>, index: u32, quantity: u32) {
+    match cart.iter_mut().find(|(i, _)| *i == index) {
+        Some((_, q)) => *q = (*q + quantity).min(LINE_CAP),
+        None => cart.push((index, quantity.min(LINE_CAP))),
+    }
+}
+
+/// Draws the cart orbit from the well's confirmed cart, and tells the worker's painter.
+pub(super) fn render(w: &Well) {
+    let Some(orbit) = by_test_id("cart-orbit") else { return };
+    let Some(ring) = orbit.query_selector(".cart-ring").ok().flatten() else { return };
+    let document = window().document().expect("a document");
+    ring.set_inner_html("");
+    let count: u32 = w.cart.iter().map(|(_, q)| q).sum();
+    for (slot, (index, quantity)) in w.cart.iter().enumerate() {
+        let Some(card) = w.cards.get(*index as usize).filter(|card| card.element.is_some()) else { continue };
+        let Ok(token) = document.create_element("li") else { continue };
+        token.set_class_name("cart-token");
+        let _ = token.set_attribute("data-cart-product-id", &card.id);
+        let _ = token.set_attribute("data-index", &index.to_string());
+        let _ = token.set_attribute("style", &format!("--slot:{slot};--slots:{}", w.cart.len().max(1)));
+        token.set_inner_html(&format!(
+            "<img src=\"{}\" alt=\"\" width=\"36\" height=\"36\"><span class=\"qty\">×{quantity}</span>\
+             <button type=\"button\" class=\"drop\" data-drop=\"{index}\" aria-label=\"Remove {} from your cart\">×</button>",
+            crate::escape_html(&card.image().unwrap_or_default()),
+            crate::escape_html(&card.name())
+        ));
+        let _ = ring.append_child(&token);
+    }
+    if let Some(label) = orbit.query_selector(".cart-count").ok().flatten() {
+        label.set_text_content(Some(&count_words(count)));
+    }
+    let _ = orbit.set_attribute("data-count", &count.to_string());
+    if w.canvas.is_some() {
+        w.send(physics_worker::worker::Command::Cart(w.cart.clone()));
+    }
+}
+
+/// The cart orbit's label.
+fn count_words(count: u32) -> String {
+    match count {
+        0 => "Cart orbit: empty".to_string(),
+        1 => "Cart orbit: 1 item".to_string(),
+        n => format!("Cart orbit: {n} items"),
+    }
+}
+
+/// Reads the confirmed cart from the server (`GET /api/cart`) and redraws the cart orbit.
+pub async fn reload_cart() {
+    let Some(well) = running() else { return };
+    let Ok((200, json)) = crate::session::api("GET", "/api/cart", None).await else { return };
+    let items = js_sys::Array::from(&crate::session::field(&json, "items"));
+    let mut w = well.borrow_mut();
+    let cart = items
+        .iter()
+        .filter_map(|item| {
+            let id = crate::session::field(&item, "productId").as_string()?;
+            let quantity = crate::session::field(&item, "quantity").as_f64()? as u32;
+            let index = w.index_of(&id)? as u32;
+            Some((index, quantity))
+        })
+        .collect();
+    w.cart = cart;
+    render(&w);
+}
