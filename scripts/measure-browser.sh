@@ -13,7 +13,7 @@ cd "$REPO_ROOT"
 
 prepare_machine --with-browser
 build_worker wasm-release
-cargo leptos build --release --split
+cargo leptos build --release --split --precompress
 mkdir -p target/site/worker && cp public/worker/* target/site/worker/
 
 say "bundle sizes (gzip -9)"

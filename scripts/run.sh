@@ -8,7 +8,7 @@ cd "$REPO_ROOT"
 prepare_machine
 build_worker wasm-release
 say "building the site and the server (release; the first build takes several minutes)"
-cargo leptos build --release --split
+cargo leptos build --release --split --precompress
 ensure_database swiftcart
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/swiftcart}
 say "migrating and seeding the catalog"

@@ -224,11 +224,27 @@ fn leptos_options(config: &Config, bound: std::net::SocketAddr) -> LeptosOptions
         .site_pkg_dir("pkg")
         .site_addr(bound)
         .reload_port(std::env::var("LEPTOS_RELOAD_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3001))
+        .hash_files(hashed_bundles())
         .env(match config.environment {
             Environment::Development if std::env::var("LEPTOS_WATCH").is_ok() => leptos::config::Env::DEV,
             _ => leptos::config::Env::PROD,
         })
         .build()
+}
+
+/// Whether the site's bundles carry content hashes in their names: cargo-leptos (`hash-files`
+/// in Cargo.toml) writes the hashes to `hash.txt` next to the server binary it builds, and the
+/// pages then link `/pkg/swiftcart.<hash>.wasm` and so on. A binary built without it (a plain
+/// `cargo build`) links the plain names.
+fn hashed_bundles() -> bool {
+    std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.join("hash.txt"))).is_some_and(|p| p.exists())
+}
+
+/// The site's bundles (`/pkg`) and the physics worker (`/worker`), from disk: a precompressed
+/// sibling (`.br`, `.gz`, written by `cargo leptos build --release --precompress`) is sent as it
+/// is when the client accepts it; otherwise the compression layer compresses on the fly.
+fn bundle_files(site_root: &str, dir: &str) -> tower_http::services::ServeDir {
+    tower_http::services::ServeDir::new(format!("{site_root}/{dir}")).precompressed_br().precompressed_gzip()
 }
 
 /// Every route: health, REST, server functions, pages and the static site.
@@ -262,6 +278,8 @@ pub fn router(state: AppState) -> Router {
         .merge(http::api_router())
         .route("/ws", get(realtime::socket::upgrade))
         .route("/sfn/{*fn_name}", get(server_fns.clone()).post(server_fns))
+        .nest_service("/pkg", bundle_files(&state.config.site_root, "pkg"))
+        .nest_service("/worker", bundle_files(&state.config.site_root, "worker"))
         .leptos_routes_with_context(&state, routes, provide.clone(), move || shell(shell_options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide, shell));
     // A request that takes longer (a trickling body, say) is answered 408 and its connection closed.
@@ -329,17 +347,34 @@ pub fn security_headers(environment: Environment) -> Vec<(HeaderName, HeaderValu
     headers
 }
 
-/// How long browsers keep static files: product images and the icon a day; the site bundles
-/// and the worker are revalidated on every visit (their names do not change between builds yet,
-/// so a new deployment must reach the next page view).
+/// How long browsers keep static files: a bundle whose name carries its content's hash for a
+/// year, unchanged (a new build has new names); product images and the icon a day; bundles with
+/// plain names (the worker, a build without hashes) are revalidated on every visit, so a new
+/// deployment reaches the next page view.
 fn cache_control_for(path: &str) -> Option<&'static str> {
-    if path.starts_with("/products/") || path == "/favicon.svg" {
+    if path.starts_with("/pkg/") && carries_content_hash(path) {
+        Some("public, max-age=31536000, immutable")
+    } else if path.starts_with("/products/") || path == "/favicon.svg" {
         Some("public, max-age=86400")
     } else if path.starts_with("/pkg/") || path.starts_with("/worker/") {
         Some("no-cache")
     } else {
         None
     }
+}
+
+/// Whether a file name carries a cargo-leptos content hash: a dot-separated part of 22
+/// URL-safe base64 characters (an MD5), before the extension, that is not the all-underscore
+/// placeholder of an unhashed build.
+fn carries_content_hash(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or_default();
+    let parts: Vec<&str> = name.split('.').collect();
+    parts.len() >= 3
+        && parts[1..parts.len() - 1].iter().any(|part| {
+            part.len() == 22
+                && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && !part.chars().all(|c| c == '_')
+        })
 }
 
 /// Adds [`cache_control_for`] to successful static answers that have none.
@@ -387,6 +422,16 @@ mod tests {
     fn images_are_kept_a_day_and_bundles_revalidated() {
         assert_eq!(cache_control_for("/products/aurora.svg"), Some("public, max-age=86400"));
         assert_eq!(cache_control_for("/pkg/swiftcart_bg.wasm"), Some("no-cache"));
+        assert_eq!(cache_control_for("/pkg/swiftcart.wasm"), Some("no-cache"), "no hash, no promise");
+        let year = Some("public, max-age=31536000, immutable");
+        assert_eq!(cache_control_for("/pkg/swiftcart.Xo3t8Q2mZ1v-_4b5KpLq7w.wasm"), year);
+        assert_eq!(cache_control_for("/pkg/__wasm_split.Xo3t8Q2mZ1v-_4b5KpLq7w.js"), year);
+        assert_eq!(
+            cache_control_for("/pkg/__wasm_split.______________________.js"),
+            Some("no-cache"),
+            "the placeholder of an unhashed build is not a hash"
+        );
+        assert_eq!(cache_control_for("/products/Xo3t8Q2mZ1v-_4b5KpLq7w.wasm"), Some("public, max-age=86400"));
         assert_eq!(cache_control_for("/worker/worker.js"), Some("no-cache"));
         assert_eq!(cache_control_for("/"), None, "pages are not static");
         assert_eq!(cache_control_for("/api/products"), None);
