@@ -56,3 +56,73 @@ for (const [label, options] of [
     await context.close();
   });
 }
+
+test('at 500 products the shopper zooms in (buttons, Ctrl + wheel), pans by dragging empty space, and returns to the whole well', { skip: !BASE && 'SCALE_BASE_URL is not set (scripts/test.sh sets it)' }, async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const errors = collectErrors(page);
+  await page.goto(BASE + '/', { waitUntil: 'networkidle' });
+  await page.waitForSelector('.product-grid[data-alive="synced"][data-painter="worker"]', { timeout: 30000 });
+  const well = await page.locator('[data-testid="well-canvas"]').boundingBox();
+  const centre = { x: well.x + well.width / 2, y: well.y + well.height / 2 };
+  // The mean offset of every body from the well's centre in the worker's newest layout, read
+  // twice 300 ms apart so a layout from before the change cannot count.
+  const spread = async () => {
+    await page.waitForTimeout(300);
+    return page.evaluate((c) => {
+      const layout = window.__swiftcartLayout();
+      const at = layout.map((e) => [e.x + e.width / 2 - c.x, e.y + e.height / 2 - c.y]);
+      const mean = (f) => at.reduce((sum, p) => sum + f(p), 0) / at.length;
+      return { radius: mean(([x, y]) => Math.hypot(x, y)), dx: mean(([x]) => x), dy: mean(([, y]) => y) };
+    }, centre);
+  };
+  const whole = await spread();
+  assert.equal(await page.locator('[data-testid="zoom-reset"]').isDisabled(), true, 'already the whole well');
+
+  await page.locator('[data-testid="zoom-in"]').click();
+  await page.locator('[data-testid="zoom-in"]').click();
+  await page.waitForSelector('.product-grid[data-zoom="2.25"]');
+  const zoomed = await spread();
+  const ratio = zoomed.radius / whole.radius;
+  assert.ok(ratio > 1.9 && ratio < 2.6, `bodies spread apart 2.25 times (measured ${ratio.toFixed(2)})`);
+  assert.equal(await page.locator('[data-testid="zoom-reset"]').isDisabled(), false);
+
+  // Ctrl + wheel (a trackpad's pinch sends the same) zooms further; a plain wheel does not zoom.
+  await page.mouse.move(centre.x, centre.y);
+  await page.mouse.wheel(0, 200);
+  assert.equal(await page.getAttribute('.product-grid', 'data-zoom'), '2.25', 'a plain wheel scrolls, not zooms');
+  await page.keyboard.down('Control');
+  await page.mouse.wheel(0, -200);
+  await page.keyboard.up('Control');
+  await page.waitForFunction(() => Number(document.querySelector('.product-grid').dataset.zoom) > 2.5);
+
+  // A drag on empty space pans: find a point no body covers, drag it 120 px right.
+  await page.evaluate(() => window.scrollTo(0, 0));
+  const box = await page.locator('[data-testid="well-canvas"]').boundingBox();
+  const empty = await page.evaluate((b) => {
+    const layout = window.__swiftcartLayout();
+    for (let y = b.y + 30; y < b.y + b.height - 30; y += 15) {
+      for (let x = b.x + 30; x < b.x + b.width - 160; x += 15) {
+        const covered = layout.some((e) => x >= e.x - 8 && x <= e.x + e.width + 8 && y >= e.y - 8 && y <= e.y + e.height + 8);
+        if (!covered) return { x, y };
+      }
+    }
+    return null;
+  }, box);
+  assert.ok(empty, 'zoomed in, some of the well is empty space');
+  const before = await spread();
+  await page.mouse.move(empty.x, empty.y);
+  await page.mouse.down();
+  for (let k = 1; k <= 6; k++) await page.mouse.move(empty.x + 20 * k, empty.y);
+  await page.mouse.up();
+  const after = await spread();
+  assert.ok(after.dx - before.dx > 60, `the well moved right with the drag (${(after.dx - before.dx).toFixed(0)} px)`);
+  assert.equal(await page.locator('[data-testid="cart-orbit"] [data-cart-product-id]').count(), 0, 'panning beams nothing');
+
+  await page.locator('[data-testid="zoom-reset"]').click();
+  await page.waitForSelector('.product-grid[data-zoom="1.00"]');
+  const back = await spread();
+  assert.ok(Math.abs(back.radius / whole.radius - 1) < 0.25, 'the whole well again');
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -177,7 +177,15 @@ pub fn ProductPage() -> impl IntoView {
     let slug = move || params.read().get("slug").unwrap_or_default();
     let product = Resource::new(slug, get_product);
     let history = Resource::new(slug, get_price_history);
+    // The title is set outside the Suspense, so a lazily loaded page never shows a blank one
+    // while its view is being hydrated.
+    let title = move || match product.get() {
+        Some(Ok(Some(p))) => p.name,
+        Some(Ok(None)) => NOT_FOUND_TITLE.to_string(),
+        _ => String::new(),
+    };
     view! {
+        <Title text=title/>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match (product.await, history.await) {
@@ -222,7 +230,6 @@ fn ProductDetail(product: ProductSummary, history: Vec<PricePoint>) -> impl Into
         let _ = (live, points);
     });
     view! {
-        <Title text=product.name.clone()/>
         <article class="product-detail" data-product-id=product.product_id.clone()
             data-price-cents=move || live.read().price_current_cents>
             <img src=product.image_url.clone() alt=product.name.clone() width="320" height="320"/>
@@ -295,13 +302,16 @@ fn chart_line(points: &[PricePoint]) -> String {
         .join(" ")
 }
 
+/// The title of a page that does not exist.
+const NOT_FOUND_TITLE: &str = "Lost in space";
+
 /// The 404 page; answers with status 404 when rendered on the server.
 #[component]
 pub fn NotFound() -> impl IntoView {
     #[cfg(feature = "ssr")]
     crate::catalog::ssr::set_status(http::StatusCode::NOT_FOUND);
     view! {
-        <Title text="Lost in space"/>
+        <Title text=NOT_FOUND_TITLE/>
         <section class="not-found">
             <h1>"404: lost in space"</h1>
             <p>"Nothing orbits at this address."</p>

@@ -11,7 +11,7 @@ use crate::view::{stock_label, Camera, Detail, Layout, Viewport, LAYOUT_STRIDE, 
 /// Cards rasterised per frame at most: new ones first (a body that just came to the front shows
 /// as its planet until its card is ready, a frame or two later), then ones whose content changed.
 /// Rasterising is the expensive part of a frame; placing bitmaps is cheap.
-const RASTERS_PER_FRAME: usize = 6;
+const RASTERS_PER_FRAME: usize = 3;
 /// Card background.
 const CARD_FILL: &str = "#11162e";
 /// Card border, and a planet's ring.
@@ -51,6 +51,8 @@ pub struct Painter {
     hover: Option<usize>,
     pulled: Vec<usize>,
     camera: Camera,
+    /// Pixels per CSS pixel of the cards' rasters ([`raster_scale`]).
+    raster_scale: f32,
 }
 
 /// A 2D context of a canvas, or why there is none.
@@ -78,6 +80,7 @@ impl Painter {
             hover: None,
             pulled: Vec::new(),
             camera: Camera::default(),
+            raster_scale: dpr,
         };
         painter.resize(viewport, dpr);
         Ok(painter)
@@ -95,6 +98,7 @@ impl Painter {
         if rescaled {
             self.forget_rasters();
         }
+        self.follow_raster_scale();
     }
 
     /// Drops every card's and planet's raster: they are drawn again over the next frames (after
@@ -177,6 +181,18 @@ impl Painter {
     /// The shopper's zoom and pan (kept in range for this viewport).
     pub fn set_camera(&mut self, camera: Camera) {
         self.camera = camera.clamped(self.viewport);
+        self.follow_raster_scale();
+    }
+
+    /// Cards are rasterised again when their raster scale changed (a zoom step, another screen).
+    fn follow_raster_scale(&mut self) {
+        let scale = raster_scale(self.dpr, self.camera);
+        if scale != self.raster_scale {
+            self.raster_scale = scale;
+            for face in &mut self.faces {
+                face.card = None;
+            }
+        }
     }
 
     /// The last frame's layout (rectangles in CSS px from the canvas's top left).
@@ -226,7 +242,8 @@ impl Painter {
                     let budget = if face.card.is_none() { &mut new_budget } else { &mut stale_budget };
                     if (face.card.is_none() || face.stale) && *budget > 0 {
                         *budget -= 1;
-                        face.card = rasterise_card(face, index, card_w, card_h, self.dpr);
+                        let previous = face.card.take();
+                        face.card = rasterise_card(face, previous, index, card_w, card_h, self.raster_scale);
                         face.stale = false;
                     }
                     let Some(bitmap) = &face.card else { continue };
@@ -269,10 +286,30 @@ fn hue(index: usize) -> String {
     format!("hsl({}, 70%, 45%)", (index * 47) % 360)
 }
 
-fn rasterise_card(face: &Face, index: usize, width: f32, height: f32, dpr: f32) -> Option<OffscreenCanvas> {
-    let canvas = OffscreenCanvas::new((width * dpr).ceil() as u32, (height * dpr).ceil() as u32).ok()?;
+/// The pixels per CSS pixel cards are rasterised at: the screen's, times the camera's growth in
+/// half steps (so zooming in keeps text sharp, and only a step re-rasterises the cards).
+fn raster_scale(dpr: f32, camera: Camera) -> f32 {
+    dpr * ((camera.size_factor() * 2.0).round() / 2.0).clamp(1.0, 2.5)
+}
+
+/// Draws a face's card into `canvas` (its previous raster, reused when the size matches: a new
+/// canvas and context cost more than the drawing), or a new one.
+fn rasterise_card(
+    face: &Face,
+    canvas: Option<OffscreenCanvas>,
+    index: usize,
+    width: f32,
+    height: f32,
+    dpr: f32,
+) -> Option<OffscreenCanvas> {
+    let (pixels_w, pixels_h) = ((width * dpr).ceil() as u32, (height * dpr).ceil() as u32);
+    let canvas = match canvas {
+        Some(canvas) if canvas.width() == pixels_w && canvas.height() == pixels_h => canvas,
+        _ => OffscreenCanvas::new(pixels_w, pixels_h).ok()?,
+    };
     let ctx = context_of(&canvas).ok()?;
-    let _ = ctx.scale(dpr as f64, dpr as f64);
+    let _ = ctx.set_transform(dpr as f64, 0.0, 0.0, dpr as f64, 0.0, 0.0);
+    ctx.clear_rect(0.0, 0.0, width as f64, height as f64);
     let (w, h) = (width as f64, height as f64);
     ctx.set_fill_style_str(CARD_FILL);
     ctx.set_stroke_style_str(if face.in_cart > 0 { BEAM } else { RIM });

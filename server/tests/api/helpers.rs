@@ -65,6 +65,8 @@ pub struct Options {
     pub redis_url: Option<String>,
     /// Reach PostgreSQL through this address (a proxy) instead of directly.
     pub postgres_via: Option<SocketAddr>,
+    /// Reach Stripe (localstripe) through this address (a proxy) instead of directly.
+    pub stripe_via: Option<SocketAddr>,
     /// Join another test app's database and key prefix (a second node of the same deployment).
     pub join: Option<(String, String)>,
     /// Add synthetic products until this many are live (a bigger catalog).
@@ -112,7 +114,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         ("LEPTOS_SITE_ADDR", "127.0.0.1:0".to_string()),
         ("SWIFTCART_ALLOWED_ORIGINS", ALLOWED_ORIGIN.to_string()),
         ("LEPTOS_SITE_ROOT", concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site").to_string()),
-        ("STRIPE_API_BASE", stripe_api_base()),
+        ("STRIPE_API_BASE", options.stripe_via.map_or_else(stripe_api_base, |via| format!("http://{via}"))),
         ("SWIFTCART_ACCESS_TOKEN_TTL_SECS", options.access_token_ttl_secs.unwrap_or(900).to_string()),
         ("SWIFTCART_METRICS_TOKEN", options.metrics_token.clone().unwrap_or_default()),
         ("SWIFTCART_HEADER_TIMEOUT_SECS", options.header_timeout_secs.unwrap_or(10).to_string()),
@@ -398,8 +400,8 @@ impl Drop for PrivateRedis {
     }
 }
 
-/// A TCP proxy in front of PostgreSQL that a test can cut and restore, as if the database went
-/// away and came back.
+/// A TCP proxy in front of PostgreSQL or Stripe that a test can cut and restore, as if the
+/// service went away and came back.
 pub struct ToggleProxy {
     pub addr: SocketAddr,
     state: Arc<Mutex<ProxyState>>,

@@ -8,7 +8,7 @@ use swiftcart::checkout::sweeper::{sweep, SweepRules};
 use uuid::Uuid;
 
 use super::{intent, intent_event, intent_is_paid, post_webhook};
-use crate::helpers::{spawn_app, stripe_api_base, TestApp};
+use crate::helpers::{spawn_app, spawn_app_with, stripe_api_base, Options, TestApp, ToggleProxy};
 
 /// A PaymentMethod at localstripe for a card whose bank asks for 3-D Secure (4000 0025 0000 3155),
 /// made the way Stripe.js would, so the card number never passes through SwiftCart.
@@ -237,5 +237,37 @@ async fn leaving_the_warp_during_the_bank_check_fails_the_order_and_puts_the_sto
     assert_eq!(intent(answer["paymentIntentId"].as_str().unwrap()).await["status"], "canceled");
     let (status, paradox) = app.settle(&token, order).await;
     assert_eq!((status, &paradox["reason"]), (409, &json!("payment_failed")));
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn with_stripe_unreachable_after_the_bank_check_the_order_waits_and_is_settled_once_stripe_answers() {
+    let stripe = stripe_api_base().trim_start_matches("http://").parse().expect("localstripe's address");
+    let proxy = ToggleProxy::start(stripe).await;
+    let app = spawn_app_with(Options { stripe_via: Some(proxy.addr), ..Options::default() }).await;
+    let product = app.product_ids().await[5];
+    let (_, token, answer) = awaiting_bank(&app, product).await;
+    let order = answer["orderId"].as_str().unwrap();
+    // The shopper completes the bank's check (the browser talks to Stripe, not to us); then
+    // SwiftCart loses Stripe before it can ask how it went.
+    authenticate(answer["clientSecret"].as_str().unwrap(), true).await;
+    proxy.cut();
+    let (status, waiting) = app.settle(&token, order).await;
+    assert_eq!((status, &waiting["status"]), (202, &json!("requires_action")), "{waiting}");
+    assert_eq!(app.order_row(order).await, ("requires_action".into(), None), "nothing decided blind");
+    assert_eq!(app.inventory(product).await, (5, 1), "the unit stays reserved");
+    // Nor does the sweeper decide anything while Stripe is away.
+    sweep(&app.hyperdrive, SweepRules::default()).await.unwrap();
+    assert_eq!(app.order_row(order).await.0, "requires_action");
+
+    // Stripe answers again: the sweeper (or the page's next follow-up) settles it once.
+    proxy.restore();
+    sweep(&app.hyperdrive, SweepRules::default()).await.unwrap();
+    let (status, paid) = app.settle(&token, order).await;
+    assert_eq!((status, &paid["status"]), (200, &json!("paid")), "{paid}");
+    assert_eq!(app.inventory(product).await, (4, 0), "sold once");
+    assert!(intent_is_paid(&intent(answer["paymentIntentId"].as_str().unwrap()).await));
+    assert_eq!(app.settle(&token, order).await.0, 200);
+    assert_eq!(app.count("SELECT count(*) FROM order_items").await, 1);
     app.cleanup().await;
 }
