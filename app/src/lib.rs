@@ -76,6 +76,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                // Marks the document as scripted before the body is drawn, so the well's controls
+                // that the script shows later have their room from the first paint (no layout
+                // shift); without JavaScript nothing is reserved.
+                <script nonce=leptos::nonce::use_nonce() inner_html=MARK_SCRIPTED></script>
                 <AutoReload options=options.clone()/>
                 // The bundles' names carry their content's hash when cargo-leptos wrote them so.
                 <HashedStylesheet options=options.clone() id="leptos"/>
@@ -88,6 +92,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         </html>
     }
 }
+
+/// The one inline script of every page (allowed by the page's nonce): `<html class="js">`.
+const MARK_SCRIPTED: &str = "document.documentElement.classList.add(\"js\")";
 
 /// Where the physics worker's script is served (public/worker, built by scripts/build-worker.sh).
 pub const WORKER_SCRIPT: &str = "/worker/worker.js";

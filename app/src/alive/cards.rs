@@ -35,6 +35,9 @@ pub(super) struct CardView {
     pub price_jumped: bool,
     /// Interest from other shoppers, 0 to 1 (the third part).
     pub contention: f32,
+    /// The glitch level the card shows (written to the DOM only when it changes: with hundreds
+    /// of products, rewriting unchanged styles twice a second costs the page real time).
+    instability_shown: f32,
 }
 
 impl CardView {
@@ -58,6 +61,7 @@ impl CardView {
             low_stock,
             price_jumped: false,
             contention: 0.0,
+            instability_shown: 0.0,
         }
     }
 
@@ -76,10 +80,15 @@ impl CardView {
         node.and_then(|n| n.text_content()).unwrap_or_default()
     }
 
-    /// Shows the Redshift glitch at the level its three parts give ([`instability`]).
-    pub fn show_instability(&self) {
+    /// Shows the Redshift glitch at the level its three parts give ([`instability`]), when that
+    /// level changed.
+    pub fn show_instability(&mut self) {
         let Some(card) = &self.element else { return };
         let level = instability(self.price_jumped, self.low_stock, self.contention);
+        if (level - self.instability_shown).abs() < 0.005 {
+            return;
+        }
+        self.instability_shown = level;
         let _ = card.style().set_property("--instability", &format!("{level:.2}"));
         let _ = if level >= REDSHIFT_FROM {
             card.class_list().add_1("redshift")
