@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the physics Web Worker bundle into public/worker/ (served at /worker/worker.js).
+# Builds the physics Web Worker bundle into public/worker/ (served at /worker/worker.<hash>.js,
+# with worker_bg.<hash>.wasm; the server finds the names when it starts).
 #   scripts/build-worker.sh           debug build (fast; what `cargo leptos watch` needs)
 #   scripts/build-worker.sh release   size-optimised build with wasm-opt
 set -euo pipefail

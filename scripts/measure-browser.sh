@@ -17,8 +17,8 @@ cargo leptos build --release --split --precompress
 mkdir -p target/site/worker && cp public/worker/* target/site/worker/
 
 say "bundle sizes (gzip -9)"
-# The hydrate bundle's name carries its content's hash (hash-files): swiftcart.<hash>.wasm.
-for f in target/site/pkg/swiftcart.*.wasm public/worker/worker_bg.wasm; do
+# The bundles' names carry their content's hash: swiftcart.<hash>.wasm, worker_bg.<hash>.wasm.
+for f in target/site/pkg/swiftcart.*.wasm public/worker/worker_bg.*.wasm; do
   [ -f "$f" ] && printf '  %-40s %8d bytes, %8d gzip\n' "$f" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"
 done
 

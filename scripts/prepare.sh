@@ -128,13 +128,30 @@ build_worker() {
   say "building the physics worker bundle ($profile)"
   (cd "$REPO_ROOT" && cargo build -q -p physics-worker --bin worker --features worker \
     --target wasm32-unknown-unknown --profile "$profile")
-  wasm-bindgen --target web --no-typescript --out-dir "$REPO_ROOT/public/worker" --out-name worker \
+  local out="$REPO_ROOT/public/worker"
+  rm -rf "$out"
+  wasm-bindgen --target web --no-typescript --out-dir "$out" --out-name worker \
     "$REPO_ROOT/target/wasm32-unknown-unknown/$dir/worker.wasm"
   if [ "$profile" != dev ]; then
     "$REPO_ROOT/node_modules/.bin/wasm-opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
       --enable-sign-ext --enable-reference-types --enable-mutable-globals \
-      -o "$REPO_ROOT/public/worker/worker_bg.wasm" "$REPO_ROOT/public/worker/worker_bg.wasm"
+      -o "$out/worker_bg.wasm" "$out/worker_bg.wasm"
   fi
+  # Content hashes in the names (as cargo-leptos gives the site's bundles), so browsers may keep
+  # them for good: worker_bg.<hash>.wasm, named inside worker.js, then worker.<hash>.js. The
+  # server finds the names in the site's worker/ directory when it starts.
+  local wasm_hash js_hash
+  wasm_hash=$(content_hash "$out/worker_bg.wasm")
+  mv "$out/worker_bg.wasm" "$out/worker_bg.$wasm_hash.wasm"
+  sed -i "s/worker_bg\.wasm/worker_bg.$wasm_hash.wasm/g" "$out/worker.js"
+  js_hash=$(content_hash "$out/worker.js")
+  mv "$out/worker.js" "$out/worker.$js_hash.js"
+}
+
+# A file's content hash as cargo-leptos writes them: MD5, URL-safe base64 without padding.
+content_hash() {
+  python3 -c 'import base64, hashlib, sys
+print(base64.urlsafe_b64encode(hashlib.md5(open(sys.argv[1], "rb").read()).digest()).decode().rstrip("="))' "$1"
 }
 
 prepare_machine() {

@@ -84,6 +84,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // The bundles' names carry their content's hash when cargo-leptos wrote them so.
                 <HashedStylesheet options=options.clone() id="leptos"/>
                 <HydrationScripts options/>
+                {worker_preloads()}
                 <MetaTags/>
             </head>
             <body class="bg-slate-950 text-slate-100 antialiased">
@@ -96,10 +97,66 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// The one inline script of every page (allowed by the page's nonce): `<html class="js">`.
 const MARK_SCRIPTED: &str = "document.documentElement.classList.add(\"js\")";
 
-/// Where the physics worker's script is served (public/worker, built by scripts/build-worker.sh).
-pub const WORKER_SCRIPT: &str = "/worker/worker.js";
-/// Its WebAssembly.
-pub const WORKER_WASM: &str = "/worker/worker_bg.wasm";
+/// Where the physics worker's script and WebAssembly are served: `/worker/worker.<hash>.js` and
+/// `/worker/worker_bg.<hash>.wasm` as scripts/build-worker.sh names them, or the plain names of a
+/// bundle built without hashes. The server finds them when it starts and provides them as context;
+/// the home page's `<link id="worker-script">` tells the browser.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkerBundle {
+    /// The worker's script.
+    pub script: String,
+    /// Its WebAssembly.
+    pub wasm: String,
+}
+
+impl Default for WorkerBundle {
+    fn default() -> Self {
+        Self { script: "/worker/worker.js".into(), wasm: "/worker/worker_bg.wasm".into() }
+    }
+}
+
+impl WorkerBundle {
+    /// The bundle in `site_root/worker`: the newest `worker.*.js` and `worker_bg.*.wasm`, else the
+    /// plain names.
+    #[cfg(feature = "ssr")]
+    pub fn find(site_root: &str) -> Self {
+        let newest = |prefix: &str, suffix: &str| {
+            std::fs::read_dir(std::path::Path::new(site_root).join("worker"))
+                .ok()?
+                .filter_map(Result::ok)
+                .filter_map(|entry| {
+                    let name = entry.file_name().into_string().ok()?;
+                    let modified = entry.metadata().ok()?.modified().ok()?;
+                    (name.starts_with(prefix) && name.ends_with(suffix)).then_some((modified, name))
+                })
+                .max()
+                .map(|(_, name)| format!("/worker/{name}"))
+        };
+        let plain = Self::default();
+        Self {
+            script: newest("worker.", ".js").unwrap_or(plain.script),
+            wasm: newest("worker_bg.", ".wasm").unwrap_or(plain.wasm),
+        }
+    }
+}
+
+/// The home page fetches the physics worker and its WebAssembly while it hydrates. Rendered by
+/// the server only (the shell is never hydrated); the page's script reads the worker's address
+/// from `#worker-script`.
+fn worker_preloads() -> AnyView {
+    #[cfg(feature = "ssr")]
+    {
+        let home = use_context::<http::request::Parts>().is_some_and(|parts| parts.uri.path() == "/");
+        if let (true, Some(worker)) = (home, use_context::<WorkerBundle>()) {
+            return view! {
+                <link id="worker-script" rel="modulepreload" href={worker.script}/>
+                <link rel="preload" href={worker.wasm} r#as="fetch" r#type="application/wasm" crossorigin="anonymous"/>
+            }
+            .into_any();
+        }
+    }
+    ().into_any()
+}
 
 /// The Content-Security-Policy of pages, with `{nonce}` where each response's own nonce goes;
 /// the server provides it as context. Leptos puts the same nonce on the hydration scripts, so

@@ -1,7 +1,7 @@
 //! One component per page.
 
 use leptos::prelude::*;
-use leptos_meta::{Link, Title};
+use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::catalog::{get_catalog, get_price_history, get_product, stock_label, PricePoint, ProductSummary};
@@ -15,9 +15,6 @@ pub fn GravityWell() -> impl IntoView {
     let catalog = Resource::new(|| (), |_| get_catalog());
     view! {
         <Title text=""/>
-        // The physics worker and its wasm are fetched while the page hydrates, not after.
-        <Link rel="modulepreload" href=crate::WORKER_SCRIPT/>
-        <Link rel="preload" href=crate::WORKER_WASM as_="fetch" type_="application/wasm" crossorigin="anonymous"/>
         <section class="gravity-well" aria-label="Products in the Gravity Well">
             <Suspense fallback=|| view! { <p data-testid="syncing" class="syncing">"Syncing orbits…"</p> }>
                 {move || Suspend::new(async move {

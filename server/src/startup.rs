@@ -256,12 +256,14 @@ pub fn router(state: AppState) -> Router {
         js_url: state.config.stripe_js_url.clone(),
     };
     let policy = PagePolicy(page_policy(&state.config));
+    let worker = app::WorkerBundle::find(&state.config.site_root);
     let provide = {
         let catalog = catalog.clone();
         move || {
             provide_context(catalog.clone());
             provide_context(stripe_settings.clone());
             provide_context(policy.clone());
+            provide_context(worker.clone());
         }
     };
     let server_fns = {
@@ -347,12 +349,12 @@ pub fn security_headers(environment: Environment) -> Vec<(HeaderName, HeaderValu
     headers
 }
 
-/// How long browsers keep static files: a bundle whose name carries its content's hash for a
-/// year, unchanged (a new build has new names); product images and the icon a day; bundles with
-/// plain names (the worker, a build without hashes) are revalidated on every visit, so a new
-/// deployment reaches the next page view.
+/// How long browsers keep static files: a bundle (site or worker) whose name carries its
+/// content's hash for a year, unchanged (a new build has new names); product images and the icon
+/// a day; bundles with plain names (a build without hashes) are revalidated on every visit, so a
+/// new deployment reaches the next page view.
 fn cache_control_for(path: &str) -> Option<&'static str> {
-    if path.starts_with("/pkg/") && carries_content_hash(path) {
+    if (path.starts_with("/pkg/") || path.starts_with("/worker/")) && carries_content_hash(path) {
         Some("public, max-age=31536000, immutable")
     } else if path.starts_with("/products/") || path == "/favicon.svg" {
         Some("public, max-age=86400")
@@ -419,6 +421,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_worker_bundle_is_found_by_its_hashed_names_else_the_plain_ones() {
+        let site = std::env::temp_dir().join(format!("swiftcart-site-{}", uuid::Uuid::new_v4()));
+        let site_root = site.to_str().unwrap();
+        assert_eq!(app::WorkerBundle::find(site_root), app::WorkerBundle::default(), "no site: plain names");
+        std::fs::create_dir_all(site.join("worker")).unwrap();
+        for name in ["worker.old0000000000000000000.js", "worker_bg.old0000000000000000000.wasm"] {
+            std::fs::write(site.join("worker").join(name), b"old").unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        for name in ["worker.Xo3t8Q2mZ1v-_4b5KpLq7w.js", "worker_bg.Yo3t8Q2mZ1v-_4b5KpLq7w.wasm"] {
+            std::fs::write(site.join("worker").join(name), b"new").unwrap();
+        }
+        let found = app::WorkerBundle::find(site_root);
+        assert_eq!(found.script, "/worker/worker.Xo3t8Q2mZ1v-_4b5KpLq7w.js", "the newest build");
+        assert_eq!(found.wasm, "/worker/worker_bg.Yo3t8Q2mZ1v-_4b5KpLq7w.wasm");
+        std::fs::remove_dir_all(site).unwrap();
+    }
+
+    #[test]
     fn images_are_kept_a_day_and_bundles_revalidated() {
         assert_eq!(cache_control_for("/products/aurora.svg"), Some("public, max-age=86400"));
         assert_eq!(cache_control_for("/pkg/swiftcart_bg.wasm"), Some("no-cache"));
@@ -433,6 +454,10 @@ mod tests {
         );
         assert_eq!(cache_control_for("/products/Xo3t8Q2mZ1v-_4b5KpLq7w.wasm"), Some("public, max-age=86400"));
         assert_eq!(cache_control_for("/worker/worker.js"), Some("no-cache"));
+        assert_eq!(
+            cache_control_for("/worker/worker_bg.Xo3t8Q2mZ1v-_4b5KpLq7w.wasm"),
+            Some("public, max-age=31536000, immutable")
+        );
         assert_eq!(cache_control_for("/"), None, "pages are not static");
         assert_eq!(cache_control_for("/api/products"), None);
     }

@@ -170,7 +170,7 @@ pub fn start() {
         PhysicsWorker::spawner()
             .callback(move |event| on_event(&well, event))
             .encoding::<FrameCodec>()
-            .spawn(crate::WORKER_SCRIPT)
+            .spawn(&worker_script())
     };
     well.borrow_mut().bridge = Some(bridge);
     gestures::install(&well);
@@ -207,6 +207,13 @@ pub fn start() {
             }
         }
     });
+}
+
+/// The worker's script, as the page's preload names it (with its content hash), else the plain
+/// name.
+fn worker_script() -> String {
+    let link = window().document().and_then(|d| d.get_element_by_id("worker-script"));
+    link.and_then(|l| l.get_attribute("href")).unwrap_or_else(|| crate::WorkerBundle::default().script)
 }
 
 fn set_syncing(on: bool) {

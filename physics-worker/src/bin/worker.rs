@@ -1,4 +1,4 @@
-//! Entry point of the physics Web Worker bundle (`/worker/worker.js`).
+//! Entry point of the physics Web Worker bundle (`/worker/worker.<hash>.js`).
 
 use gloo_worker::Registrable;
 use physics_worker::codec::FrameCodec;

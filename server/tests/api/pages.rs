@@ -114,7 +114,8 @@ async fn answers_are_compressed_and_static_files_say_how_long_to_keep_them() {
     assert!(travelled * 4 < html.len(), "the page shrinks at least 4×: {travelled} of {} bytes", html.len());
     let head = &html[..html.find("</head>").unwrap()];
     assert!(
-        head.contains("modulepreload") && head.contains("/worker/worker.js") && head.contains("/worker/worker_bg.wasm"),
+        head.contains(r#"id="worker-script" rel="modulepreload" href="/worker/worker."#)
+            && head.contains(r#"href="/worker/worker_bg."#),
         "the worker and its wasm are fetched early: {head}"
     );
     assert!(html.contains(r#"fetchpriority="high""#) && html.contains(r#"loading="lazy""#));
