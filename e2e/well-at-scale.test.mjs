@@ -1,7 +1,8 @@
 // The painted well at 500 products (a server of its own, seeded with `seed --fill-to 500` by
-// scripts/test.sh, at SCALE_BASE_URL): a shopper searches for a product by part of its name, it
-// comes to the front of the well, its card is readable (nothing painted over it), and a beam
-// from there (a long press on the canvas) puts it into the cart orbit; on a wide screen and a phone.
+// scripts/test.sh, at SCALE_BASE_URL): a shopper searches for a product by part of its name (the
+// server's catalog search), it comes to the front of the well, its card is readable (nothing
+// painted over it), and a beam from there (a long press on the canvas) puts it into the cart
+// orbit; on a wide screen and a phone. Zoom and pan at the same scale.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, collectErrors } from './browser.mjs';
@@ -25,7 +26,10 @@ for (const [label, options] of [
     const card = page.locator('.product-grid [data-product-id]', { hasText: '(bench 317)' });
     const id = await card.getAttribute('data-product-id');
 
+    // The page asks the server's catalog search (once typing pauses).
+    const asked = page.waitForResponse((r) => r.url().includes('/api/products?q=bench%20317') && r.status() === 200);
     await page.locator('[data-testid="well-search"]').fill('bench 317');
+    await asked;
     await page.waitForSelector(`.product-grid[data-pulled~="${id}"]`);
     assert.match(await page.locator('.well-search-status').innerText(), /bench 317\) is at the front/);
     // The worker's next layouts show it as a card in front of everything it overlaps.

@@ -81,36 +81,84 @@ pub(super) fn send_products(well: &Rc<RefCell<Well>>) {
     }
 }
 
-/// The search box over the painted well: matches (by name, a typo forgiven) are pulled to the
-/// front on an inner orbit, for this shopper only.
+/// How long the search waits for typing to pause before it asks the server.
+const SEARCH_PAUSE_MS: f64 = 120.0;
+
+/// The search box over the painted well: the server's catalog search (by name, a typo forgiven)
+/// pulls its matches to the front on an inner orbit, for this shopper only. Should the server not
+/// answer, the same search runs over the names the page has.
 fn install_search(well: &Rc<RefCell<Well>>) {
     let (Some(box_), Some(input)) = (by_test_id("well-search-box"), by_test_id("well-search")) else { return };
     let _ = box_.remove_attribute("hidden");
+    // The newest query's number: an answer to an older one is dropped.
+    let asked = Rc::new(std::cell::Cell::new(0_u32));
     let on_input = {
         let well = well.clone();
         let input: web_sys::HtmlInputElement = input.clone().unchecked_into();
         Closure::<dyn FnMut()>::new(move || {
-            let query = input.value();
-            let w = well.borrow();
-            let names: Vec<String> = w.cards.iter().map(|card| card.name()).collect();
-            let matches = physics_worker::view::search(&names, &query);
-            let status = match (query.trim().chars().count(), matches.len()) {
-                (0, _) => String::new(),
-                (1, _) => "Type at least two letters.".to_string(),
-                (_, 0) => "No product matches.".to_string(),
-                (_, 1) => format!("{} is at the front of the well.", names[matches[0]]),
-                (_, n) => format!("{n} products are at the front of the well."),
-            };
-            if let Some(line) = box_.query_selector(".well-search-status").ok().flatten() {
-                line.set_text_content(Some(&status));
-            }
-            let pulled: Vec<&str> = matches.iter().filter_map(|i| w.id_of(*i)).collect();
-            let _ = w.container.set_attribute("data-pulled", &pulled.join(" "));
-            w.send(Command::Pull(matches.into_iter().map(|i| i as u32).collect()));
+            let number = asked.get() + 1;
+            asked.set(number);
+            let (well, asked, query) = (well.clone(), asked.clone(), input.value());
+            super::after_ms(SEARCH_PAUSE_MS, move || {
+                if asked.get() == number {
+                    leptos::task::spawn_local(search(well, query, number, asked));
+                }
+            });
         })
     };
     let _ = input.add_event_listener_with_callback("input", on_input.as_ref().unchecked_ref());
     on_input.forget();
+}
+
+/// Runs one search and shows its matches, unless a newer one was asked meanwhile.
+async fn search(well: Rc<RefCell<Well>>, query: String, number: u32, asked: Rc<std::cell::Cell<u32>>) {
+    let found = server_search(&query).await;
+    if asked.get() != number {
+        return;
+    }
+    let w = well.borrow();
+    let matches: Vec<usize> = match found {
+        Some(ids) => ids.iter().filter_map(|id| w.index_of(id)).collect(),
+        None => {
+            let names: Vec<String> = w.cards.iter().map(|card| card.name()).collect();
+            physics_worker::view::search(&names, &query)
+        }
+    };
+    let status = match (query.trim().chars().count(), matches.as_slice()) {
+        (0, _) => String::new(),
+        (1, _) => "Type at least two letters.".to_string(),
+        (_, []) => "No product matches.".to_string(),
+        (_, [one]) => format!("{} is at the front of the well.", w.cards[*one].name()),
+        (_, many) => format!("{} products are at the front of the well.", many.len()),
+    };
+    if let Some(line) = by_test_id("well-search-box").and_then(|b| b.query_selector(".well-search-status").ok()?) {
+        line.set_text_content(Some(&status));
+    }
+    let pulled: Vec<&str> = matches.iter().filter_map(|i| w.id_of(*i)).collect();
+    let _ = w.container.set_attribute("data-pulled", &pulled.join(" "));
+    w.send(Command::Pull(matches.into_iter().map(|i| i as u32).collect()));
+}
+
+/// The ids of the products the server's catalog search finds (`GET /api/products?q=`), best
+/// first; `None` when it did not answer.
+async fn server_search(query: &str) -> Option<Vec<String>> {
+    #[derive(serde::Deserialize)]
+    struct Found {
+        products: Vec<Hit>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Hit {
+        product_id: String,
+    }
+    let query = query.trim();
+    if query.chars().count() < 2 {
+        return Some(Vec::new());
+    }
+    let path = format!("/api/products?q={}", js_sys::encode_uri_component(query));
+    let Ok((200, json)) = crate::session::api("GET", &path, None).await else { return None };
+    let found: Found = crate::session::decode(&json).ok()?;
+    Some(found.products.into_iter().map(|hit| hit.product_id).collect())
 }
 
 /// Sets the shopper's zoom and pan, kept in range, for whichever painter draws.

@@ -22,8 +22,29 @@ struct ProductList {
     products: Vec<ProductSummary>,
 }
 
-async fn list(State(state): State<AppState>) -> Result<Json<ProductList>, ApiError> {
-    Ok(Json(ProductList { products: state.catalog.list().await? }))
+/// The longest search a shopper may type (the search box's `maxlength`).
+const MAX_SEARCH_CHARS: usize = 80;
+
+#[derive(Deserialize)]
+struct ListQuery {
+    /// A search by name: part of it, or a word one typo away ([`physics_worker::view::search`]).
+    q: Option<String>,
+}
+
+/// `GET /api/products`: the live catalog; with `?q=` the products whose names match, best first,
+/// at most [`physics_worker::view::PULLED_MAX`] (fewer than two letters match nothing).
+async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>) -> Result<Json<ProductList>, ApiError> {
+    let products = state.catalog.list().await?;
+    let Some(q) = query.q else {
+        return Ok(Json(ProductList { products }));
+    };
+    if q.chars().count() > MAX_SEARCH_CHARS {
+        return Err(ApiError::Unprocessable(format!("q: at most {MAX_SEARCH_CHARS} characters")));
+    }
+    let names: Vec<String> = products.iter().map(|p| p.name.clone()).collect();
+    let matches = physics_worker::view::search(&names, &q);
+    let mut products: Vec<Option<ProductSummary>> = products.into_iter().map(Some).collect();
+    Ok(Json(ProductList { products: matches.into_iter().filter_map(|i| products[i].take()).collect() }))
 }
 
 async fn one(State(state): State<AppState>, Path(slug): Path<String>) -> Result<Json<ProductSummary>, ApiError> {

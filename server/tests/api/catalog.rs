@@ -117,3 +117,30 @@ async fn price_history_returns_the_newest_points_oldest_first() {
     assert_eq!(prices, vec![990, 980]);
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_search_finds_products_by_part_of_the_name_forgiving_a_typo() {
+    let app = spawn_app().await;
+    let list: Value = app.get("/api/products").await.json().await.unwrap();
+    let name = list["products"][0]["name"].as_str().unwrap().to_string();
+    let id = list["products"][0]["productId"].clone();
+    let word = name.split_whitespace().max_by_key(|w| w.len()).unwrap().to_lowercase();
+    assert!(word.len() >= 5, "a word long enough to forgive a typo in: {word}");
+    let typo: String = word.chars().enumerate().filter(|(i, _)| *i != 2).map(|(_, c)| c).collect();
+    for q in [word.clone(), word.to_uppercase(), typo] {
+        let found: Value = app.get(&format!("/api/products?q={q}")).await.json().await.unwrap();
+        let products = found["products"].as_array().unwrap();
+        assert!(products.iter().any(|p| p["productId"] == id), "{q:?} finds {name:?}: {found}");
+        assert!(products.len() <= 8, "at most 8 matches");
+        assert!(products[0]["priceCurrentCents"].is_i64(), "the contract's product shape");
+    }
+    // Too short, markup, and no match find nothing; an overlong search is refused.
+    for q in ["x", "%3C%2Ftitle%3E%3Cscript%3E", "zzzzqqqq"] {
+        let found: Value = app.get(&format!("/api/products?q={q}")).await.json().await.unwrap();
+        assert_eq!(found["products"], serde_json::json!([]), "{q}");
+    }
+    let long = app.get(&format!("/api/products?q={}", "a".repeat(81))).await;
+    assert_eq!(long.status(), 422);
+    assert_eq!(long.json::<Value>().await.unwrap()["error"], "ERR_INVALID");
+    app.cleanup().await;
+}
