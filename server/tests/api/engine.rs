@@ -230,17 +230,29 @@ async fn price_history_is_batched_not_written_every_tick() {
 async fn metrics_export_the_engine_counters() {
     let app = spawn_app().await;
     wait_for_leader(&[&app], Duration::from_secs(3)).await.expect("leads");
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let text = app.get("/metrics").await.text().await.unwrap();
-    for name in [
-        "swiftcart_engine_ticks_total",
-        "swiftcart_engine_tick_overruns_total",
-        "swiftcart_engine_gestures_total",
-        "swiftcart_engine_products",
-    ] {
-        assert!(text.contains(name), "{name} missing");
+    // The samples of `/metrics` (not its HELP and TYPE lines), by name.
+    let samples = || async {
+        let text = app.get("/metrics").await.text().await.unwrap();
+        text.lines()
+            .filter(|line| !line.starts_with('#'))
+            .filter_map(|line| {
+                let (name, value) = line.split_once(' ')?;
+                Some((name.to_string(), value.parse::<f64>().ok()?))
+            })
+            .collect::<std::collections::HashMap<String, f64>>()
+    };
+    let ticked =
+        eventually(Duration::from_secs(3), || async { samples().await["swiftcart_engine_ticks_total"] >= 2.0 }).await;
+    assert!(ticked.is_some(), "the ticks counter counts the leader's ticks");
+    let metrics = samples().await;
+    let catalog: serde_json::Value = app.get("/api/products").await.json().await.unwrap();
+    let products = catalog["products"].as_array().unwrap().len() as f64;
+    assert_eq!(metrics["swiftcart_engine_products"], products, "the leader steps every product");
+    assert_eq!(metrics["swiftcart_engine_leader"], 1.0);
+    assert!(metrics["swiftcart_engine_tick_seconds_sum"] > 0.0, "ticks take time");
+    for counter in ["swiftcart_engine_tick_overruns_total", "swiftcart_engine_gestures_total"] {
+        assert!(metrics.get(counter).is_some_and(|v| *v >= 0.0), "{counter} has a sample");
     }
-    assert!(text.contains("swiftcart_engine_leader 1"));
     app.cleanup().await;
 }
 
