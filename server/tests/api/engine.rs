@@ -71,12 +71,20 @@ async fn exactly_one_node_ticks_and_another_takes_over_within_two_seconds_withou
     assert!(took_over.is_some(), "the follower did not tick within 2 s of the leader dying");
     println!("takeover after {:?}", died.elapsed());
 
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Every tick broadcast so far, and then until the new leader has broadcast a few (deadline 2 s).
     let mut seen = Vec::new();
     while let Ok(t) = ticks.try_recv() {
         seen.push(t.n);
     }
-    assert!(seen.len() > 10);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut after_takeover = 0;
+    while after_takeover < 5 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok(Some(t)) = tokio::time::timeout(left, ticks.recv()).await else { break };
+        seen.push(t.n);
+        after_takeover += 1;
+    }
+    assert!(after_takeover >= 5 && seen.len() > 10, "the new leader broadcasts its ticks: {seen:?}");
     assert!(seen.windows(2).all(|w| w[1] > w[0]), "tick numbers must strictly increase across the failover: {seen:?}");
     b.cleanup().await;
     a.cleanup().await;
