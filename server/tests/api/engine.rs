@@ -122,7 +122,14 @@ async fn with_the_leader_gone_too_a_flush_brings_products_back_at_msrp_with_a_pa
         };
         queue_gesture(&a.redis, &a.keys, &g).await.unwrap();
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The leader takes every queued gesture within a tick or two.
+    let taken = eventually(Duration::from_secs(2), || async {
+        let mut conn = a.redis.get().await.unwrap();
+        let queued: usize = redis::cmd("LLEN").arg(a.keys.engine_gestures()).query_async(&mut conn).await.unwrap();
+        queued == 0
+    })
+    .await;
+    assert!(taken.is_some(), "the leader did not take the queued flicks");
     let mut ticks = subscribe(&b).await;
 
     a.stop().await;
