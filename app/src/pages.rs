@@ -52,7 +52,7 @@ fn AliveWell() -> impl IntoView {
         <div class="well-search" data-testid="well-search-box" hidden>
             <label for="well-search">"Find a product"</label>
             <input id="well-search" type="search" data-testid="well-search" placeholder="Name, e.g. lamp"
-                autocomplete="off" spellcheck="false" maxlength="80"/>
+                autocomplete="off" spellcheck="false" maxlength=physics_worker::view::SEARCH_MAX_CHARS/>
             <p class="well-search-status" role="status" aria-live="polite"></p>
             // In the search's row, so showing it moves nothing on the page.
             <div class="well-zoom" data-testid="well-zoom" role="group" aria-label="Zoom the well">

@@ -192,6 +192,9 @@ pub enum Detail {
     Planet,
 }
 
+/// The longest search a shopper may type (the search box's `maxlength`; the server refuses more).
+pub const SEARCH_MAX_CHARS: usize = 80;
+
 /// The most products a search pulls into the inner orbit.
 pub const PULLED_MAX: usize = 8;
 /// Radius of the inner orbit that searched-for products are pulled into, in well units.

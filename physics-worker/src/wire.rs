@@ -15,6 +15,8 @@ pub const SUBPROTOCOL: &str = "swiftcart.v1";
 
 /// Largest frame a client may send, in bytes (larger ones close the socket with 1009).
 pub const MAX_CLIENT_FRAME_BYTES: usize = 64 * 1024;
+/// Most units of one product in a cart orbit (the server refuses more; the page shows no more).
+pub const MAX_CART_QUANTITY: u32 = 99;
 
 /// The `err` code of a malformed, unknown or refused client frame; the socket stays usable.
 pub const ERR_BAD_FRAME: &str = "ERR_BAD_FRAME";

@@ -1,16 +1,15 @@
 //! The cart orbit: a token per cart line, orbiting the cart (CSS), each with a remove button.
 
+use physics_worker::wire::MAX_CART_QUANTITY;
+
 use super::{by_test_id, running, Well};
 use crate::dom::window;
-
-/// The most units of one product a cart line holds (the server's cap).
-const LINE_CAP: u32 = 99;
 
 /// Adds `quantity` units of product `index` to the cart lines, up to the line cap.
 pub(super) fn add(cart: &mut Vec<(u32, u32)>, index: u32, quantity: u32) {
     match cart.iter_mut().find(|(i, _)| *i == index) {
-        Some((_, q)) => *q = (*q + quantity).min(LINE_CAP),
-        None => cart.push((index, quantity.min(LINE_CAP))),
+        Some((_, q)) => *q = (*q + quantity).min(MAX_CART_QUANTITY),
+        None => cart.push((index, quantity.min(MAX_CART_QUANTITY))),
     }
 }
 

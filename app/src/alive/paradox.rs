@@ -48,7 +48,10 @@ fn hide_banner() {
 pub(super) fn words_for(reason: &str) -> String {
     match reason {
         "state_lost" => "The Gravity Well lost its live state and rebuilt it from the catalog.".into(),
-        "cart_full" => "That product is already at the most your cart orbit can hold (99).".into(),
+        "cart_full" => format!(
+            "That product is already at the most your cart orbit can hold ({}).",
+            physics_worker::wire::MAX_CART_QUANTITY
+        ),
         "unavailable" => "The Gravity Well could not record that gesture just now.".into(),
         "disconnected" => "The connection dropped before your gesture left.".into(),
         other => format!("Something changed under your gesture ({other})."),

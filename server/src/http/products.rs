@@ -6,6 +6,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
+use physics_worker::view::SEARCH_MAX_CHARS;
+
 use super::error::ApiError;
 use crate::startup::AppState;
 
@@ -22,9 +24,6 @@ struct ProductList {
     products: Vec<ProductSummary>,
 }
 
-/// The longest search a shopper may type (the search box's `maxlength`).
-const MAX_SEARCH_CHARS: usize = 80;
-
 #[derive(Deserialize)]
 struct ListQuery {
     /// A search by name: part of it, or a word one typo away ([`physics_worker::view::search`]).
@@ -38,8 +37,8 @@ async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>) -> 
     let Some(q) = query.q else {
         return Ok(Json(ProductList { products }));
     };
-    if q.chars().count() > MAX_SEARCH_CHARS {
-        return Err(ApiError::Unprocessable(format!("q: at most {MAX_SEARCH_CHARS} characters")));
+    if q.chars().count() > SEARCH_MAX_CHARS {
+        return Err(ApiError::Unprocessable(format!("q: at most {SEARCH_MAX_CHARS} characters")));
     }
     let names: Vec<String> = products.iter().map(|p| p.name.clone()).collect();
     let matches = physics_worker::view::search(&names, &q);
