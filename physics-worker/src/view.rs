@@ -210,6 +210,10 @@ pub struct Layout {
     pub order: Vec<usize>,
     /// The level of detail by body.
     pub detail: Vec<Detail>,
+    /// Where each body shows in the well this frame (kept between frames: no allocation per frame).
+    placements: Vec<Placement>,
+    /// The search's matches laid out this frame (likewise kept).
+    pulled: Vec<usize>,
 }
 
 impl Layout {
@@ -241,12 +245,19 @@ impl Layout {
         self.order.extend((0..count).filter(|i| !featured.contains(i) && !pulled.contains(i)));
         let z = |i: usize| positions[i * STRIDE + 2];
         self.order.sort_by(|a, b| z(*a).total_cmp(&z(*b)).then(a.cmp(b)));
+        // Where each body shows in the well, projected once (a search's matches move below).
+        self.placements.clear();
+        self.placements.extend(positions.chunks_exact(STRIDE).map(|p| {
+            let mut at = project(p[0], p[1], p[2], p[3], scale);
+            at.size *= grow;
+            at
+        }));
+        let (well_x, well_y) = (cx + camera.pan[0], cy + camera.pan[1]);
         // The nearest bodies on screen are cards (zoomed in, many are off screen).
+        let placements = &self.placements;
+        let margin = card_w * grow;
         let on_screen = |i: usize| {
-            let p = &positions[i * STRIDE..i * STRIDE + STRIDE];
-            let at = project(p[0], p[1], p[2], p[3], scale);
-            let (x, y) = (cx + camera.pan[0] + at.dx, cy + camera.pan[1] + at.dy);
-            let margin = card_w * grow;
+            let (x, y) = (well_x + placements[i].dx, well_y + placements[i].dy);
             x > -margin && x < viewport.width + margin && y > -margin && y < viewport.height + margin
         };
         let mut cards_left = if count < ALL_CARDS_UNDER { count } else { FULL_CARDS };
@@ -259,24 +270,22 @@ impl Layout {
                 cards_left -= 1;
             }
         }
-        let pulled: Vec<usize> = pulled.iter().copied().filter(|i| *i < count).take(PULLED_MAX).collect();
-        for &i in pulled.iter().chain(featured.iter().filter(|i| **i < count && !pulled.contains(i))) {
+        self.pulled.clear();
+        self.pulled.extend(pulled.iter().copied().filter(|i| *i < count).take(PULLED_MAX));
+        for &i in self.pulled.iter().chain(featured.iter().filter(|i| **i < count && !self.pulled.contains(i))) {
             self.detail[i] = Detail::Card;
             self.order.push(i);
         }
+        let pulled = &self.pulled;
         for (rank, &i) in self.order.iter().enumerate() {
-            let p = &positions[i * STRIDE..i * STRIDE + STRIDE];
             let (at, centre) = match pulled.iter().position(|&j| j == i) {
                 Some(slot) => {
                     let angle = std::f32::consts::TAU * slot as f32 / pulled.len() as f32;
                     let radius = if pulled.len() == 1 { 0.0 } else { INNER_ORBIT };
-                    (project(angle.cos() * radius, angle.sin() * radius, 0.6, p[3], base_scale), (cx, cy))
+                    let mass = positions[i * STRIDE + 3];
+                    (project(angle.cos() * radius, angle.sin() * radius, 0.6, mass, base_scale), (cx, cy))
                 }
-                None => {
-                    let mut at = project(p[0], p[1], p[2], p[3], scale);
-                    at.size *= grow;
-                    (at, (cx + camera.pan[0], cy + camera.pan[1]))
-                }
+                None => (self.placements[i], (well_x, well_y)),
             };
             let (w, h) = match self.detail[i] {
                 Detail::Card => (card_w * at.size, card_h * at.size),
