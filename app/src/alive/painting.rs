@@ -142,14 +142,10 @@ async fn search(well: Rc<RefCell<Well>>, query: String, number: u32, asked: Rc<s
 /// The ids of the products the server's catalog search finds (`GET /api/products?q=`), best
 /// first; `None` when it did not answer.
 async fn server_search(query: &str) -> Option<Vec<String>> {
+    /// The answer of `GET /api/products`, in the catalog's own product type.
     #[derive(serde::Deserialize)]
     struct Found {
-        products: Vec<Hit>,
-    }
-    #[derive(serde::Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Hit {
-        product_id: String,
+        products: Vec<crate::catalog::ProductSummary>,
     }
     let query = query.trim();
     if query.chars().count() < 2 {
@@ -158,7 +154,7 @@ async fn server_search(query: &str) -> Option<Vec<String>> {
     let path = format!("/api/products?q={}", js_sys::encode_uri_component(query));
     let Ok((200, json)) = crate::session::api("GET", &path, None).await else { return None };
     let found: Found = crate::session::decode(&json).ok()?;
-    Some(found.products.into_iter().map(|hit| hit.product_id).collect())
+    Some(found.products.into_iter().map(|product| product.product_id).collect())
 }
 
 /// Sets the shopper's zoom and pan, kept in range, for whichever painter draws.
@@ -167,10 +163,16 @@ pub(super) fn set_camera(w: &mut Well, camera: Camera) {
     if camera == w.camera {
         return;
     }
+    let was_whole = w.camera == Camera::default();
     w.camera = camera;
     w.fresh = true;
     w.send(Command::Camera(camera));
     let _ = w.container.set_attribute("data-zoom", &format!("{:.2}", camera.zoom));
+    // The reset button changes only when the view leaves or returns to the whole well (a pinch
+    // calls this on every pointer move).
+    if was_whole == (camera == Camera::default()) {
+        return;
+    }
     if let Some(reset) = by_test_id("zoom-reset") {
         let _ = if camera == Camera::default() {
             reset.set_attribute("disabled", "")
