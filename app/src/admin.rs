@@ -134,30 +134,34 @@ mod browser {
     use web_sys::{Element, HtmlInputElement};
 
     use super::{AdminRow, Catalog};
+    use crate::api::AdminProducts;
     use crate::money::parse_dollars;
-    use crate::session::{api, field, json_object};
+    use crate::session::{api, call, json_object, message_or, Answer};
 
     /// Reads the whole catalog (`GET /api/admin/products`).
     pub async fn reload(catalog: RwSignal<Catalog>) {
-        catalog.set(match api("GET", "/api/admin/products", None).await {
-            Ok((200, json)) => Catalog::Ready(
-                js_sys::Array::from(&field(&json, "products"))
-                    .iter()
+        catalog.set(match call::<AdminProducts>("GET", "/api/admin/products", None).await {
+            Ok(Answer::Done(answer)) => Catalog::Ready(
+                answer
+                    .products
+                    .into_iter()
                     .map(|p| AdminRow {
-                        id: field(&p, "productId").as_string().unwrap_or_default(),
-                        slug: field(&p, "slug").as_string().unwrap_or_default(),
-                        name: field(&p, "name").as_string().unwrap_or_default(),
-                        msrp_cents: field(&p, "msrpCents").as_f64().unwrap_or(0.0) as i64,
-                        stock: field(&p, "stockCount").as_f64().unwrap_or(0.0) as i64,
-                        reserved: field(&p, "reservedCount").as_f64().unwrap_or(0.0) as i64,
-                        retired: field(&p, "retired").as_bool().unwrap_or(false),
+                        id: p.product_id,
+                        slug: p.slug,
+                        name: p.name,
+                        msrp_cents: p.msrp_cents,
+                        stock: i64::from(p.stock_count),
+                        reserved: i64::from(p.reserved_count),
+                        retired: p.retired,
                     })
                     .collect(),
             ),
-            Ok((401, _)) | Ok((403, _)) => {
+            Ok(Answer::Refused(401 | 403, _)) => {
                 Catalog::Unavailable("This page is for admins: sign in with an admin account.".into())
             }
-            Ok((status, _)) => Catalog::Unavailable(format!("The catalog could not be loaded ({status}).")),
+            Ok(Answer::Refused(status, _)) => {
+                Catalog::Unavailable(format!("The catalog could not be loaded ({status})."))
+            }
             Err(why) => Catalog::Unavailable(format!("The catalog could not be loaded: {why}.")),
         });
     }
@@ -191,9 +195,7 @@ mod browser {
                 message.set(done);
                 reload(catalog).await;
             }
-            Ok((status, json)) => message.set(
-                field(&json, "message").as_string().unwrap_or_else(|| format!("The change was refused ({status}).")),
-            ),
+            Ok((status, json)) => message.set(message_or(&json, status)),
             Err(why) => message.set(format!("The change did not reach the server: {why}.")),
         }
     }

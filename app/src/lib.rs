@@ -5,6 +5,8 @@ pub mod admin;
 /// The Alive UI on the main thread: the worker, the animation loop, gestures, the paradox.
 #[cfg(feature = "hydrate")]
 pub mod alive;
+/// The REST answers the browser reads, typed once for both sides.
+pub mod api;
 /// Product data as the pages see it, and the server functions that load it.
 pub mod catalog;
 /// Stripe.js settings for the browser's card entry.

@@ -23,6 +23,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
+use crate::api::{ErrorBody, TokenPair};
 use crate::dom::{document, window};
 
 /// `localStorage` key of the access token.
@@ -86,11 +87,12 @@ fn read() -> Option<Stored> {
     })
 }
 
-/// Stores a token answer (`{"token","refreshToken"?,"expiresIn"}`) and tells the listeners.
+/// Stores a token answer ([`TokenPair`]) and tells the listeners.
 fn store_answer(answer: &JsValue) -> Result<String, String> {
-    let token = field(answer, "token").as_string().ok_or("no token in the answer")?;
-    let expires_in_ms = field(answer, "expiresIn").as_f64().unwrap_or(900.0) * 1000.0;
-    let refresh_token = field(answer, "refreshToken").as_string();
+    let TokenPair { token, refresh_token, expires_in } =
+        decode(answer).map_err(|why| format!("an unexpected token answer ({why})"))?;
+    let expires_in_ms = expires_in as f64 * 1000.0;
+    let refresh_token = Some(refresh_token).filter(|r| !r.is_empty());
     let previous = read().map(|s| s.token);
     if let Some(storage) = storage() {
         let _ = storage.set_item(TOKEN_KEY, &token);
@@ -142,16 +144,24 @@ fn changed(previous: Option<&str>, token: &str) {
 
 /// The `sub` claim of a JWT (read, not verified: the server verifies).
 fn subject(token: &str) -> Option<String> {
-    claim(token, "sub")
+    claims(token)?.sub
 }
 
 /// The `role` claim of a JWT (read, not verified).
 fn role(token: &str) -> Option<String> {
-    claim(token, "role")
+    claims(token)?.role
 }
 
-/// A string claim of a JWT's payload (read, not verified).
-fn claim(token: &str, name: &str) -> Option<String> {
+/// What the page reads of a JWT's payload.
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+struct PeekedClaims {
+    sub: Option<String>,
+    role: Option<String>,
+}
+
+/// A JWT's payload (read, not verified).
+fn claims(token: &str) -> Option<PeekedClaims> {
     let payload = token.split('.').nth(1)?;
     let mut base64: String = payload
         .chars()
@@ -164,9 +174,7 @@ fn claim(token: &str, name: &str) -> Option<String> {
     while !base64.len().is_multiple_of(4) {
         base64.push('=');
     }
-    let json = window().atob(&base64).ok()?;
-    let claims = js_sys::JSON::parse(&json).ok()?;
-    field(&claims, name).as_string()
+    serde_json::from_str(&window().atob(&base64).ok()?).ok()
 }
 
 /// Starts the session's upkeep once per page: the renewal timer, renewal on visibility, focus,
@@ -432,7 +440,7 @@ pub async fn sign_in(action: &str, email: &str, password: &str) -> Result<(), St
         store_answer(&json)?;
         return Ok(());
     }
-    Err(field(&json, "message").as_string().unwrap_or_else(|| format!("the server answered {status}")))
+    Err(server_words(&json).unwrap_or_else(|| format!("the server answered {status}")))
 }
 
 /// Whether this browser holds an account's session rather than a guest's.
@@ -475,7 +483,36 @@ pub fn decode<T: serde::de::DeserializeOwned>(json: &JsValue) -> Result<T, Strin
 
 /// The server's own words for a refusal, or its status.
 pub fn message_or(json: &JsValue, status: u16) -> String {
-    field(json, "message").as_string().unwrap_or_else(|| format!("The server answered {status}."))
+    server_words(json).unwrap_or_else(|| format!("The server answered {status}."))
+}
+
+/// The `message` of an error answer ([`ErrorBody`]), when it has one.
+fn server_words(json: &JsValue) -> Option<String> {
+    decode::<ErrorBody>(json).ok().map(|body| body.message).filter(|m| !m.is_empty())
+}
+
+/// A REST answer read into its type.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Answer<T> {
+    /// A 2xx answer.
+    Done(T),
+    /// Any other status, with the server's error body (empty when it sent none).
+    Refused(u16, ErrorBody),
+}
+
+/// The one typed way to call our REST API: [`api`] (the session's token, renewed on a 401), its
+/// answer read into `T` on success and into [`ErrorBody`] otherwise. `Err` when the server
+/// could not be reached or a success did not read as `T`.
+pub async fn call<T: serde::de::DeserializeOwned>(
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> Result<Answer<T>, String> {
+    let (status, json) = api(method, path, body).await?;
+    if (200..300).contains(&status) {
+        return decode(&json).map(Answer::Done).map_err(|why| format!("an unexpected answer from {path} ({why})"));
+    }
+    Ok(Answer::Refused(status, decode(&json).unwrap_or_default()))
 }
 
 /// A JSON object text from (field, value) pairs.
@@ -485,9 +522,4 @@ pub fn json_object(fields: &[(&str, JsValue)]) -> Result<String, String> {
         let _ = js_sys::Reflect::set(&object, &(*name).into(), value);
     }
     js_sys::JSON::stringify(&object).ok().and_then(|s| s.as_string()).ok_or_else(|| "cannot encode the request".into())
-}
-
-/// A field of a parsed JSON value (`null` when absent).
-pub fn field(value: &JsValue, name: &str) -> JsValue {
-    js_sys::Reflect::get(value, &name.into()).unwrap_or(JsValue::NULL)
 }

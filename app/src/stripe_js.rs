@@ -18,6 +18,69 @@ pub enum CardAnswer {
     Silent,
 }
 
+/// A Stripe.js answer (`createPaymentMethod`, `createToken`, `confirmCardPayment`,
+/// `handleNextAction`), as far as the page reads it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct StripeAnswer {
+    /// `createPaymentMethod`'s PaymentMethod.
+    pub payment_method: Option<StripeObject>,
+    /// `createToken`'s token.
+    pub token: Option<StripeToken>,
+    /// Stripe's refusal.
+    pub error: Option<StripeError>,
+}
+
+/// Anything Stripe made, by its id.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(default)]
+pub struct StripeObject {
+    /// `pm_…`, `card_…`.
+    pub id: String,
+}
+
+/// A card token: the card it stands for.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(default)]
+pub struct StripeToken {
+    /// The card, usable as a payment method.
+    pub card: Option<StripeObject>,
+}
+
+/// Stripe's words for a refusal.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(default)]
+pub struct StripeError {
+    /// "Your card number is incomplete.", …
+    pub message: Option<String>,
+}
+
+impl StripeAnswer {
+    /// Stripe's refusal in its words, if it refused.
+    pub fn refusal(&self) -> Option<String> {
+        self.error.as_ref().and_then(|e| e.message.clone())
+    }
+
+    /// What `made` finds in the answer, else Stripe's refusal, else silence.
+    pub fn card_answer(self, made: impl FnOnce(&Self) -> Option<String>) -> CardAnswer {
+        match (made(&self).filter(|id| !id.is_empty()), self.refusal()) {
+            (Some(id), _) => CardAnswer::Made(id),
+            (None, Some(words)) => CardAnswer::Refused(words),
+            (None, None) => CardAnswer::Silent,
+        }
+    }
+
+    /// `createPaymentMethod`'s PaymentMethod id.
+    pub fn payment_method_id(&self) -> Option<String> {
+        self.payment_method.as_ref().map(|m| m.id.clone())
+    }
+
+    /// `createToken`'s card id.
+    pub fn token_card_id(&self) -> Option<String> {
+        self.token.as_ref().and_then(|t| t.card.as_ref()).map(|c| c.id.clone())
+    }
+}
+
 /// What to do after `createPaymentMethod` answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AfterPaymentMethod {
@@ -78,10 +141,12 @@ mod browser {
     use wasm_bindgen_futures::JsFuture;
     use web_sys::HtmlElement;
 
-    use super::{after_payment_method, after_token, bank_check, AfterPaymentMethod, BankCheck, CardAnswer};
+    use super::{
+        after_payment_method, after_token, bank_check, AfterPaymentMethod, BankCheck, CardAnswer, StripeAnswer,
+    };
     use crate::checkout::get_stripe_settings;
     use crate::dom::{document, window};
-    use crate::session::field;
+    use crate::session::decode;
 
     /// Stripe.js and the card element mounted in the warp.
     pub struct CardEntry {
@@ -105,7 +170,7 @@ mod browser {
             let _ = Reflect::set(&request, &"type".into(), &"card".into());
             let _ = Reflect::set(&request, &"card".into(), &self.card);
             let made = match call(&self.stripe, "createPaymentMethod", &[request.into()]) {
-                Ok(pending) => read_answer(&settle(pending).await?, &["paymentMethod", "id"]),
+                Ok(pending) => read_answer(&settle(pending).await?).card_answer(StripeAnswer::payment_method_id),
                 Err(_) => CardAnswer::Silent,
             };
             match after_payment_method(made) {
@@ -115,7 +180,7 @@ mod browser {
                     let tokenized = settle(call(&self.stripe, "createToken", std::slice::from_ref(&self.card))?)
                         .await
                         .map_err(|_| "Enter the card number, expiry and CVC.".to_string())?;
-                    after_token(read_answer(&tokenized, &["token", "card", "id"]))
+                    after_token(read_answer(&tokenized).card_answer(StripeAnswer::token_card_id))
                 }
             }
         }
@@ -136,7 +201,7 @@ mod browser {
             self.set_frame_class("card-frame authenticating");
             let answer = settle(pending).await;
             self.set_frame_class("card-frame");
-            match field(&field(&answer?, "error"), "message").as_string() {
+            match read_answer(&answer?).refusal() {
                 Some(words) => Err(words),
                 None => Ok(()),
             }
@@ -149,17 +214,9 @@ mod browser {
         }
     }
 
-    /// Reads the id at `id_path` in a Stripe.js answer, else its `error.message` as a refusal,
-    /// else silence.
-    fn read_answer(answer: &JsValue, id_path: &[&str]) -> CardAnswer {
-        let id = id_path.iter().fold(answer.clone(), |value, key| field(&value, key));
-        if let Some(id) = id.as_string() {
-            return CardAnswer::Made(id);
-        }
-        match field(&field(answer, "error"), "message").as_string() {
-            Some(words) => CardAnswer::Refused(words),
-            None => CardAnswer::Silent,
-        }
+    /// A Stripe.js answer read into its type (an answer that is not an object reads as silence).
+    fn read_answer(answer: &JsValue) -> StripeAnswer {
+        decode(answer).unwrap_or_default()
     }
 
     /// Calls `target[name](...args)`. (Typed by `typeof`, not `instanceof`: the target may come
@@ -179,7 +236,12 @@ mod browser {
     }
 
     fn describe(error: &JsValue) -> String {
-        field(error, "message").as_string().or_else(|| error.as_string()).unwrap_or_else(|| "unknown error".into())
+        // A thrown `Error` (perhaps of the card frame's realm): its `message` property.
+        Reflect::get(error, &"message".into())
+            .ok()
+            .and_then(|m| m.as_string())
+            .or_else(|| error.as_string())
+            .unwrap_or_else(|| "unknown error".into())
     }
 
     /// Stripe's own Stripe.js is loaded into the page, as Stripe requires; any other (localstripe's
@@ -259,6 +321,23 @@ mod browser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stripe_answers_read_into_made_refused_or_silent() {
+        let read = |json: serde_json::Value| serde_json::from_value::<StripeAnswer>(json).unwrap();
+        let made = read(serde_json::json!({"paymentMethod": {"id": "pm_1", "type": "card"}}));
+        assert_eq!(made.card_answer(StripeAnswer::payment_method_id), CardAnswer::Made("pm_1".into()));
+        let token = read(serde_json::json!({"token": {"id": "tok_1", "card": {"id": "card_1"}}}));
+        assert_eq!(token.card_answer(StripeAnswer::token_card_id), CardAnswer::Made("card_1".into()));
+        let refused =
+            read(serde_json::json!({"error": {"message": "Your card was declined.", "code": "card_declined"}}));
+        assert_eq!(
+            refused.clone().card_answer(StripeAnswer::payment_method_id),
+            CardAnswer::Refused("Your card was declined.".into())
+        );
+        assert_eq!(refused.refusal().as_deref(), Some("Your card was declined."));
+        assert_eq!(read(serde_json::json!({})).card_answer(StripeAnswer::payment_method_id), CardAnswer::Silent);
+    }
 
     #[test]
     fn stripes_own_payment_method_is_used_and_its_refusal_shown() {

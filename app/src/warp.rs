@@ -14,6 +14,7 @@
 //! Stripe.js ([`crate::stripe_js`]) and the Alive UI's paradox.
 
 use leptos::prelude::*;
+use physics_worker::wire::Reason;
 use serde::Deserialize;
 
 use crate::money::format_cents;
@@ -158,7 +159,7 @@ pub struct PaymentAnswer {
     total_cents: i64,
     client_secret: Option<String>,
     authenticate_by: Option<String>,
-    reason: Option<String>,
+    reason: Option<Reason>,
     message: Option<String>,
 }
 
@@ -183,13 +184,13 @@ pub enum Next {
 }
 
 /// Plain words for a checkout paradox reason.
-pub fn reason_words(reason: &str) -> &'static str {
+pub fn reason_words(reason: Reason) -> &'static str {
     match reason {
-        "out_of_stock" => "another shopper took the last units of something in your cart orbit. Nothing was charged.",
-        "quote_expired" => "the price freeze ran out before the payment, and the reserved stock went back. Start Hyperdrive again for fresh prices.",
-        "payment_failed" => "your card was declined. Nothing was charged; your cart and the stock are as they were.",
-        "state_lost" => "the Gravity Well lost track of live prices during checkout. Nothing was charged; please try again.",
-        "conflict" => "prices were moving too fast to freeze. Nothing was reserved; try again in a moment.",
+        Reason::OutOfStock => "another shopper took the last units of something in your cart orbit. Nothing was charged.",
+        Reason::QuoteExpired => "the price freeze ran out before the payment, and the reserved stock went back. Start Hyperdrive again for fresh prices.",
+        Reason::PaymentFailed => "your card was declined. Nothing was charged; your cart and the stock are as they were.",
+        Reason::StateLost => "the Gravity Well lost track of live prices during checkout. Nothing was charged; please try again.",
+        Reason::Conflict => "prices were moving too fast to freeze. Nothing was reserved; try again in a moment.",
         _ => "something changed during checkout. Nothing was charged twice; please try again.",
     }
 }
@@ -208,9 +209,7 @@ pub fn after_charge(status: u16, answer: PaymentAnswer) -> Next {
             None => Next::Retry("Your bank asks for a check that could not start. Press Pay to try again.".into()),
         },
         201 | 202 => placed(answer),
-        409 if answer.reason.is_some() => {
-            Next::Paradox(reason_words(answer.reason.as_deref().unwrap_or_default()).into())
-        }
+        409 if answer.reason.is_some() => Next::Paradox(reason_words(answer.reason.unwrap_or(Reason::Other)).into()),
         _ => Next::Retry(
             answer.message.unwrap_or_else(|| format!("The payment was not taken ({status}). Press Pay to try again.")),
         ),
@@ -231,7 +230,7 @@ pub fn after_settle(status: u16, answer: PaymentAnswer, check_error: Option<Stri
         202 => placed(answer),
         // The server's words: "your bank did not confirm the payment…".
         409 if answer.reason.is_some() => {
-            Next::Paradox(answer.message.unwrap_or_else(|| reason_words("payment_failed").into()))
+            Next::Paradox(answer.message.unwrap_or_else(|| reason_words(Reason::PaymentFailed).into()))
         }
         _ => Next::Retry(
             answer
@@ -440,7 +439,7 @@ mod browser {
                             let now = js_sys::Date::now();
                             c.now_ms.set(now);
                             if c.state.with_untracked(|s| s.freeze_ran_out(now)) {
-                                leptos::task::spawn_local(paradox(c, super::reason_words("quote_expired").into()));
+                                leptos::task::spawn_local(paradox(c, super::reason_words(Reason::QuoteExpired).into()));
                             }
                         },
                         std::time::Duration::from_millis(TICK_MS),
@@ -509,8 +508,8 @@ mod browser {
                 )
             }
             409 => {
-                let reason = decode::<PaymentAnswer>(&json).ok().and_then(|a| a.reason).unwrap_or_default();
-                return paradox(c, super::reason_words(&reason).into()).await;
+                let reason = decode::<PaymentAnswer>(&json).ok().and_then(|a| a.reason).unwrap_or(Reason::Other);
+                return paradox(c, super::reason_words(reason).into()).await;
             }
             _ => {
                 let message = crate::session::message_or(&json, status);
@@ -518,7 +517,7 @@ mod browser {
             }
         }
         let Ok(quote) = decode::<QuoteAnswer>(&json) else {
-            return paradox(c, super::reason_words("").into()).await;
+            return paradox(c, super::reason_words(Reason::Other).into()).await;
         };
         let expires_at_ms = js_sys::Date::parse(&quote.expires_at);
         c.state.set(after_quote(quote, expires_at_ms, random_key(), name_of));
@@ -689,8 +688,8 @@ mod tests {
             Next::Authenticate { order_id: "o1".into(), client_secret: "pi_1_secret_x".into(), until: None }
         );
         assert!(matches!(after_charge(202, answer("requires_action")), Next::Retry(_)), "no secret, no check");
-        let declined = PaymentAnswer { reason: Some("payment_failed".into()), ..Default::default() };
-        assert_eq!(after_charge(409, declined), Next::Paradox(reason_words("payment_failed").into()));
+        let declined = PaymentAnswer { reason: Some(Reason::PaymentFailed), ..Default::default() };
+        assert_eq!(after_charge(409, declined), Next::Paradox(reason_words(Reason::PaymentFailed).into()));
         let busy = PaymentAnswer { message: Some("still being processed".into()), ..Default::default() };
         assert_eq!(
             after_charge(409, busy),
@@ -703,7 +702,7 @@ mod tests {
     fn a_settlement_uses_the_servers_words_for_the_banks_refusal() {
         assert!(matches!(after_settle(200, answer("paid"), None), Next::Placed(_)));
         let refused = PaymentAnswer {
-            reason: Some("payment_failed".into()),
+            reason: Some(Reason::PaymentFailed),
             message: Some("your bank did not confirm the payment.".into()),
             ..Default::default()
         };

@@ -6,6 +6,8 @@
 /// The bridge's codec: bincode envelopes, positions as a `Float32Array` beside them.
 #[cfg(feature = "worker")]
 pub mod codec;
+/// Which products a client cannot predict this tick: the rule of `s` frames.
+pub mod delta;
 /// The lag-compensating manifold: clock sync, jitter buffer, interpolation, capped
 /// extrapolation, prediction of the shopper's own gestures and soft reconciliation.
 pub mod manifold;
@@ -16,6 +18,8 @@ pub mod paint;
 pub mod physics;
 /// The live price of a product as a pure function of its situation.
 pub mod price;
+/// Facts every side agrees on: tick length, largest impulse, cart cap, keyframe interval.
+pub mod shared;
 /// How the well looks: projection, level of detail, hit tests and the Redshift glitch.
 pub mod view;
 /// The real-time frames exchanged over `/ws`, and their one MessagePack encode/decode path.

@@ -181,14 +181,20 @@ pub struct Manifold {
     last_render_local: Option<f64>,
 }
 
+impl Default for Manifold {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Manifold {
-    /// An empty manifold for a well ticking every `tick_ms`.
-    pub fn new(tick_ms: f64) -> Self {
+    /// An empty manifold; the `sync` frame tells it the well's tick.
+    pub fn new() -> Self {
         Self {
             params: WellParams::default(),
             scratch: StepScratch::default(),
             base_masses: Vec::new(),
-            tick_ms,
+            tick_ms: f64::from(crate::shared::DEFAULT_TICK_MS),
             history: VecDeque::new(),
             pending: BTreeMap::new(),
             prices: Vec::new(),
@@ -243,6 +249,12 @@ impl Manifold {
         self.history.back().map(|s| s.n)
     }
 
+    /// The bodies of the newest confirmed tick (the server's state as this manifold rebuilt it
+    /// from keyframes, deltas and its own prediction), by product index.
+    pub fn confirmed_bodies(&self) -> Option<&[Body]> {
+        self.history.back().map(|s| s.bodies.as_slice())
+    }
+
     /// Prices in cents, by product index.
     pub fn prices(&self) -> &[i64] {
         &self.prices
@@ -253,8 +265,20 @@ impl Manifold {
         std::mem::take(&mut self.prices_changed)
     }
 
-    /// A `sync` frame: everything starts over from this full state.
-    pub fn on_sync(&mut self, catalog: &[CatalogEntry], n: u64, t: f64, state: &[BodyState], arrived: f64) {
+    /// A `sync` frame: everything starts over from this full state, stepped `tick_ms` of physics
+    /// per tick from now on, as the engine steps it.
+    pub fn on_sync(
+        &mut self,
+        tick_ms: u32,
+        catalog: &[CatalogEntry],
+        n: u64,
+        t: f64,
+        state: &[BodyState],
+        arrived: f64,
+    ) {
+        let tick_ms = tick_ms.clamp(*crate::shared::TICK_MS_RANGE.start(), *crate::shared::TICK_MS_RANGE.end());
+        self.params = WellParams::for_tick_ms(tick_ms);
+        self.tick_ms = f64::from(tick_ms);
         self.base_masses = vec![1.0; catalog.len()];
         for entry in catalog {
             if let Some(slot) = self.base_masses.get_mut(entry.i as usize) {

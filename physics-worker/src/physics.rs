@@ -68,7 +68,7 @@ pub struct WellParams {
 impl Default for WellParams {
     fn default() -> Self {
         Self {
-            dt: 0.05,
+            dt: crate::shared::DEFAULT_TICK_MS as f32 / 1_000.0,
             r_min: 0.25,
             r_max: 1.0,
             g_min: 0.02,
@@ -82,7 +82,7 @@ impl Default for WellParams {
             mass_per_interaction: 0.5,
             max_mass: 100.0,
             max_speed: 2.0,
-            max_impulse: 1.5,
+            max_impulse: crate::shared::MAX_IMPULSE,
             separation_radius: 0.08,
             separation_strength: 0.6,
         }
@@ -97,6 +97,23 @@ pub enum ImpulseError {
 }
 
 impl WellParams {
+    /// The product's constants for a well ticking every `tick_ms`: one tick steps exactly its own
+    /// length of physics time, so the engine, its delta predictor and every client's manifold stay
+    /// in step whatever tick the operator chose.
+    pub fn for_tick_ms(tick_ms: u32) -> Self {
+        Self { dt: tick_ms as f32 / 1_000.0, ..Self::default() }
+    }
+
+    /// [`WellParams::for_tick_ms`] for a tick given as a duration (whole milliseconds).
+    pub fn for_tick(tick: std::time::Duration) -> Self {
+        Self::for_tick_ms(u32::try_from(tick.as_millis()).unwrap_or(u32::MAX))
+    }
+
+    /// The tick length these constants step, in whole milliseconds.
+    pub fn tick_ms(&self) -> u32 {
+        (self.dt * 1_000.0).round() as u32
+    }
+
     /// How far along the light-to-heavy scale a mass is, in [0, 1).
     fn heaviness(&self, mass: f32) -> f32 {
         let m = mass.max(0.0);

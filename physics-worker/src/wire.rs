@@ -15,13 +15,89 @@ pub const SUBPROTOCOL: &str = "swiftcart.v1";
 
 /// Largest frame a client may send, in bytes (larger ones close the socket with 1009).
 pub const MAX_CLIENT_FRAME_BYTES: usize = 64 * 1024;
-/// Most units of one product in a cart orbit (the server refuses more; the page shows no more).
-pub const MAX_CART_QUANTITY: u32 = 99;
 
-/// The `err` code of a malformed, unknown or refused client frame; the socket stays usable.
-pub const ERR_BAD_FRAME: &str = "ERR_BAD_FRAME";
-/// The `err` code after which a client rewinds to its last confirmed snapshot and resyncs.
-pub const ERR_TEMPORAL_PARADOX: &str = "ERR_TEMPORAL_PARADOX";
+/// The `code` of an `err` frame (and of the REST API's paradox answers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErrCode {
+    /// A malformed, unknown or refused client frame; the socket stays usable.
+    #[serde(rename = "ERR_BAD_FRAME")]
+    BadFrame,
+    /// A critical moment failed and was undone: the client rewinds to its last confirmed
+    /// snapshot and resyncs.
+    #[serde(rename = "ERR_TEMPORAL_PARADOX")]
+    TemporalParadox,
+}
+
+impl ErrCode {
+    /// The contract's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadFrame => "ERR_BAD_FRAME",
+            Self::TemporalParadox => "ERR_TEMPORAL_PARADOX",
+        }
+    }
+}
+
+/// Why a frame was refused or a Temporal Paradox happened: the `reason` of `err` frames and of
+/// the checkout's paradox answers, one spelling for each (CONTRACT.md and contract-notes.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// A frame that is not MessagePack of a known kind.
+    Malformed,
+    /// A product index outside the catalog the client was sent.
+    UnknownProduct,
+    /// An impulse with a NaN or infinite component.
+    InvalidVector,
+    /// A gesture the engine already applied.
+    Duplicate,
+    /// The product is already at [`crate::shared::MAX_CART_QUANTITY`] in the cart orbit.
+    CartFull,
+    /// A backing service did not answer; the gesture changed nothing.
+    Unavailable,
+    /// Not enough units left.
+    OutOfStock,
+    /// The quote's frozen prices ran out.
+    QuoteExpired,
+    /// Stripe refused or could not take the payment.
+    PaymentFailed,
+    /// Live state (Redis) or the record (PostgreSQL) was lost at the critical moment.
+    StateLost,
+    /// Something changed concurrently; retrying may work.
+    Conflict,
+    /// The connection dropped before a gesture was answered (said by the worker, not the server).
+    Disconnected,
+    /// A reason this build does not know yet (from a newer server).
+    #[serde(other)]
+    Other,
+}
+
+impl Reason {
+    /// The contract's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::UnknownProduct => "unknown_product",
+            Self::InvalidVector => "invalid_vector",
+            Self::Duplicate => "duplicate",
+            Self::CartFull => "cart_full",
+            Self::Unavailable => "unavailable",
+            Self::OutOfStock => "out_of_stock",
+            Self::QuoteExpired => "quote_expired",
+            Self::PaymentFailed => "payment_failed",
+            Self::StateLost => "state_lost",
+            Self::Conflict => "conflict",
+            Self::Disconnected => "disconnected",
+            Self::Other => "other",
+        }
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 /// Close code of a socket whose token expired (send `auth` with a fresh token before `exp`).
 pub const CLOSE_TOKEN_EXPIRED: u16 = 4001;
 /// Close code of a policy violation: a flood, or an `auth` frame with a bad or foreign token.
@@ -92,6 +168,9 @@ pub enum ServerFrame {
         t: f64,
         /// Engine tick.
         n: u64,
+        /// Tick length in ms: one tick steps this much physics time (50 when absent).
+        #[serde(default = "crate::shared::default_tick_ms")]
+        dt: u32,
         /// The catalog index.
         catalog: Vec<CatalogEntry>,
         /// Full state.
@@ -121,13 +200,13 @@ pub enum ServerFrame {
     #[serde(rename = "err")]
     Err {
         /// `ERR_BAD_FRAME` or `ERR_TEMPORAL_PARADOX`.
-        code: String,
+        code: ErrCode,
         /// The client's sequence number, when the error answers a gesture.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         q: Option<u32>,
         /// Why, in a word.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        reason: Option<String>,
+        reason: Option<Reason>,
     },
     /// The socket's token was renewed by an `auth` frame; it now closes at `exp`.
     #[serde(rename = "authed")]
@@ -167,13 +246,13 @@ pub enum ServerFrame {
 
 impl ServerFrame {
     /// `{"k":"err","code":"ERR_TEMPORAL_PARADOX",…}`, answering gesture `q` if given.
-    pub fn paradox(q: Option<u32>, reason: &str) -> Self {
-        Self::Err { code: ERR_TEMPORAL_PARADOX.into(), q, reason: Some(reason.into()) }
+    pub fn paradox(q: Option<u32>, reason: Reason) -> Self {
+        Self::Err { code: ErrCode::TemporalParadox, q, reason: Some(reason) }
     }
 
     /// `{"k":"err","code":"ERR_BAD_FRAME",…}`, answering gesture `q` if given.
-    pub fn bad_frame(q: Option<u32>, reason: &str) -> Self {
-        Self::Err { code: ERR_BAD_FRAME.into(), q, reason: Some(reason.into()) }
+    pub fn bad_frame(q: Option<u32>, reason: Reason) -> Self {
+        Self::Err { code: ErrCode::BadFrame, q, reason: Some(reason) }
     }
 }
 
@@ -222,60 +301,65 @@ pub enum ClientFrame {
     },
 }
 
-/// A gesture that passed [`validate_gesture`]: its product index is in the catalog and its
-/// impulse is finite and no longer than the maximum.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ValidGesture {
-    /// Product index.
-    pub i: ProductIndex,
-    /// Client sequence number.
-    pub q: u32,
-    /// What to do.
-    pub action: GestureAction,
-}
-
-/// The three gestures.
-#[derive(Clone, Debug, PartialEq)]
-pub enum GestureAction {
-    /// An impulse, clamped to the maximum length.
+/// What a gesture does to its product.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum GestureKind {
+    /// Flick-to-orbit: an impulse (well units per second), which also adds communal mass.
     Flick(Vec3),
-    /// Into the cart orbit.
+    /// Tractor beam into the cart orbit (adds communal mass).
     Beam,
     /// Out of the cart orbit.
     Drop,
 }
 
-/// Why a gesture frame was refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GestureRejection {
-    /// The index is not in the catalog the client was sent.
-    UnknownProduct,
-    /// The impulse has a NaN or infinite component.
-    InvalidVector,
+impl GestureKind {
+    /// What the gesture does to its body: `Some(Some(impulse))` for a flick, `Some(None)` for a
+    /// beam's mass, `None` for a drop, which moves nothing. The engine applies exactly this and
+    /// every node forecasts it to its clients.
+    pub fn effect(&self) -> Option<Option<Vec3>> {
+        match self {
+            Self::Flick(v) => Some(Some(*v)),
+            Self::Beam => Some(None),
+            Self::Drop => None,
+        }
+    }
 }
 
-impl GestureRejection {
-    /// The `reason` sent in the `err` frame.
-    pub fn reason(self) -> &'static str {
-        match self {
-            Self::UnknownProduct => "unknown_product",
-            Self::InvalidVector => "invalid_vector",
+/// A shopper's gesture on the product at catalog index `i`: what the page asks of the worker,
+/// what a checked `flick`/`beam`/`drop` frame is on the server.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Gesture {
+    /// Product index.
+    pub i: ProductIndex,
+    /// What it does.
+    pub kind: GestureKind,
+}
+
+impl Gesture {
+    /// The client frame carrying this gesture with sequence number `q`.
+    pub fn frame(self, q: u32) -> ClientFrame {
+        let i = self.i;
+        match self.kind {
+            GestureKind::Flick(v) => ClientFrame::Flick { i, v, q },
+            GestureKind::Beam => ClientFrame::Beam { i, q },
+            GestureKind::Drop => ClientFrame::Drop { i, q },
         }
     }
 }
 
 /// Checks a client frame that is a gesture against a catalog of `catalog_len` products: `None`
-/// for frames that are not gestures (`ping`, `auth`). Impulses longer than `max_impulse` are
-/// scaled down to it, keeping their direction.
+/// for frames that are not gestures (`ping`, `auth`), else the gesture with its sequence number
+/// or why it is refused ([`Reason::InvalidVector`], [`Reason::UnknownProduct`]). Impulses longer
+/// than `max_impulse` are scaled down to it, keeping their direction.
 pub fn validate_gesture(
     frame: &ClientFrame,
     catalog_len: usize,
     max_impulse: f32,
-) -> Option<Result<ValidGesture, GestureRejection>> {
-    let (i, q, action) = match frame {
+) -> Option<Result<(u32, Gesture), Reason>> {
+    let (i, q, kind) = match frame {
         ClientFrame::Flick { i, v, q } => {
             if !v.iter().all(|x| x.is_finite()) {
-                return Some(Err(GestureRejection::InvalidVector));
+                return Some(Err(Reason::InvalidVector));
             }
             let length = v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
             let v = if length > f64::from(max_impulse) {
@@ -284,16 +368,16 @@ pub fn validate_gesture(
             } else {
                 *v
             };
-            (*i, *q, GestureAction::Flick(v))
+            (*i, *q, GestureKind::Flick(v))
         }
-        ClientFrame::Beam { i, q } => (*i, *q, GestureAction::Beam),
-        ClientFrame::Drop { i, q } => (*i, *q, GestureAction::Drop),
+        ClientFrame::Beam { i, q } => (*i, *q, GestureKind::Beam),
+        ClientFrame::Drop { i, q } => (*i, *q, GestureKind::Drop),
         ClientFrame::Ping { .. } | ClientFrame::Auth { .. } => return None,
     };
     if (i as usize) >= catalog_len {
-        return Some(Err(GestureRejection::UnknownProduct));
+        return Some(Err(Reason::UnknownProduct));
     }
-    Some(Ok(ValidGesture { i, q, action }))
+    Some(Ok((q, Gesture { i, kind })))
 }
 
 /// A frame that could not be encoded or decoded.
@@ -350,12 +434,14 @@ mod tests {
             ServerFrame::Sync {
                 t: 1.0,
                 n: 2,
+                dt: 100,
                 catalog: vec![CatalogEntry { i: 0, id: "u".into(), slug: "s".into(), b: 2.0 }],
                 s: vec![],
                 cart: vec![CartLine { i: 0, qty: 2 }],
             },
             ServerFrame::Ack { q: 7, n: 9 },
-            ServerFrame::Err { code: "ERR_BAD_FRAME".into(), q: None, reason: None },
+            ServerFrame::Err { code: ErrCode::BadFrame, q: None, reason: None },
+            ServerFrame::paradox(Some(3), Reason::CartFull),
             ServerFrame::Pong { c: 5.0, t: 6.0 },
             ServerFrame::Authed { exp: 7.0 },
             ServerFrame::Event { i: 4, n: 11, v: Some([0.5, 0.0, -0.25]) },
@@ -374,6 +460,28 @@ mod tests {
         for f in client {
             assert_eq!(decode::<ClientFrame>(&encode(&f).unwrap()).unwrap(), f);
         }
+    }
+
+    #[test]
+    fn a_sync_without_a_tick_length_means_the_default_tick() {
+        let old = serde_json::json!({"k": "sync", "t": 1.0, "n": 2, "catalog": [], "s": [], "cart": []});
+        let Ok(ServerFrame::Sync { dt, .. }) = decode::<ServerFrame>(&rmp_serde::to_vec_named(&old).unwrap()) else {
+            panic!("an older sync frame still decodes");
+        };
+        assert_eq!(dt, crate::shared::DEFAULT_TICK_MS);
+    }
+
+    #[test]
+    fn reasons_and_codes_have_the_contracts_spelling_and_unknown_reasons_still_decode() {
+        let err = ServerFrame::bad_frame(Some(2), Reason::InvalidVector);
+        let value: serde_json::Value = rmp_serde::from_slice(&encode(&err).unwrap()).unwrap();
+        assert_eq!(value, serde_json::json!({"k": "err", "code": "ERR_BAD_FRAME", "q": 2, "reason": "invalid_vector"}));
+        for reason in [Reason::Malformed, Reason::CartFull, Reason::OutOfStock, Reason::StateLost] {
+            assert_eq!(serde_json::to_value(reason).unwrap(), reason.as_str());
+        }
+        let newer = serde_json::json!({"k": "err", "code": "ERR_TEMPORAL_PARADOX", "reason": "wormhole"});
+        let decoded = decode::<ServerFrame>(&rmp_serde::to_vec_named(&newer).unwrap()).unwrap();
+        assert_eq!(decoded, ServerFrame::paradox(None, Reason::Other));
     }
 
     #[test]
@@ -406,23 +514,22 @@ mod tests {
     fn gestures_are_checked_and_impulses_clamped() {
         let flick = |v| ClientFrame::Flick { i: 1, v, q: 4 };
         assert_eq!(validate_gesture(&ClientFrame::Ping { c: 1.0 }, 3, 5.0), None);
-        assert_eq!(validate_gesture(&flick([f32::NAN, 0.0, 0.0]), 3, 5.0), Some(Err(GestureRejection::InvalidVector)));
-        assert_eq!(
-            validate_gesture(&flick([0.0, f32::INFINITY, 0.0]), 3, 5.0),
-            Some(Err(GestureRejection::InvalidVector))
-        );
-        assert_eq!(
-            validate_gesture(&ClientFrame::Beam { i: 3, q: 1 }, 3, 5.0),
-            Some(Err(GestureRejection::UnknownProduct))
-        );
-        let Some(Ok(ValidGesture { action: GestureAction::Flick(v), .. })) =
+        assert_eq!(validate_gesture(&flick([f32::NAN, 0.0, 0.0]), 3, 5.0), Some(Err(Reason::InvalidVector)));
+        assert_eq!(validate_gesture(&flick([0.0, f32::INFINITY, 0.0]), 3, 5.0), Some(Err(Reason::InvalidVector)));
+        assert_eq!(validate_gesture(&ClientFrame::Beam { i: 3, q: 1 }, 3, 5.0), Some(Err(Reason::UnknownProduct)));
+        let Some(Ok((4, Gesture { kind: GestureKind::Flick(v), .. }))) =
             validate_gesture(&flick([30.0, 40.0, 0.0]), 3, 5.0)
         else {
             panic!("a long flick is clamped, not refused");
         };
         assert!((v[0] - 3.0).abs() < 1e-5 && (v[1] - 4.0).abs() < 1e-5, "{v:?}");
-        let small = validate_gesture(&flick([0.3, 0.4, 0.0]), 3, 5.0);
-        assert_eq!(small, Some(Ok(ValidGesture { i: 1, q: 4, action: GestureAction::Flick([0.3, 0.4, 0.0]) })));
+        let small = Gesture { i: 1, kind: GestureKind::Flick([0.3, 0.4, 0.0]) };
+        assert_eq!(validate_gesture(&flick([0.3, 0.4, 0.0]), 3, 5.0), Some(Ok((4, small))));
+        assert_eq!(
+            validate_gesture(&small.frame(4), 3, 5.0),
+            Some(Ok((4, small))),
+            "a gesture's frame checks as itself"
+        );
     }
 
     #[test]

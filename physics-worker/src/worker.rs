@@ -14,10 +14,10 @@ use wasm_bindgen::JsCast;
 use crate::manifold::{Manifold, STRIDE};
 use crate::physics::Vec3;
 use crate::view::{contention, format_cents, instability, price_jumped, Camera, Viewport, LAYOUT_STRIDE, LOW_STOCK};
-use crate::wire::{self, ClientFrame, ServerFrame, ERR_TEMPORAL_PARADOX, PROTOCOL_VERSION, SUBPROTOCOL};
+use crate::wire::{
+    self, ClientFrame, ErrCode, Gesture, GestureKind, Reason, ServerFrame, PROTOCOL_VERSION, SUBPROTOCOL,
+};
 
-/// The engine's tick the manifold assumes (the contract's default `SWIFTCART_TICK_MS`).
-pub const TICK_MS: f64 = 50.0;
 /// How often the worker pings for clock sync.
 const PING_EVERY_MS: i32 = 2_000;
 /// How often the page hears where products were painted.
@@ -29,28 +29,6 @@ pub const PRICES_TO_PAGE_MS: f64 = 500.0;
 const FIRST_BACKOFF_MS: i32 = 500;
 /// Longest reconnection delay.
 const MAX_BACKOFF_MS: i32 = 8_000;
-
-/// A shopper's gesture.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub enum Gesture {
-    /// Flick-to-orbit with this impulse (well units per second).
-    Flick {
-        /// Product index.
-        i: u32,
-        /// Impulse.
-        v: Vec3,
-    },
-    /// Tractor beam into the cart orbit.
-    Beam {
-        /// Product index.
-        i: u32,
-    },
-    /// Out of the cart orbit.
-    Drop {
-        /// Product index.
-        i: u32,
-    },
-}
 
 /// What the page asks of the worker.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -192,7 +170,7 @@ pub enum Event {
         /// Sequence number.
         q: u32,
         /// The server's reason.
-        reason: String,
+        reason: Reason,
     },
     /// Whether the worker paints the well ([`Command::AttachCanvas`]); if not, why.
     Painting {
@@ -225,7 +203,7 @@ pub enum Event {
         /// The gesture it answers, if any.
         q: Option<u32>,
         /// The server's reason (`state_lost`, `cart_full`, …).
-        reason: String,
+        reason: Reason,
     },
 }
 
@@ -394,8 +372,8 @@ impl PhysicsWorker {
         let arrived = epoch_now();
         let Ok(frame) = wire::decode::<ServerFrame>(bytes) else { return };
         match frame {
-            ServerFrame::Sync { t, n, catalog, s, cart } => {
-                self.manifold.on_sync(&catalog, n, t, &s, arrived);
+            ServerFrame::Sync { t, n, dt, catalog, s, cart } => {
+                self.manifold.on_sync(dt, &catalog, n, t, &s, arrived);
                 self.backoff_ms = FIRST_BACKOFF_MS;
                 let mut ids = vec![String::new(); catalog.len()];
                 let mut base_masses = vec![1.0; catalog.len()];
@@ -421,11 +399,11 @@ impl PhysicsWorker {
                 self.emit(scope, Event::Accepted { q });
             }
             ServerFrame::Err { code, q, reason } => {
-                let reason = reason.unwrap_or_default();
+                let reason = reason.unwrap_or(Reason::Other);
                 if let Some(q) = q {
                     self.manifold.on_refused(q);
                 }
-                if code == ERR_TEMPORAL_PARADOX {
+                if code == ErrCode::TemporalParadox {
                     self.emit(scope, Event::ErrorParadox { q, reason });
                 } else if let Some(q) = q {
                     self.emit(scope, Event::Refused { q, reason });
@@ -592,7 +570,7 @@ impl Worker for PhysicsWorker {
         let _ = global()
             .set_interval_with_callback_and_timeout_and_arguments_0(ping.as_ref().unchecked_ref(), PING_EVERY_MS);
         Self {
-            manifold: Manifold::new(TICK_MS),
+            manifold: Manifold::new(),
             page: None,
             target: None,
             socket: None,
@@ -666,18 +644,13 @@ impl Worker for PhysicsWorker {
             Command::SendGesture(gesture) => {
                 let q = self.next_q;
                 self.next_q = self.next_q.wrapping_add(1);
-                let frame = match &gesture {
-                    Gesture::Flick { i, v } => ClientFrame::Flick { i: *i, v: *v, q },
-                    Gesture::Beam { i } => ClientFrame::Beam { i: *i, q },
-                    Gesture::Drop { i } => ClientFrame::Drop { i: *i, q },
-                };
-                if self.send(&frame) {
-                    if let Gesture::Flick { i, v } = &gesture {
-                        self.manifold.predict_flick(q, *i as usize, *v, epoch_now());
+                if self.send(&gesture.frame(q)) {
+                    if let GestureKind::Flick(v) = gesture.kind {
+                        self.manifold.predict_flick(q, gesture.i as usize, v, epoch_now());
                     }
                     self.emit(scope, Event::Sent { q, gesture });
                 } else {
-                    self.emit(scope, Event::ErrorParadox { q: Some(q), reason: "disconnected".into() });
+                    self.emit(scope, Event::ErrorParadox { q: Some(q), reason: Reason::Disconnected });
                 }
             }
             Command::Frame { now } => {

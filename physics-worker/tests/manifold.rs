@@ -45,10 +45,10 @@ fn a_refused_forecast_rolls_back_within_the_reconciliation_window() {
 fn forecasts_that_cannot_help_are_ignored() {
     use physics_worker::manifold::{Manifold, MAX_FORECASTS};
     let mut server = streams::Server::new(8);
-    let mut manifold = Manifold::new(streams::TICK_MS);
+    let mut manifold = Manifold::new();
     assert!(!manifold.on_forecast(1, 1, None, 0.0), "before the sync");
     let t0 = streams::Server::t(0);
-    manifold.on_sync(&server.catalog(), 0, t0, &server.states(), t0);
+    manifold.on_sync(server.params.tick_ms(), &server.catalog(), 0, t0, &server.states(), t0);
     let sent = server.tick(None);
     manifold.on_state(sent.n, sent.t, &sent.list, sent.t);
     assert!(!manifold.on_forecast(8, 5, None, t0), "an unknown product");

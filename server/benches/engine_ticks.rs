@@ -27,7 +27,7 @@ async fn main() -> anyhow::Result<()> {
             .map(|_| ProductMeta { id: uuid::Uuid::new_v4(), msrp_cents: 10_000, floor_cents: 6_500, stock_left: 20 })
             .collect();
         let bodies = (0..products).map(|i| initial_body(i, products, 1.0 + (i % 9) as f32, &params)).collect();
-        let mut engine = Engine::new(metas, bodies, 0, now_ms());
+        let mut engine = Engine::new(metas, bodies, 0, now_ms(), WellParams::default());
         let lease =
             store::try_acquire(&redis, &keys, "bench", now_ms() as u64).await?.expect("fresh prefix has no lease");
         let mut samples = Vec::with_capacity(ticks);

@@ -22,8 +22,8 @@ use uuid::Uuid;
 use crate::keys::Keys;
 use crate::redis_pool::RedisPool;
 
-/// Most units of one product in a cart (the protocol's [`physics_worker::wire::MAX_CART_QUANTITY`]).
-pub const MAX_QUANTITY: u32 = physics_worker::wire::MAX_CART_QUANTITY;
+/// Most units of one product in a cart (the protocol's [`physics_worker::shared::MAX_CART_QUANTITY`]).
+pub const MAX_QUANTITY: u32 = physics_worker::shared::MAX_CART_QUANTITY;
 
 /// A cart untouched this long leaves Redis (PostgreSQL holds every acknowledged version, and a
 /// cart missing from Redis is loaded back on its next use), so idle carts do not pile up.

@@ -167,11 +167,15 @@ impl Config {
             return Err(err("SWIFTCART_ALLOWED_ORIGINS", format!("{bad:?} is not an http(s) origin")));
         }
 
-        let tick_ms: u64 = get("SWIFTCART_TICK_MS", "50")
+        let ticks = physics_worker::shared::TICK_MS_RANGE;
+        let tick_ms: u32 = get("SWIFTCART_TICK_MS", &physics_worker::shared::DEFAULT_TICK_MS.to_string())
             .parse()
             .ok()
-            .filter(|ms| (5..=1_000).contains(ms))
-            .ok_or_else(|| err("SWIFTCART_TICK_MS", "expected whole milliseconds between 5 and 1000".into()))?;
+            .filter(|ms| ticks.contains(ms))
+            .ok_or_else(|| {
+                let range = format!("expected whole milliseconds between {} and {}", ticks.start(), ticks.end());
+                err("SWIFTCART_TICK_MS", range)
+            })?;
 
         let quote_ttl_secs: u64 = get("SWIFTCART_QUOTE_TTL_SECS", "30")
             .parse()
@@ -239,7 +243,7 @@ impl Config {
             stripe_publishable_key,
             stripe_js_url,
             stripe_api_base,
-            tick: Duration::from_millis(tick_ms),
+            tick: Duration::from_millis(u64::from(tick_ms)),
             quote_ttl: Duration::from_secs(quote_ttl_secs),
             auth_window: Duration::from_secs(auth_window_secs),
             access_token_ttl: Duration::from_secs(access_token_ttl_secs),
@@ -360,6 +364,32 @@ mod tests {
     fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(move |name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    }
+
+    /// `.env.example` names every variable the configuration reads, and its values are the
+    /// defaults: read with it, the configuration is the same as with nothing set.
+    #[test]
+    fn the_env_example_lists_every_variable_with_its_default() {
+        let example: Vec<(String, String)> = include_str!("../../.env.example")
+            .lines()
+            .filter(|line| !line.trim_start().starts_with('#'))
+            .filter_map(|line| line.split_once('='))
+            .map(|(name, value)| (name.trim().to_string(), value.trim().to_string()))
+            .collect();
+        let asked = std::cell::RefCell::new(Vec::new());
+        let from_example = Config::from_lookup(|name| {
+            asked.borrow_mut().push(name.to_string());
+            example.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+        .unwrap();
+        for name in asked.borrow().iter() {
+            assert!(example.iter().any(|(k, _)| k == name), "{name} is missing from .env.example");
+        }
+        assert_eq!(
+            format!("{from_example:?}"),
+            format!("{:?}", with(&[]).unwrap()),
+            "the example's values are the defaults"
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// How long each check may take before its service counts as down.
 pub const CHECK_TIMEOUT: Duration = Duration::from_millis(1_000);

@@ -1,7 +1,7 @@
 //! The SwiftCart server, as a library so that integration tests can build and run it on port 0.
 //!
 //! Reading order: [`config`], [`db`], [`keys`], [`seed`], [`product_state`], [`engine`],
-//! [`catalog`], [`auth`], [`cart`], [`realtime`], [`health`], [`http`], [`startup`].
+//! [`catalog`], [`auth`], [`cart`], [`realtime`], [`health`], [`state`], [`http`], [`startup`].
 
 /// Accounts and tokens: passwords, JWTs, refresh tokens, the request extractor.
 pub mod auth;
@@ -41,5 +41,7 @@ pub mod seed;
 pub mod serve;
 /// Building the application and running it until shutdown.
 pub mod startup;
+/// The state every handler shares.
+pub mod state;
 /// Logging.
 pub mod telemetry;

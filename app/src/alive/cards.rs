@@ -8,9 +8,11 @@ use wasm_bindgen::JsCast;
 use web_sys::{CssStyleDeclaration, Element, HtmlElement};
 
 use super::Well;
+use crate::api::ProductList;
 use crate::catalog::{instability, stock_label, LOW_STOCK, REDSHIFT_FROM};
 use crate::dom::element;
 use crate::money::format_cents;
+use crate::session::{call, Answer};
 
 /// A product in the well, as the page shows it.
 pub(super) struct CardView {
@@ -153,22 +155,19 @@ pub(super) fn hide_retired(container: &HtmlElement, cards: &[CardView]) {
 /// them): copies of a rendered card, filled in from `GET /api/products`, so the card markup
 /// stays defined in one place (the `ProductCard` component).
 pub(super) async fn add_new(well: Rc<RefCell<Well>>) {
-    let Ok((200, json)) = crate::session::api("GET", "/api/products", None).await else { return };
-    let field = crate::session::field;
+    let Ok(Answer::Done(list)) = call::<ProductList>("GET", "/api/products", None).await else { return };
     let mut w = well.borrow_mut();
     let Some(template) = w.cards.iter().find_map(|card| card.element.clone()) else { return };
-    for product in js_sys::Array::from(&field(&json, "products")).iter() {
-        let id = field(&product, "productId").as_string().unwrap_or_default();
+    for product in list.products {
+        let id = product.product_id;
         let Some(index) = w.index_of(&id) else { continue };
         if w.cards[index].element.is_some() {
             continue;
         }
         let Ok(card) = template.clone_node_with_deep(true) else { continue };
         let card: HtmlElement = card.unchecked_into();
-        let name = field(&product, "name").as_string().unwrap_or_default();
-        let slug = field(&product, "slug").as_string().unwrap_or_default();
-        let cents = field(&product, "priceCurrentCents").as_f64().unwrap_or(0.0) as i64;
-        let units = field(&product, "stockLevel").as_f64().unwrap_or(0.0) as i64;
+        let (name, slug) = (product.name, product.slug);
+        let (cents, units) = (product.price_current_cents, product.stock_level);
         let (stock_text, stock_class) = stock_label(units);
         let _ = card.set_attribute("data-product-id", &id);
         let _ = card.set_attribute("data-price-cents", &cents.to_string());
@@ -184,7 +183,7 @@ pub(super) async fn add_new(well: Rc<RefCell<Well>>) {
             }
         };
         set("a", Some("href"), &format!("/p/{slug}"));
-        set("img", Some("src"), &field(&product, "imageUrl").as_string().unwrap_or_default());
+        set("img", Some("src"), &product.image_url);
         set(".product-name", None, &name);
         set(".product-price", None, &format_cents(cents));
         set(".stock", Some("class"), stock_class);

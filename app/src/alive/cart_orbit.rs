@@ -1,9 +1,11 @@
 //! The cart orbit: a token per cart line, orbiting the cart (CSS), each with a remove button.
 
-use physics_worker::wire::MAX_CART_QUANTITY;
+use physics_worker::shared::MAX_CART_QUANTITY;
 
 use super::{by_test_id, running, Well};
+use crate::api::CartAnswer;
 use crate::dom::window;
+use crate::session::{call, Answer};
 
 /// Adds `quantity` units of product `index` to the cart lines, up to the line cap.
 pub(super) fn add(cart: &mut Vec<(u32, u32)>, index: u32, quantity: u32) {
@@ -56,18 +58,10 @@ fn count_words(count: u32) -> String {
 /// Reads the confirmed cart from the server (`GET /api/cart`) and redraws the cart orbit.
 pub async fn reload_cart() {
     let Some(well) = running() else { return };
-    let Ok((200, json)) = crate::session::api("GET", "/api/cart", None).await else { return };
-    let items = js_sys::Array::from(&crate::session::field(&json, "items"));
+    let Ok(Answer::Done(answer)) = call::<CartAnswer>("GET", "/api/cart", None).await else { return };
     let mut w = well.borrow_mut();
-    let cart = items
-        .iter()
-        .filter_map(|item| {
-            let id = crate::session::field(&item, "productId").as_string()?;
-            let quantity = crate::session::field(&item, "quantity").as_f64()? as u32;
-            let index = w.index_of(&id)? as u32;
-            Some((index, quantity))
-        })
-        .collect();
+    let cart =
+        answer.items.iter().filter_map(|item| Some((w.index_of(&item.product_id)? as u32, item.quantity))).collect();
     w.cart = cart;
     render(&w);
 }

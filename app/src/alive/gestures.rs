@@ -9,7 +9,8 @@ use std::rc::Rc;
 
 use physics_worker::physics::WellParams;
 use physics_worker::view::flick_impulse;
-use physics_worker::worker::{Command, Gesture};
+use physics_worker::wire::{Gesture, GestureKind};
+use physics_worker::worker::Command;
 use wasm_bindgen::prelude::*;
 use web_sys::{Element, PointerEvent};
 
@@ -141,7 +142,7 @@ fn pointer_down(well: &Rc<RefCell<Well>>, event: &PointerEvent) {
             drag.beamed = true;
             let index = drag.index as u32;
             drop(w);
-            send(&well, Command::SendGesture(Gesture::Beam { i: index }));
+            send(&well, Command::SendGesture(Gesture { i: index, kind: GestureKind::Beam }));
         }
     });
 }
@@ -218,7 +219,7 @@ fn pointer_up(well: &Rc<RefCell<Well>>, event: &PointerEvent) {
     });
     let index = drag.index as u32;
     if over_cart {
-        send(well, Command::SendGesture(Gesture::Beam { i: index }));
+        send(well, Command::SendGesture(Gesture { i: index, kind: GestureKind::Beam }));
         return;
     }
     let (viewport, camera) = {
@@ -227,7 +228,7 @@ fn pointer_up(well: &Rc<RefCell<Well>>, event: &PointerEvent) {
     };
     let release = (perf_now(), x, y);
     if let Some(v) = flick_impulse(viewport, camera, &drag.samples, release, WellParams::default().max_impulse) {
-        send(well, Command::SendGesture(Gesture::Flick { i: index, v }));
+        send(well, Command::SendGesture(Gesture { i: index, kind: GestureKind::Flick(v) }));
     }
 }
 
@@ -264,12 +265,12 @@ fn install_buttons(well: &Rc<RefCell<Well>>) {
                 let id = button.get_attribute("data-beam").unwrap_or_default();
                 let index = well.borrow().index_of(&id);
                 if let Some(index) = index {
-                    send(&well, Command::SendGesture(Gesture::Beam { i: index as u32 }));
+                    send(&well, Command::SendGesture(Gesture { i: index as u32, kind: GestureKind::Beam }));
                 }
             } else if let Some(button) = target.closest("[data-drop]").ok().flatten() {
                 event.prevent_default();
                 if let Some(index) = button.get_attribute("data-drop").and_then(|i| i.parse().ok()) {
-                    send(&well, Command::SendGesture(Gesture::Drop { i: index }));
+                    send(&well, Command::SendGesture(Gesture { i: index, kind: GestureKind::Drop }));
                 }
             }
         })

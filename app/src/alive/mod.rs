@@ -31,8 +31,8 @@ use gloo_worker::{Spawnable, WorkerBridge};
 use physics_worker::codec::{take_positions, FrameCodec};
 use physics_worker::manifold::STRIDE;
 use physics_worker::view::{Camera, Viewport};
-use physics_worker::wire::{CLOSE_POLICY, CLOSE_TOKEN_EXPIRED};
-use physics_worker::worker::{Command, Connection, Event, Gesture, PhysicsWorker};
+use physics_worker::wire::{Gesture, GestureKind, CLOSE_POLICY, CLOSE_TOKEN_EXPIRED};
+use physics_worker::worker::{Command, Connection, Event, PhysicsWorker};
 use wasm_bindgen::JsCast;
 use web_sys::{HtmlCanvasElement, HtmlElement};
 
@@ -80,8 +80,8 @@ struct Well {
     gesture: Option<gestures::Drag>,
     /// Pointers held on empty space: one pans, two pinch.
     pan_pointers: Vec<gestures::PanPointer>,
-    /// Gestures waiting for an answer: q → (index, what).
-    pending: Vec<(u32, u32, &'static str)>,
+    /// Gestures sent and waiting for an answer, by sequence number.
+    pending: Vec<(u32, Gesture)>,
     stats: Stats,
 }
 
@@ -244,21 +244,16 @@ fn on_event(well: &Rc<RefCell<Well>>, event: Event) {
         }
         Event::Stock { levels } => cards::update_stock(&mut well.borrow_mut().cards, &levels),
         Event::Sent { q, gesture } => {
-            let (index, what) = match gesture {
-                Gesture::Flick { i, .. } => (i, "flick"),
-                Gesture::Beam { i } => (i, "beam"),
-                Gesture::Drop { i } => (i, "drop"),
-            };
-            well.borrow_mut().pending.push((q, index, what));
+            well.borrow_mut().pending.push((q, gesture));
         }
         Event::Accepted { q } => {
             let mut w = well.borrow_mut();
             if let Some(pos) = w.pending.iter().position(|p| p.0 == q) {
-                let (_, index, what) = w.pending.remove(pos);
-                match what {
-                    "beam" => cart_orbit::add(&mut w.cart, index, 1),
-                    "drop" => w.cart.retain(|(i, _)| *i != index),
-                    _ => {}
+                let (_, Gesture { i: index, kind }) = w.pending.remove(pos);
+                match kind {
+                    GestureKind::Beam => cart_orbit::add(&mut w.cart, index, 1),
+                    GestureKind::Drop => w.cart.retain(|(i, _)| *i != index),
+                    GestureKind::Flick(_) => {}
                 }
                 cart_orbit::render(&w);
             }
@@ -266,7 +261,7 @@ fn on_event(well: &Rc<RefCell<Well>>, event: Event) {
         Event::Refused { q, .. } => {
             let mut w = well.borrow_mut();
             if let Some(pos) = w.pending.iter().position(|p| p.0 == q) {
-                let (_, index, _) = w.pending.remove(pos);
+                let (_, Gesture { i: index, .. }) = w.pending.remove(pos);
                 // The manifold fades a refused flick back; the card shakes to say so.
                 if let Some(card) = w.cards.get(index as usize) {
                     card.flash_refused();
@@ -277,7 +272,7 @@ fn on_event(well: &Rc<RefCell<Well>>, event: Event) {
             if let Some(q) = q {
                 well.borrow_mut().pending.retain(|p| p.0 != q);
             }
-            paradox::play_rewind(well, &paradox::words_for(&reason));
+            paradox::play_rewind(well, &paradox::words_for(reason));
         }
         Event::Connection(Connection::Lost { retry_in_ms, code, opened }) => {
             if !opened || code == CLOSE_TOKEN_EXPIRED || code == CLOSE_POLICY {

@@ -10,7 +10,9 @@ use wasm_bindgen::prelude::*;
 use web_sys::HtmlElement;
 
 use super::{by_test_id, dom_painter, send, Well};
+use crate::api::ProductList;
 use crate::dom::window;
+use crate::session::{call, Answer};
 
 /// How much one press of a zoom button zooms.
 const ZOOM_STEP: f32 = 1.5;
@@ -142,18 +144,12 @@ async fn search(well: Rc<RefCell<Well>>, query: String, number: u32, asked: Rc<s
 /// The ids of the products the server's catalog search finds (`GET /api/products?q=`), best
 /// first; `None` when it did not answer.
 async fn server_search(query: &str) -> Option<Vec<String>> {
-    /// The answer of `GET /api/products`, in the catalog's own product type.
-    #[derive(serde::Deserialize)]
-    struct Found {
-        products: Vec<crate::catalog::ProductSummary>,
-    }
     let query = query.trim();
     if query.chars().count() < 2 {
         return Some(Vec::new());
     }
     let path = format!("/api/products?q={}", js_sys::encode_uri_component(query));
-    let Ok((200, json)) = crate::session::api("GET", &path, None).await else { return None };
-    let found: Found = crate::session::decode(&json).ok()?;
+    let Ok(Answer::Done(found)) = call::<ProductList>("GET", &path, None).await else { return None };
     Some(found.products.into_iter().map(|product| product.product_id).collect())
 }
 

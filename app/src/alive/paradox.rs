@@ -4,6 +4,8 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use physics_worker::wire::Reason;
+
 use super::{after_ms, by_test_id, perf_now, running, Well};
 
 /// How long the rewind plays.
@@ -45,15 +47,15 @@ fn hide_banner() {
 }
 
 /// Plain words for a paradox reason from the server.
-pub(super) fn words_for(reason: &str) -> String {
+pub(super) fn words_for(reason: Reason) -> String {
     match reason {
-        "state_lost" => "The Gravity Well lost its live state and rebuilt it from the catalog.".into(),
-        "cart_full" => format!(
+        Reason::StateLost => "The Gravity Well lost its live state and rebuilt it from the catalog.".into(),
+        Reason::CartFull => format!(
             "That product is already at the most your cart orbit can hold ({}).",
-            physics_worker::wire::MAX_CART_QUANTITY
+            physics_worker::shared::MAX_CART_QUANTITY
         ),
-        "unavailable" => "The Gravity Well could not record that gesture just now.".into(),
-        "disconnected" => "The connection dropped before your gesture left.".into(),
+        Reason::Unavailable => "The Gravity Well could not record that gesture just now.".into(),
+        Reason::Disconnected => "The connection dropped before your gesture left.".into(),
         other => format!("Something changed under your gesture ({other})."),
     }
 }

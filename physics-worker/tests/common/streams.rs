@@ -2,11 +2,12 @@
 //! server sends them (deltas of what the integrator cannot predict, a keyframe every second), and
 //! a network with latency, jitter, loss and reordering. The checks run natively and in wasm.
 
+use physics_worker::delta::Predictor;
 use physics_worker::manifold::{Manifold, RECONCILE_MS, STRIDE};
 use physics_worker::physics::{apply_impulse, initial_body, step, Body, StepScratch, WellParams};
 use physics_worker::wire::{BodyState, CatalogEntry};
 
-pub const TICK_MS: f64 = 50.0;
+pub const TICK_MS: f64 = physics_worker::shared::DEFAULT_TICK_MS as f64;
 /// Well units per pixel on a 600 px well (radius 1 = 300 px).
 pub const PX: f32 = 1.0 / 300.0;
 
@@ -24,6 +25,8 @@ impl Lcg {
 pub struct Server {
     pub params: WellParams,
     scratch: StepScratch,
+    /// The server's own delta rule.
+    predictor: Predictor,
     pub bodies: Vec<Body>,
     pub n: u64,
     /// Truth by tick, for error measurements.
@@ -42,7 +45,20 @@ impl Server {
     pub fn new(count: usize) -> Self {
         let params = WellParams::default();
         let bodies: Vec<Body> = (0..count).map(|i| initial_body(i, count, 1.0 + (i % 5) as f32, &params)).collect();
-        Self { params, scratch: StepScratch::default(), truth: vec![bodies.clone()], bodies, n: 0 }
+        let mut server = Self {
+            params,
+            scratch: StepScratch::default(),
+            predictor: Predictor::new(params),
+            truth: vec![bodies.clone()],
+            bodies,
+            n: 0,
+        };
+        server.predictor.changes(0, &server.states(), &server.base_masses());
+        server
+    }
+
+    fn base_masses(&self) -> Vec<f32> {
+        self.bodies.iter().map(|b| b.base_mass).collect()
     }
 
     pub fn catalog(&self) -> Vec<CatalogEntry> {
@@ -64,23 +80,17 @@ impl Server {
 
     /// One tick, with an optional flick applied first; returns the frame sent for it.
     pub fn tick(&mut self, flick: Option<(usize, [f32; 3])>) -> Sent {
-        let mut predicted = self.bodies.clone();
-        step(&mut predicted, &self.params, &mut self.scratch);
         if let Some((i, impulse)) = flick {
             apply_impulse(&mut self.bodies[i], impulse, &self.params).unwrap();
         }
         step(&mut self.bodies, &self.params, &mut self.scratch);
         self.n += 1;
         self.truth.push(self.bodies.clone());
-        let keyframe = self.n.is_multiple_of(20);
-        let list = self
-            .bodies
-            .iter()
-            .zip(&predicted)
-            .enumerate()
-            .filter(|(_, (b, p))| keyframe || b != p)
-            .map(|(i, (b, _))| state(i, b))
-            .collect();
+        let keyframe = self.n.is_multiple_of(physics_worker::shared::ticks_per_keyframe(self.params.tick_ms()));
+        let list = match self.predictor.changes(self.n, &self.states(), &self.base_masses()) {
+            Some(changed) if !keyframe => changed,
+            _ => self.states(),
+        };
         Sent { n: self.n, t: Self::t(self.n), list }
     }
 
@@ -113,9 +123,16 @@ pub struct Network {
 pub fn run(count: usize, ticks: u64, net: &Network, seed: u64) -> (f32, Manifold, Server) {
     let mut rng = Lcg(seed);
     let mut server = Server::new(count);
-    let mut manifold = Manifold::new(TICK_MS);
+    let mut manifold = Manifold::new();
     let offset = 0.0; // the clocks agree; a clock offset is tested on its own
-    manifold.on_sync(&server.catalog(), 0, Server::t(0), &server.states(), Server::t(0) - offset + net.latency_ms);
+    manifold.on_sync(
+        server.params.tick_ms(),
+        &server.catalog(),
+        0,
+        Server::t(0),
+        &server.states(),
+        Server::t(0) - offset + net.latency_ms,
+    );
     let mut in_flight: Vec<(f64, Sent)> = Vec::new();
     for _ in 0..ticks {
         let sent = server.tick(None);
@@ -178,8 +195,8 @@ pub fn check_loss_and_reordering() {
 pub fn check_extrapolation_cap() {
     let server_count = 16;
     let mut server = Server::new(server_count);
-    let mut manifold = Manifold::new(TICK_MS);
-    manifold.on_sync(&server.catalog(), 0, Server::t(0), &server.states(), Server::t(0));
+    let mut manifold = Manifold::new();
+    manifold.on_sync(server.params.tick_ms(), &server.catalog(), 0, Server::t(0), &server.states(), Server::t(0));
     for _ in 0..10 {
         let sent = server.tick(None);
         manifold.on_state(sent.n, sent.t, &sent.list, sent.t);
@@ -204,8 +221,15 @@ pub fn check_prediction_reconciles_without_snaps(refused: bool) -> f32 {
     let impulse = [0.6, -0.3, 0.1];
     let latency = 30.0;
     let mut server = Server::new(count);
-    let mut manifold = Manifold::new(TICK_MS);
-    manifold.on_sync(&server.catalog(), 0, Server::t(0), &server.states(), Server::t(0) + latency);
+    let mut manifold = Manifold::new();
+    manifold.on_sync(
+        server.params.tick_ms(),
+        &server.catalog(),
+        0,
+        Server::t(0),
+        &server.states(),
+        Server::t(0) + latency,
+    );
     manifold.on_pong(Server::t(0), Server::t(0) + latency, Server::t(0) + 2.0 * latency);
     let mut out = Vec::new();
     let mut previous: Option<[f32; 3]> = None;
@@ -292,8 +316,15 @@ pub fn check_forecast(refused: bool) {
     let impulse = [0.6, -0.3, 0.1];
     let latency = 10.0;
     let mut server = Server::new(count);
-    let mut manifold = Manifold::new(TICK_MS);
-    manifold.on_sync(&server.catalog(), 0, Server::t(0), &server.states(), Server::t(0) + latency);
+    let mut manifold = Manifold::new();
+    manifold.on_sync(
+        server.params.tick_ms(),
+        &server.catalog(),
+        0,
+        Server::t(0),
+        &server.states(),
+        Server::t(0) + latency,
+    );
     manifold.on_pong(Server::t(0), Server::t(0) + latency, Server::t(0) + 2.0 * latency);
     // Queued between ticks 10 and 11, so tick 11 applies it; its event arrives a moment later.
     let forecast_tick = 11;

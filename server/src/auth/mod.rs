@@ -3,7 +3,7 @@
 
 /// argon2id password hashing, off the async threads.
 pub mod passwords;
-/// Who is calling: the extractor for `Authorization: Bearer`.
+/// Who is calling: the subject and role of a verified access token.
 pub mod principal;
 /// Refresh tokens: stored hashed, rotated on use, a reused one revoking its family.
 pub mod refresh;

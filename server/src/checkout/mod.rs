@@ -21,6 +21,8 @@
 
 /// The orders desk's reads (admins).
 pub mod desk;
+/// What checkout and refunds fail with.
+pub mod error;
 /// PostgreSQL transitions of stock, quotes and orders.
 pub mod ledger;
 /// Refunds: by admins through SwiftCart, or found at Stripe.
@@ -39,13 +41,14 @@ use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+pub use self::error::CheckoutError;
 use self::ledger::{OrderView, PricedLine};
 use self::stripe::{ClientSecret, Intent, StripeFailure, StripeHub};
 use crate::auth::throttle::KeyedLimit;
 use crate::cart::CartStore;
-use crate::http::error::{ApiError, Paradox};
 use crate::keys::Keys;
 use crate::redis_pool::RedisPool;
+use physics_worker::wire::Reason;
 
 /// How many times a quote re-reads prices when the watched product state moved under it.
 pub const MAX_WATCH_ATTEMPTS: usize = 8;
@@ -88,7 +91,7 @@ impl ChargeRequest {
     }
 
     /// Refuses anything that is not a Stripe payment method id, before anything is recorded.
-    pub fn validate(&self) -> Result<(), ApiError> {
+    pub fn validate(&self) -> Result<(), CheckoutError> {
         let id = &self.payment_method_id;
         let well_formed = id.len() <= 255
             && ["pm_", "card_"].iter().any(|prefix| {
@@ -98,7 +101,7 @@ impl ChargeRequest {
             });
         // The value itself is never echoed or logged: it might be something that is not ours to keep.
         well_formed.then_some(()).ok_or_else(|| {
-            ApiError::Unprocessable(
+            CheckoutError::Invalid(
                 "paymentMethodId must be a Stripe payment method id (pm_… or card_…) made by Stripe.js; card details never go to this server".into(),
             )
         })
@@ -178,7 +181,7 @@ impl Hyperdrive {
     /// rather than when the quote expires, and calls off a bank check the shopper walked away
     /// from (its intent canceled at Stripe, its order failed, its stock back). Returns how many
     /// holds were released. A quote being charged otherwise is left to its charge.
-    pub async fn release_open(&self, user: Uuid) -> Result<u64, ApiError> {
+    pub async fn release_open(&self, user: Uuid) -> Result<u64, CheckoutError> {
         let mut tx = self.pool.begin().await?;
         let mut released = ledger::release_open_quotes(&mut tx, user).await?;
         tx.commit().await?;
@@ -210,17 +213,13 @@ impl Hyperdrive {
     /// shopper's earlier open quote, if any. One shopper holds at most [`MAX_UNITS_PER_QUOTE`]
     /// units at once, [`MAX_UNITS_OF_ONE_PRODUCT`] of any product (422 beyond), and asks for
     /// at most [`QUOTE_BURST`] quotes at once, then one per [`QUOTE_REFILL`] (429 beyond).
-    pub async fn quote(&self, user: Uuid, sub: &str) -> Result<Quote, ApiError> {
-        self.quote_rate.take(&user).map_err(ApiError::rate_limited)?;
-        let mut cart = self
-            .carts
-            .get(sub)
-            .await
-            .map_err(|_| Paradox::StateLost.with("your cart orbit could not be read; please retry"))?;
+    pub async fn quote(&self, user: Uuid, sub: &str) -> Result<Quote, CheckoutError> {
+        self.quote_rate.take(&user).map_err(CheckoutError::RateLimited)?;
+        let mut cart = self.carts.get(sub).await.map_err(|_| {
+            CheckoutError::paradox(Reason::StateLost, "your cart orbit could not be read; please retry")
+        })?;
         if cart.is_empty() {
-            return Err(ApiError::Unprocessable(
-                "your cart is empty: beam a product into your cart orbit first".into(),
-            ));
+            return Err(CheckoutError::Invalid("your cart is empty: beam a product into your cart orbit first".into()));
         }
         check_hold_limits(&cart)?;
         // One lock order for every transaction: no deadlocks between shoppers.
@@ -242,8 +241,10 @@ impl Hyperdrive {
             .rows_affected();
             if reserved == 0 {
                 // Dropping the transaction rolls back every reservation made so far.
-                return Err(Paradox::OutOfStock
-                    .with(format!("not enough stock left for product {}; nothing was reserved", line.product_id)));
+                return Err(CheckoutError::paradox(
+                    Reason::OutOfStock,
+                    format!("not enough stock left for product {}; nothing was reserved", line.product_id),
+                ));
             }
         }
         let products: Vec<Uuid> = cart.iter().map(|line| line.product_id).collect();
@@ -287,8 +288,9 @@ impl Hyperdrive {
     /// Reads `price_current` of every product as one consistent snapshot: under `WATCH` on their
     /// state hashes, confirmed by an empty `MULTI`/`EXEC` that fails if any of them was written in
     /// between. Retries [`MAX_WATCH_ATTEMPTS`] times, then answers a paradox (`conflict`).
-    async fn read_prices_watched(&self, products: &[Uuid]) -> Result<Vec<i64>, ApiError> {
-        let state_lost = || Paradox::StateLost.with("the live prices could not be read; please retry");
+    async fn read_prices_watched(&self, products: &[Uuid]) -> Result<Vec<i64>, CheckoutError> {
+        let state_lost =
+            || CheckoutError::paradox(Reason::StateLost, "the live prices could not be read; please retry");
         let mut conn = self.redis.get().await.map_err(|_| state_lost())?;
         let keys: Vec<String> = products.iter().map(|p| self.keys.product_state(*p)).collect();
         for _ in 0..MAX_WATCH_ATTEMPTS {
@@ -306,7 +308,10 @@ impl Hyperdrive {
             match attempt.await {
                 Ok(Some(prices)) => {
                     return prices.into_iter().collect::<Option<Vec<i64>>>().ok_or_else(|| {
-                        Paradox::StateLost.with("a product's live state was lost and is being rebuilt; please retry")
+                        CheckoutError::paradox(
+                            Reason::StateLost,
+                            "a product's live state was lost and is being rebuilt; please retry",
+                        )
                     });
                 }
                 Ok(None) => continue, // a tick wrote the state in between: read again
@@ -318,7 +323,7 @@ impl Hyperdrive {
                 }
             }
         }
-        Err(Paradox::Conflict.with("prices kept moving while they were being frozen; please retry"))
+        Err(CheckoutError::paradox(Reason::Conflict, "prices kept moving while they were being frozen; please retry"))
     }
 
     /// Pays `request.quote_id` for `user`. See the module documentation for the steps.
@@ -328,7 +333,7 @@ impl Hyperdrive {
         sub: &str,
         request: &ChargeRequest,
         idempotency: &str,
-    ) -> Result<Charged, ApiError> {
+    ) -> Result<Charged, CheckoutError> {
         let order = self.open_order(user, request.quote_id, idempotency).await?;
         let (order_id, total) = order;
 
@@ -349,7 +354,10 @@ impl Hyperdrive {
             // sweeper fails the order (and frees its stock) once PostgreSQL is back.
             tracing::warn!(error = %e, order = %order_id, "checkout: could not record the intent; canceling it");
             let _ = self.stripe.cancel(&intent.id).await;
-            return Err(Paradox::StateLost.with("the order could not be recorded; nothing was charged"));
+            return Err(CheckoutError::paradox(
+                Reason::StateLost,
+                "the order could not be recorded; nothing was charged",
+            ));
         }
 
         match self.stripe.confirm(&intent.id, order_id).await {
@@ -359,8 +367,10 @@ impl Hyperdrive {
             }
             Ok(other) => {
                 let _ = self.stripe.cancel(&other.id).await;
-                let paradox = Paradox::PaymentFailed
-                    .with(format!("the payment did not complete ({}); nothing was charged", other.status));
+                let paradox = CheckoutError::paradox(
+                    Reason::PaymentFailed,
+                    format!("the payment did not complete ({}); nothing was charged", other.status),
+                );
                 self.conclude_refused(user, sub, order_id, paradox).await
             }
             Err(StripeFailure::Refused { message }) => {
@@ -375,8 +385,10 @@ impl Hyperdrive {
                         .unwrap_or_else(|| "The payment was refused.".into()),
                 };
                 let _ = self.stripe.cancel(&intent.id).await;
-                let paradox = Paradox::PaymentFailed
-                    .with(format!("{message} Nothing was charged; your cart and its stock are as they were."));
+                let paradox = CheckoutError::paradox(
+                    Reason::PaymentFailed,
+                    format!("{message} Nothing was charged; your cart and its stock are as they were."),
+                );
                 self.conclude_refused(user, sub, order_id, paradox).await
             }
             Err(StripeFailure::Unknown(e)) => {
@@ -386,8 +398,10 @@ impl Hyperdrive {
                     Ok(now) if now.is_paid() => self.record_paid(user, sub, order_id, total, &now.id).await,
                     Ok(now) if now.status == "requires_confirmation" || now.is_dead() => {
                         let _ = self.stripe.cancel(&now.id).await;
-                        let paradox = Paradox::PaymentFailed
-                            .with("the payment service did not answer in time; nothing was charged");
+                        let paradox = CheckoutError::paradox(
+                            Reason::PaymentFailed,
+                            "the payment service did not answer in time; nothing was charged",
+                        );
                         self.conclude_refused(user, sub, order_id, paradox).await
                     }
                     _ => Ok(Charged::Pending(self.pending_view(user, order_id, total).await)),
@@ -405,11 +419,13 @@ impl Hyperdrive {
         order: Uuid,
         total: i64,
         intent: Intent,
-    ) -> Result<Charged, ApiError> {
+    ) -> Result<Charged, CheckoutError> {
         let Some(client_secret) = intent.client_secret.clone() else {
             let _ = self.stripe.cancel(&intent.id).await;
-            let paradox = Paradox::PaymentFailed
-                .with("your bank asked for a confirmation that could not be started; nothing was charged");
+            let paradox = CheckoutError::paradox(
+                Reason::PaymentFailed,
+                "your bank asked for a confirmation that could not be started; nothing was charged",
+            );
             return self.conclude_refused(user, sub, order, paradox).await;
         };
         match ledger::await_authentication(&self.pool, order, self.auth_window).await {
@@ -424,7 +440,8 @@ impl Hyperdrive {
                 // Unrecorded, the wait could not be settled later: call it off now.
                 tracing::warn!(error = %e, %order, "checkout: could not record the wait for authentication");
                 let _ = self.stripe.cancel(&intent.id).await;
-                let paradox = Paradox::StateLost.with("the order could not be recorded; nothing was charged");
+                let paradox =
+                    CheckoutError::paradox(Reason::StateLost, "the order could not be recorded; nothing was charged");
                 self.conclude_refused(user, sub, order, paradox).await
             }
         }
@@ -433,8 +450,8 @@ impl Hyperdrive {
     /// Settles `user`'s `order` from its intent as Stripe reports it now: the page's follow-up
     /// after the bank's check (and a replayed checkout request). Idempotent: a settled order
     /// answers as it stands. Stripe unreachable leaves the order as it is, for the sweeper.
-    pub async fn settle_from_stripe(&self, user: Uuid, sub: &str, order: Uuid) -> Result<Charged, ApiError> {
-        self.settle_rate.take(&user).map_err(ApiError::rate_limited)?;
+    pub async fn settle_from_stripe(&self, user: Uuid, sub: &str, order: Uuid) -> Result<Charged, CheckoutError> {
+        self.settle_rate.take(&user).map_err(CheckoutError::RateLimited)?;
         let row: Option<PaymentRow> = sqlx::query_as(
             "SELECT status, stripe_payment_intent_id, total_cents, authenticate_by FROM orders WHERE id = $1 AND user_id = $2",
         )
@@ -444,7 +461,7 @@ impl Hyperdrive {
         .await?;
         let Some(PaymentRow { status, stripe_payment_intent_id: intent_id, total_cents: total, authenticate_by }) = row
         else {
-            return Err(ApiError::NotFound("no such order"));
+            return Err(CheckoutError::NotFound("no such order"));
         };
         if !matches!(status.as_str(), "pending" | "requires_action") {
             return self.settled(user, sub, order).await;
@@ -456,9 +473,10 @@ impl Hyperdrive {
             Ok(intent) if intent.belongs_to(order, total) => intent,
             Ok(intent) => {
                 tracing::warn!(%order, intent = %intent.id, "checkout: the intent does not match its order");
-                return Err(
-                    Paradox::StateLost.with("the payment could not be matched to this order; nothing more was charged")
-                );
+                return Err(CheckoutError::paradox(
+                    Reason::StateLost,
+                    "the payment could not be matched to this order; nothing more was charged",
+                ));
             }
             Err(e) => {
                 tracing::warn!(error = %e, %order, "checkout: Stripe unreachable while settling; the sweeper will");
@@ -486,18 +504,20 @@ impl Hyperdrive {
 
     /// The answer for an order that is already settled: paid (its items leave the cart orbit) or
     /// the paradox of a payment that did not go through.
-    async fn settled(&self, user: Uuid, sub: &str, order: Uuid) -> Result<Charged, ApiError> {
+    async fn settled(&self, user: Uuid, sub: &str, order: Uuid) -> Result<Charged, CheckoutError> {
         match ledger::order_view(&self.pool, user, order).await? {
-            Some(view) if view.status == "failed" => Err(Paradox::PaymentFailed
-                .with("the payment did not go through; nothing was charged and the stock went back")),
+            Some(view) if view.status == "failed" => Err(CheckoutError::paradox(
+                Reason::PaymentFailed,
+                "the payment did not go through; nothing was charged and the stock went back",
+            )),
             Some(view) if matches!(view.status.as_str(), "pending" | "requires_action") => Ok(Charged::Pending(view)),
             Some(view) => Ok(self.paid(sub, view).await),
-            None => Err(ApiError::NotFound("no such order")),
+            None => Err(CheckoutError::NotFound("no such order")),
         }
     }
 
     /// Writes the quote's `charging` state and a `pending` order; returns (order id, total).
-    async fn open_order(&self, user: Uuid, quote: Uuid, idempotency: &str) -> Result<(Uuid, i64), ApiError> {
+    async fn open_order(&self, user: Uuid, quote: Uuid, idempotency: &str) -> Result<(Uuid, i64), CheckoutError> {
         let mut tx = self.pool.begin().await?;
         let row: Option<(String, bool, i64)> = sqlx::query_as(
             "SELECT status, expires_at <= now(), total_cents FROM quotes WHERE id = $1 AND user_id = $2 FOR UPDATE",
@@ -507,7 +527,7 @@ impl Hyperdrive {
         .fetch_optional(&mut *tx)
         .await?;
         let Some((status, expired, total)) = row else {
-            return Err(ApiError::NotFound("no such quote: ask for a quote first"));
+            return Err(CheckoutError::NotFound("no such quote: ask for a quote first"));
         };
         match (status.as_str(), expired) {
             ("open", false) => {}
@@ -517,7 +537,7 @@ impl Hyperdrive {
                 return Err(expired_paradox());
             }
             ("released", _) => return Err(expired_paradox()),
-            _ => return Err(Paradox::Conflict.with("this quote is already being paid or was paid")),
+            _ => return Err(CheckoutError::paradox(Reason::Conflict, "this quote is already being paid or was paid")),
         }
         sqlx::query("UPDATE quotes SET status = 'charging' WHERE id = $1").bind(quote).execute(&mut *tx).await?;
         let order: Uuid = sqlx::query_scalar(
@@ -546,7 +566,7 @@ impl Hyperdrive {
         order: Uuid,
         total: i64,
         intent: &str,
-    ) -> Result<Charged, ApiError> {
+    ) -> Result<Charged, CheckoutError> {
         let started = std::time::Instant::now();
         loop {
             match ledger::settle_paid(&self.pool, order, intent).await {
@@ -561,7 +581,8 @@ impl Hyperdrive {
                 }
             }
         }
-        let view = ledger::order_view(&self.pool, user, order).await?.ok_or(ApiError::NotFound("no such order"))?;
+        let view =
+            ledger::order_view(&self.pool, user, order).await?.ok_or(CheckoutError::NotFound("no such order"))?;
         Ok(self.paid(sub, view).await)
     }
 
@@ -583,8 +604,8 @@ impl Hyperdrive {
         user: Uuid,
         sub: &str,
         order: Uuid,
-        paradox: ApiError,
-    ) -> Result<Charged, ApiError> {
+        paradox: CheckoutError,
+    ) -> Result<Charged, CheckoutError> {
         self.conclude_refused_for(user, sub, order, "payment_failed", paradox).await
     }
 
@@ -595,8 +616,8 @@ impl Hyperdrive {
         sub: &str,
         order: Uuid,
         reason: &str,
-        paradox: ApiError,
-    ) -> Result<Charged, ApiError> {
+        paradox: CheckoutError,
+    ) -> Result<Charged, CheckoutError> {
         if ledger::settle_failed(&self.pool, order, reason).await? {
             return Err(paradox);
         }
@@ -638,24 +659,29 @@ struct PaymentRow {
 }
 
 /// The paradox of a payment the shopper's bank did not confirm (3-D Secure failed or abandoned).
-fn bank_refused() -> ApiError {
-    Paradox::PaymentFailed
-        .with("your bank did not confirm the payment. Nothing was charged; your cart and its stock are as they were.")
+fn bank_refused() -> CheckoutError {
+    CheckoutError::paradox(
+        Reason::PaymentFailed,
+        "your bank did not confirm the payment. Nothing was charged; your cart and its stock are as they were.",
+    )
 }
 
-fn expired_paradox() -> ApiError {
-    Paradox::QuoteExpired.with("the frozen prices expired and the stock went back; ask for a new quote")
+fn expired_paradox() -> CheckoutError {
+    CheckoutError::paradox(
+        Reason::QuoteExpired,
+        "the frozen prices expired and the stock went back; ask for a new quote",
+    )
 }
 
-fn payment_paradox(failure: StripeFailure) -> ApiError {
+fn payment_paradox(failure: StripeFailure) -> CheckoutError {
     match failure {
-        StripeFailure::Refused { message } => Paradox::PaymentFailed.with(format!(
-            "{} Nothing was charged.",
-            message.unwrap_or_else(|| "The payment method was refused.".into())
-        )),
+        StripeFailure::Refused { message } => CheckoutError::paradox(
+            Reason::PaymentFailed,
+            format!("{} Nothing was charged.", message.unwrap_or_else(|| "The payment method was refused.".into())),
+        ),
         StripeFailure::Unknown(e) => {
             tracing::warn!(error = %e, "checkout: Stripe unreachable");
-            Paradox::PaymentFailed.with("the payment service is unreachable; nothing was charged")
+            CheckoutError::paradox(Reason::PaymentFailed, "the payment service is unreachable; nothing was charged")
         }
     }
 }
@@ -667,15 +693,15 @@ pub const MAX_UNITS_PER_QUOTE: u32 = 20;
 pub const MAX_UNITS_OF_ONE_PRODUCT: u32 = 10;
 
 /// Whether a cart is within what one quote may hold.
-fn check_hold_limits(cart: &[crate::cart::CartLine]) -> Result<(), ApiError> {
+fn check_hold_limits(cart: &[crate::cart::CartLine]) -> Result<(), CheckoutError> {
     let total: u32 = cart.iter().map(|line| line.quantity).sum();
     if cart.iter().any(|line| line.quantity > MAX_UNITS_OF_ONE_PRODUCT) {
-        return Err(ApiError::Unprocessable(format!(
+        return Err(CheckoutError::Invalid(format!(
             "a checkout holds at most {MAX_UNITS_OF_ONE_PRODUCT} units of one product; lower it in your cart orbit"
         )));
     }
     if total > MAX_UNITS_PER_QUOTE {
-        return Err(ApiError::Unprocessable(format!(
+        return Err(CheckoutError::Invalid(format!(
             "a checkout holds at most {MAX_UNITS_PER_QUOTE} units at once; remove some from your cart orbit"
         )));
     }

@@ -14,7 +14,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::stripe::{StripeFailure, StripeHub};
-use crate::http::error::ApiError;
+use super::CheckoutError;
 
 /// One line of a refund request: units of a product the order bought.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
@@ -73,10 +73,10 @@ struct BoughtLine {
 
 /// Works out the refund `request` asks for from what the order bought and what is left of its
 /// payment (`left_cents`). Every refusal is a 422 in words an admin can act on.
-fn plan(request: &RefundRequest, bought: &[BoughtLine], left_cents: i64) -> Result<Planned, ApiError> {
-    let refuse = |why: String| Err(ApiError::Unprocessable(why));
+fn plan(request: &RefundRequest, bought: &[BoughtLine], left_cents: i64) -> Result<Planned, CheckoutError> {
+    let refuse = |why: String| Err(CheckoutError::Invalid(why));
     if left_cents <= 0 {
-        return Err(ApiError::Conflict("this order has been refunded in full: nothing is left to refund"));
+        return Err(CheckoutError::Conflict("this order has been refunded in full: nothing is left to refund"));
     }
     let planned = match (request.amount_cents, &request.lines) {
         (Some(_), Some(_)) => return refuse("give amountCents or lines, not both".into()),
@@ -146,7 +146,7 @@ pub async fn refund(
     order: Uuid,
     idempotency_key: &str,
     request: &RefundRequest,
-) -> Result<Refunded, ApiError> {
+) -> Result<Refunded, CheckoutError> {
     let fingerprint = request.fingerprint();
     let mut tx = pool.begin().await?;
     let row: Option<(String, i64, i64, Option<String>)> = sqlx::query_as(
@@ -156,7 +156,7 @@ pub async fn refund(
     .fetch_optional(&mut *tx)
     .await?;
     let Some((status, total_cents, refunded_cents, intent)) = row else {
-        return Err(ApiError::NotFound("no such order"));
+        return Err(CheckoutError::NotFound("no such order"));
     };
     let earlier: Option<Vec<u8>> =
         sqlx::query_scalar("SELECT request_hash FROM refunds WHERE order_id = $1 AND idempotency_key = $2")
@@ -169,13 +169,13 @@ pub async fn refund(
         return if earlier == fingerprint {
             Ok(Refunded::Replayed)
         } else {
-            Err(ApiError::Unprocessable(
+            Err(CheckoutError::Invalid(
                 "this Idempotency-Key was already used for a different refund of this order; use a new key".into(),
             ))
         };
     }
     let (true, Some(intent)) = (matches!(status.as_str(), "paid" | "partially_refunded"), intent) else {
-        return Err(ApiError::Conflict("only a paid order can be refunded"));
+        return Err(CheckoutError::Conflict("only a paid order can be refunded"));
     };
     let bought: Vec<BoughtLine> = sqlx::query_as(
         "SELECT i.product_id, i.quantity, i.unit_price_cents,
@@ -192,7 +192,7 @@ pub async fn refund(
     let made = match stripe.refund(&intent, planned.amount_cents, order, stripe_key).await {
         Ok(made) => made,
         Err(StripeFailure::Refused { message }) => {
-            return Err(ApiError::Refused(format!(
+            return Err(CheckoutError::Refused(format!(
                 "Stripe refused the refund: {}. Nothing changed.",
                 message.unwrap_or_else(|| "no reason given".into())
             )));
@@ -200,7 +200,7 @@ pub async fn refund(
         Err(StripeFailure::Unknown(e)) => {
             // It may have been made: the same Idempotency-Key retried makes it once, and the
             // sweeper records what Stripe did meanwhile.
-            return Err(ApiError::Unavailable(anyhow::anyhow!("Stripe did not answer a refund: {e}")));
+            return Err(CheckoutError::Unavailable(anyhow::anyhow!("Stripe did not answer a refund: {e}")));
         }
     };
     let refund_id: Uuid = sqlx::query_scalar(
@@ -350,7 +350,7 @@ mod tests {
         let both = RefundRequest { amount_cents: Some(1), lines: lines(&[(1, 1)]), restock: false };
         assert!(plan(&both, &order, 1_000).is_err());
         assert!(plan(&RefundRequest { amount_cents: Some(5), restock: true, lines: None }, &order, 1_000).is_err());
-        assert!(matches!(plan(&amount(1), &order, 0), Err(ApiError::Conflict(_))), "nothing left");
+        assert!(matches!(plan(&amount(1), &order, 0), Err(CheckoutError::Conflict(_))), "nothing left");
     }
 
     #[test]

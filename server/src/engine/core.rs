@@ -4,8 +4,9 @@
 
 use std::collections::VecDeque;
 
-use physics_worker::physics::{self, apply_gesture, Body, StepScratch, Vec3, WellParams};
+use physics_worker::physics::{self, apply_gesture, Body, StepScratch, WellParams};
 use physics_worker::price::{price_cents, PriceInputs, PriceParams};
+use physics_worker::wire::{GestureKind, Reason};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -54,37 +55,13 @@ pub struct GestureOrigin {
     pub q: u32,
 }
 
-/// The gestures the engine understands.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum GestureKind {
-    /// An impulse (adds communal mass).
-    Flick(Vec3),
-    /// Pulled into a cart orbit (adds communal mass).
-    Beam,
-    /// Dropped out of a cart orbit.
-    Drop,
-}
-
-impl GestureKind {
-    /// What the gesture does to its body (see [`apply_gesture`]): `Some(Some(impulse))` for a
-    /// flick, `Some(None)` for a beam's mass, `None` for a drop, which moves nothing. Every node
-    /// forecasts exactly this to its clients.
-    pub fn effect(&self) -> Option<Option<Vec3>> {
-        match self {
-            Self::Flick(v) => Some(Some(*v)),
-            Self::Beam => Some(None),
-            Self::Drop => None,
-        }
-    }
-}
-
 /// The outcome of one gesture.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GestureResult {
     /// Who asked.
     pub origin: GestureOrigin,
     /// `None` when applied, otherwise why not.
-    pub refused: Option<String>,
+    pub refused: Option<Reason>,
 }
 
 /// What one tick did.
@@ -127,8 +104,9 @@ pub struct Engine {
 const REMEMBERED_GESTURES: usize = 100_000;
 
 impl Engine {
-    /// An engine over these products and bodies, starting at tick `n` and time `now_ms`.
-    pub fn new(products: Vec<ProductMeta>, bodies: Vec<Body>, n: u64, now_ms: f64) -> Self {
+    /// An engine over these products and bodies, starting at tick `n` and time `now_ms`, stepping
+    /// `params` (whose `dt` is the tick length) each tick.
+    pub fn new(products: Vec<ProductMeta>, bodies: Vec<Body>, n: u64, now_ms: f64, params: WellParams) -> Self {
         assert_eq!(products.len(), bodies.len(), "one body per product");
         let count = products.len();
         let mut engine = Self {
@@ -137,7 +115,7 @@ impl Engine {
             bodies,
             n,
             now_ms,
-            params: WellParams::default(),
+            params,
             price_params: PriceParams::default(),
             scratch: StepScratch::default(),
             last_interest_ms: vec![now_ms; count],
@@ -212,17 +190,17 @@ impl Engine {
     }
 
     fn apply(&mut self, gesture: &QueuedGesture) -> GestureResult {
-        let refused = self.try_apply(gesture).err().map(str::to_string);
+        let refused = self.try_apply(gesture).err();
         GestureResult { origin: gesture.origin.clone(), refused }
     }
 
-    fn try_apply(&mut self, gesture: &QueuedGesture) -> Result<(), &'static str> {
+    fn try_apply(&mut self, gesture: &QueuedGesture) -> Result<(), Reason> {
         if self.applied.contains(&gesture.id) {
-            return Err("duplicate");
+            return Err(Reason::Duplicate);
         }
-        let i = self.index_of(gesture.product).ok_or("unknown_product")?;
+        let i = self.index_of(gesture.product).ok_or(Reason::UnknownProduct)?;
         if let Some(impulse) = gesture.kind.effect() {
-            apply_gesture(&mut self.bodies[i], impulse, &self.params).map_err(|_| "bad_vector")?;
+            apply_gesture(&mut self.bodies[i], impulse, &self.params).map_err(|_| Reason::InvalidVector)?;
         }
         self.last_interest_ms[i] = self.now_ms;
         self.interactions[i].push_back(self.now_ms);
@@ -292,10 +270,10 @@ mod tests {
             })
             .collect();
         let bodies = (0..count).map(|i| initial_body(i, count, 1.0, &params)).collect();
-        Engine::new(products, bodies, 0, 0.0)
+        Engine::new(products, bodies, 0, 0.0, WellParams::default())
     }
 
-    fn flick(product: u128, v: Vec3) -> QueuedGesture {
+    fn flick(product: u128, v: physics_worker::physics::Vec3) -> QueuedGesture {
         QueuedGesture {
             id: Uuid::new_v4(),
             product: Uuid::from_u128(product),
@@ -310,10 +288,10 @@ mod tests {
         let g = flick(2, [0.5, 0.0, 0.0]);
         let out = e.tick(50.0, &[g.clone(), g.clone()]);
         assert_eq!(out.gestures[0].refused, None);
-        assert_eq!(out.gestures[1].refused.as_deref(), Some("duplicate"));
+        assert_eq!(out.gestures[1].refused, Some(Reason::Duplicate));
         let expected = 1.0 + e.params().mass_per_interaction - relax_loss(&e);
         assert!((e.bodies[1].m - expected).abs() < 1e-6, "mass {} vs {expected}", e.bodies[1].m);
-        assert_eq!(e.tick(100.0, &[g]).gestures[0].refused.as_deref(), Some("duplicate"));
+        assert_eq!(e.tick(100.0, &[g]).gestures[0].refused, Some(Reason::Duplicate));
         assert_eq!(e.interaction_count(1), 1);
     }
 
@@ -329,8 +307,8 @@ mod tests {
         let mut reference = engine(2);
         let out = e.tick(50.0, &[flick(99, [1.0, 0.0, 0.0]), flick(1, [f32::NAN, 0.0, 0.0])]);
         reference.tick(50.0, &[]);
-        assert_eq!(out.gestures[0].refused.as_deref(), Some("unknown_product"));
-        assert_eq!(out.gestures[1].refused.as_deref(), Some("bad_vector"));
+        assert_eq!(out.gestures[0].refused, Some(Reason::UnknownProduct));
+        assert_eq!(out.gestures[1].refused, Some(Reason::InvalidVector));
         assert_eq!(e.bodies, reference.bodies);
     }
 

@@ -19,7 +19,8 @@ pub mod store;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use physics_worker::wire::BodyState;
+use physics_worker::physics::WellParams;
+use physics_worker::wire::{BodyState, Reason};
 use sqlx::PgPool;
 
 use self::core::Engine;
@@ -53,6 +54,13 @@ pub struct EngineContext {
     pub stock: tokio::sync::watch::Receiver<stock::StockFeed>,
 }
 
+impl EngineContext {
+    /// The well's constants at this engine's tick length.
+    fn params(&self) -> WellParams {
+        WellParams::for_tick(self.tick)
+    }
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64() * 1_000.0).unwrap_or(0.0)
@@ -63,7 +71,7 @@ struct Leadership {
     lease: Lease,
     engine: Engine,
     /// Reason to send with the first broadcast (clients' state was reset).
-    paradox: Option<String>,
+    paradox: Option<Reason>,
     /// The catalog stamp the engine's products were loaded at (see [`stock::catalog_stamp`]).
     catalog_stamp: String,
 }
@@ -73,7 +81,7 @@ struct Leadership {
 async fn reload_catalog(ctx: &EngineContext, leading: &mut Leadership, stamp: String) -> anyhow::Result<usize> {
     let loaded = store::load_state(&ctx.pool, &ctx.redis, &ctx.keys).await?;
     let count = loaded.products.len();
-    leading.engine = Engine::new(loaded.products, loaded.bodies, leading.engine.n, now_ms());
+    leading.engine = Engine::new(loaded.products, loaded.bodies, leading.engine.n, now_ms(), ctx.params());
     leading.catalog_stamp = stamp;
     ctx.metrics.set_leader(true, count);
     Ok(count)
@@ -160,9 +168,9 @@ async fn become_leader(ctx: &EngineContext, kept: &mut Option<Engine>) -> Option
         Ok(loaded) => {
             let paradox = (loaded.reset > 0).then(|| {
                 tracing::warn!(reset = loaded.reset, "engine: product state lost; reset from PostgreSQL");
-                "state_lost".to_string()
+                Reason::StateLost
             });
-            let engine = Engine::new(loaded.products, loaded.bodies, loaded.n, now_ms());
+            let engine = Engine::new(loaded.products, loaded.bodies, loaded.n, now_ms(), ctx.params());
             let catalog_stamp = stock::catalog_stamp(&ctx.pool).await.unwrap_or_default();
             Some(Leadership { lease, engine, paradox, catalog_stamp })
         }
@@ -204,7 +212,7 @@ pub async fn tick_once(
     keys: &Keys,
     lease: &Lease,
     engine: &mut Engine,
-    paradox: Option<String>,
+    paradox: Option<Reason>,
 ) -> anyhow::Result<TickReport> {
     let Some(fenced) = store::begin_tick(redis, keys, lease, MAX_GESTURES_PER_TICK, engine.n + 1).await? else {
         return Ok(TickReport { written: false, gestures: 0, history: Vec::new() });

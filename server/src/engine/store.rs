@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 
 use deadpool_redis::redis::{self, Script};
 use physics_worker::physics::{initial_body, Body, WellParams};
-use physics_worker::wire::BodyState;
+use physics_worker::wire::{BodyState, Reason};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
@@ -62,7 +62,7 @@ pub struct TickBroadcast {
     /// Outcomes of the gestures applied this tick.
     pub gestures: Vec<GestureResult>,
     /// Set when clients' state was reset (e.g. `state_lost`): they rewind and resync.
-    pub paradox: Option<String>,
+    pub paradox: Option<Reason>,
 }
 
 /// This node's hold on the lease.

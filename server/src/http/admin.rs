@@ -3,19 +3,20 @@
 //! WebSocket hub pick the change up within a second (the catalog stamp, see
 //! [`crate::engine::stock`]), so connected shoppers see it live.
 
+use app::api::{AdminProduct, AdminProducts};
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, patch, put};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use uuid::Uuid;
 
 use super::error::{ApiError, ApiJson};
 use crate::auth::{Principal, Role};
 use crate::product_state;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The routes of this area.
 pub fn router() -> Router<AppState> {
@@ -81,9 +82,9 @@ struct StockBody {
 }
 
 /// A product as the admin API answers it.
-#[derive(Serialize, sqlx::FromRow)]
-#[serde(rename_all = "camelCase")]
-struct AdminProduct {
+/// A row of [`SELECT_ADMIN`].
+#[derive(sqlx::FromRow)]
+struct AdminRow {
     product_id: Uuid,
     slug: String,
     name: String,
@@ -103,25 +104,37 @@ const SELECT_ADMIN: &str = "SELECT p.id AS product_id, p.slug, p.name, p.descrip
         COALESCE(i.reserved_count, 0) AS reserved_count, p.retired_at IS NOT NULL AS retired
      FROM products p LEFT JOIN inventory i ON i.product_id = p.id";
 
-#[derive(Serialize)]
-struct AdminProducts {
-    products: Vec<AdminProduct>,
+impl From<AdminRow> for AdminProduct {
+    fn from(row: AdminRow) -> Self {
+        Self {
+            product_id: row.product_id.to_string(),
+            slug: row.slug,
+            name: row.name,
+            description: row.description,
+            image_url: row.image_url,
+            msrp_cents: row.msrp_cents,
+            price_floor_cents: row.price_floor_cents,
+            base_mass: row.base_mass,
+            stock_count: row.stock_count,
+            reserved_count: row.reserved_count,
+            retired: row.retired,
+        }
+    }
 }
 
 /// `GET /api/admin/products`: the whole catalog, retired products included, in catalog order.
 async fn list(State(state): State<AppState>, _admin: Admin) -> Result<Json<AdminProducts>, ApiError> {
-    let products = sqlx::query_as(&format!("{SELECT_ADMIN} ORDER BY p.retired_at IS NOT NULL, p.sort_order, p.slug"))
-        .fetch_all(&state.pool)
-        .await?;
-    Ok(Json(AdminProducts { products }))
+    let rows: Vec<AdminRow> =
+        sqlx::query_as(&format!("{SELECT_ADMIN} ORDER BY p.retired_at IS NOT NULL, p.sort_order, p.slug"))
+            .fetch_all(&state.pool)
+            .await?;
+    Ok(Json(AdminProducts { products: rows.into_iter().map(AdminProduct::from).collect() }))
 }
 
 async fn load(state: &AppState, id: Uuid) -> Result<AdminProduct, ApiError> {
-    sqlx::query_as(&format!("{SELECT_ADMIN} WHERE p.id = $1"))
-        .bind(id)
-        .fetch_optional(&state.pool)
-        .await?
-        .ok_or(ApiError::NotFound("no such product"))
+    let row: Option<AdminRow> =
+        sqlx::query_as(&format!("{SELECT_ADMIN} WHERE p.id = $1")).bind(id).fetch_optional(&state.pool).await?;
+    row.map(AdminProduct::from).ok_or(ApiError::NotFound("no such product"))
 }
 
 fn check_name(name: &str) -> Result<(), ApiError> {

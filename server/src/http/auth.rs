@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 
+use app::api::TokenPair;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
@@ -15,7 +16,7 @@ use super::error::{ApiError, ApiJson};
 use crate::auth::refresh::{self, Owner, Rotation};
 use crate::auth::users::{self, RegisterError, User};
 use crate::auth::{Principal, Role};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The routes of this area.
 pub fn router() -> Router<AppState> {
@@ -26,14 +27,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/refresh", post(refresh_pair))
         .route("/api/auth/logout", post(logout))
         .route("/api/auth/session", get(session))
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct TokenPair {
-    token: String,
-    refresh_token: String,
-    expires_in: u64,
 }
 
 #[derive(Deserialize)]
@@ -56,12 +49,10 @@ struct SessionInfo {
     expires_at: chrono::DateTime<chrono::Utc>,
 }
 
-impl TokenPair {
-    /// An access token for `sub` with `role` in `session`, beside that session's refresh token.
-    fn new(state: &AppState, sub: &str, role: Role, (refresh_token, session): (String, uuid::Uuid)) -> Self {
-        let (token, _) = state.tokens.issue_in_session(sub, role, session);
-        Self { token, refresh_token, expires_in: state.tokens.lifetime_secs() }
-    }
+/// An access token for `sub` with `role` in `session`, beside that session's refresh token.
+fn token_pair(state: &AppState, sub: &str, role: Role, (refresh_token, session): (String, uuid::Uuid)) -> TokenPair {
+    let (token, _) = state.tokens.issue_in_session(sub, role, session);
+    TokenPair { token, refresh_token, expires_in: state.tokens.lifetime_secs() }
 }
 
 /// Ends the access tokens of sessions whose refresh tokens were just revoked. If Redis cannot
@@ -81,7 +72,7 @@ async fn guest(
     state.throttle.mint_guest(client.ip()).map_err(ApiError::rate_limited)?;
     let sub = uuid::Uuid::new_v4().to_string();
     let session = refresh::issue(&state.pool, &Owner::Guest(sub.clone())).await?;
-    Ok(Json(TokenPair::new(&state, &sub, Role::Guest, session)))
+    Ok(Json(token_pair(&state, &sub, Role::Guest, session)))
 }
 
 /// Whether the caller's access token is good (a page asks after its socket was refused, to tell
@@ -130,7 +121,7 @@ async fn login(
 async fn sign_in(state: &AppState, headers: &HeaderMap, user: &User) -> Result<TokenPair, ApiError> {
     let sub = user.id.to_string();
     // A stale or invalid guest token must not stop a sign-in: its cart simply stays where it is.
-    if let Ok(Some(guest)) = Principal::from_headers(state, headers).await {
+    if let Ok(Some(guest)) = super::principal::from_headers(state, headers).await {
         if guest.role == Role::Guest {
             state.carts.merge(&guest.sub, &sub).await?;
             // The guest session ends here: its cart orbit now belongs to the account.
@@ -139,7 +130,7 @@ async fn sign_in(state: &AppState, headers: &HeaderMap, user: &User) -> Result<T
         }
     }
     let session = refresh::issue(&state.pool, &Owner::User(user.id)).await?;
-    Ok(TokenPair::new(state, &sub, user.role(), session))
+    Ok(token_pair(state, &sub, user.role(), session))
 }
 
 async fn refresh_pair(
@@ -150,10 +141,10 @@ async fn refresh_pair(
     match refresh::rotate(&state.pool, &body.refresh_token).await? {
         Rotation::Rotated { owner: Owner::User(user_id), token, family } => {
             let user = users::by_id(&state.pool, user_id).await?.ok_or_else(refused)?;
-            Ok(Json(TokenPair::new(&state, &user.id.to_string(), user.role(), (token, family))))
+            Ok(Json(token_pair(&state, &user.id.to_string(), user.role(), (token, family))))
         }
         Rotation::Rotated { owner: Owner::Guest(sub), token, family } => {
-            Ok(Json(TokenPair::new(&state, &sub, Role::Guest, (token, family))))
+            Ok(Json(token_pair(&state, &sub, Role::Guest, (token, family))))
         }
         Rotation::ReuseDetected(family) => {
             end_sessions(&state, &[family]).await;

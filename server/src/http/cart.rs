@@ -1,25 +1,28 @@
 //! `/api/cart`, `/api/cart/items/{productId}`: the shopper's cart orbit over REST. The same
 //! Redis cart the WebSocket's `beam` and `drop` change.
 
+use app::api::{CartAnswer, CartItem};
 use axum::extract::{Path, State};
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use uuid::Uuid;
 
 use super::error::{ApiError, ApiJson};
 use crate::auth::Principal;
 use crate::cart::{CartLine, MAX_QUANTITY};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The routes of this area.
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/cart", get(show)).route("/api/cart/items/{product_id}", put(set_quantity).delete(remove))
 }
 
-#[derive(Serialize)]
-struct Cart {
-    items: Vec<CartLine>,
+/// The answer of every cart route: the whole cart orbit.
+fn answer(lines: Vec<CartLine>) -> Json<CartAnswer> {
+    let items =
+        lines.into_iter().map(|l| CartItem { product_id: l.product_id.to_string(), quantity: l.quantity }).collect();
+    Json(CartAnswer { items })
 }
 
 #[derive(Deserialize)]
@@ -27,8 +30,8 @@ struct QuantityBody {
     quantity: i64,
 }
 
-async fn show(State(state): State<AppState>, who: Principal) -> Result<Json<Cart>, ApiError> {
-    Ok(Json(Cart { items: state.carts.get(&who.sub).await? }))
+async fn show(State(state): State<AppState>, who: Principal) -> Result<Json<CartAnswer>, ApiError> {
+    Ok(answer(state.carts.get(&who.sub).await?))
 }
 
 async fn set_quantity(
@@ -36,22 +39,22 @@ async fn set_quantity(
     who: Principal,
     Path(product): Path<String>,
     ApiJson(body): ApiJson<QuantityBody>,
-) -> Result<Json<Cart>, ApiError> {
+) -> Result<Json<CartAnswer>, ApiError> {
     let product = live_product(&state, &product).await?;
     let quantity = u32::try_from(body.quantity)
         .ok()
         .filter(|q| (1..=MAX_QUANTITY).contains(q))
         .ok_or_else(|| ApiError::Unprocessable(format!("quantity must be a whole number from 1 to {MAX_QUANTITY}")))?;
-    Ok(Json(Cart { items: state.carts.set_quantity(&who.sub, product, quantity).await? }))
+    Ok(answer(state.carts.set_quantity(&who.sub, product, quantity).await?))
 }
 
 async fn remove(
     State(state): State<AppState>,
     who: Principal,
     Path(product): Path<String>,
-) -> Result<Json<Cart>, ApiError> {
+) -> Result<Json<CartAnswer>, ApiError> {
     let product = product.parse::<Uuid>().map_err(|_| ApiError::NotFound("no such product"))?;
-    Ok(Json(Cart { items: state.carts.remove(&who.sub, product).await? }))
+    Ok(answer(state.carts.remove(&who.sub, product).await?))
 }
 
 /// The uuid of a product that can go into a cart (exists, not retired).

@@ -16,8 +16,9 @@ use uuid::Uuid;
 
 use super::error::{ApiError, ApiJson};
 use crate::auth::{Principal, Role};
-use crate::checkout::{ledger, refunds, ChargeRequest, Charged};
-use crate::startup::AppState;
+use crate::checkout::{ledger, refunds, ChargeRequest, Charged, CheckoutError};
+use crate::state::AppState;
+use physics_worker::wire::Reason;
 
 /// The routes of this area.
 pub fn router() -> Router<AppState> {
@@ -79,7 +80,7 @@ async fn checkout(
 
     let (status, body) = match state.hyperdrive.charge(user, &who.sub, &request, &key).await {
         Ok(charged) => charged_parts(charged, StatusCode::CREATED),
-        Err(ApiError::Unavailable(e)) => {
+        Err(CheckoutError::Unavailable(e)) => {
             // Nothing to remember: let the same key be retried once the service is back.
             let _ = sqlx::query(
                 "DELETE FROM checkout_requests WHERE user_id = $1 AND idempotency_key = $2 AND order_id IS NULL",
@@ -90,7 +91,7 @@ async fn checkout(
             .await;
             return Err(ApiError::Unavailable(e));
         }
-        Err(e) => e.to_parts(),
+        Err(e) => ApiError::from(e).to_parts(),
     };
     // Pending answers (202) are not final: a replay rebuilds them from the order.
     if status != StatusCode::ACCEPTED {
@@ -190,7 +191,7 @@ async fn replay(
             Ok((status, Json(body)).into_response())
         }
         Some(view) if view.status == "failed" => {
-            Err(crate::http::error::Paradox::PaymentFailed.with("the payment did not go through; nothing was charged"))
+            Err(ApiError::paradox(Reason::PaymentFailed, "the payment did not go through; nothing was charged"))
         }
         _ => Err(ApiError::InProgress("this checkout is still being processed; retry in a moment")),
     }

@@ -1,10 +1,13 @@
 //! The REST API's one error type. Each variant knows its status code and its contract code;
 //! internal details are logged, never sent.
 
+use app::api::ErrorBody;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use physics_worker::wire::{ErrCode, Reason};
+
+use crate::checkout::CheckoutError;
 
 /// Everything a REST handler can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -31,7 +34,7 @@ pub enum ApiError {
     #[error("{message}")]
     Paradox {
         /// Which kind of paradox (the contract's `reason`).
-        reason: Paradox,
+        reason: Reason,
         /// What happened, in plain words.
         message: String,
     },
@@ -52,36 +55,24 @@ pub enum ApiError {
     Unavailable(#[from] anyhow::Error),
 }
 
-/// The reasons of `ERR_TEMPORAL_PARADOX` (CONTRACT.md, checkout).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Paradox {
-    /// Not enough units left.
-    OutOfStock,
-    /// The quote's frozen prices ran out.
-    QuoteExpired,
-    /// Stripe refused or could not take the payment.
-    PaymentFailed,
-    /// Live state (Redis) or the record (PostgreSQL) was lost at the critical moment.
-    StateLost,
-    /// Something changed concurrently; retrying may work.
-    Conflict,
+impl ApiError {
+    /// A Temporal Paradox for this reason (`out_of_stock`, `quote_expired`, `payment_failed`,
+    /// `state_lost` or `conflict` at checkout), with its plain-words message.
+    pub fn paradox(reason: Reason, message: impl Into<String>) -> Self {
+        Self::Paradox { reason, message: message.into() }
+    }
 }
 
-impl Paradox {
-    /// This paradox with its plain-words message.
-    pub fn with(self, message: impl Into<String>) -> ApiError {
-        ApiError::Paradox { reason: self, message: message.into() }
-    }
-
-    /// The contract's name of this reason.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::OutOfStock => "out_of_stock",
-            Self::QuoteExpired => "quote_expired",
-            Self::PaymentFailed => "payment_failed",
-            Self::StateLost => "state_lost",
-            Self::Conflict => "conflict",
+impl From<CheckoutError> for ApiError {
+    fn from(e: CheckoutError) -> Self {
+        match e {
+            CheckoutError::NotFound(what) => Self::NotFound(what),
+            CheckoutError::Invalid(why) => Self::Unprocessable(why),
+            CheckoutError::Conflict(why) => Self::Conflict(why),
+            CheckoutError::Paradox { reason, message } => Self::Paradox { reason, message },
+            CheckoutError::Refused(why) => Self::Refused(why),
+            CheckoutError::RateLimited(wait) => Self::rate_limited(wait),
+            CheckoutError::Unavailable(inner) => Self::Unavailable(inner),
         }
     }
 }
@@ -136,7 +127,7 @@ impl ApiError {
             Self::Conflict(_) => (StatusCode::CONFLICT, "ERR_CONFLICT"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "ERR_NOT_FOUND"),
             Self::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "ERR_INVALID"),
-            Self::Paradox { .. } => (StatusCode::CONFLICT, physics_worker::wire::ERR_TEMPORAL_PARADOX),
+            Self::Paradox { .. } => (StatusCode::CONFLICT, ErrCode::TemporalParadox.as_str()),
             Self::InProgress(_) => (StatusCode::CONFLICT, "ERR_IN_PROGRESS"),
             Self::Refused(_) => (StatusCode::CONFLICT, "ERR_REFUSED"),
             Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "ERR_RATE_LIMITED"),
@@ -157,11 +148,12 @@ impl ApiError {
             }
             other => other.to_string(),
         };
-        let mut body = json!({ "error": code, "message": message });
-        if let Self::Paradox { reason, .. } = self {
-            body["reason"] = json!(reason.as_str());
-        }
-        (status, body)
+        let reason = match self {
+            Self::Paradox { reason, .. } => Some(*reason),
+            _ => None,
+        };
+        let body = ErrorBody { error: code.to_string(), message, reason };
+        (status, serde_json::to_value(body).unwrap_or_default())
     }
 }
 

@@ -1,4 +1,6 @@
-//! REST routes (CONTRACT.md, "REST"): one router per area, merged in [`api_router`].
+//! Everything HTTP: the site's [`router`] (pages, socket, static files and the REST routes of
+//! CONTRACT.md, "REST", one router per area merged in [`api_router`]), the request extractor
+//! and the one error type, which converts the domain's errors.
 
 /// `/api/admin/…`: catalog and stock management.
 pub mod admin;
@@ -12,8 +14,14 @@ pub mod checkout;
 pub mod error;
 /// `/api/admin/orders…`: the orders desk and refunds.
 pub mod orders_desk;
+/// The request extractor for `Authorization: Bearer`.
+pub mod principal;
 /// `/api/products…`: the public catalog.
 pub mod products;
+/// The whole site's router and its page, header and cache policies.
+pub mod site;
+
+pub use site::router;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderMap;
@@ -21,7 +29,7 @@ use axum::Router;
 
 use self::error::ApiError;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Largest request body the REST API reads (413 beyond): every JSON body it takes is small.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

@@ -12,7 +12,7 @@ use super::admin::Admin;
 use super::error::{ApiError, ApiJson};
 use crate::checkout::desk::{self, DeskFilter, ORDER_STATUSES};
 use crate::checkout::refunds::{self, RefundRequest, Refunded};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The routes of this area.
 pub fn router() -> Router<AppState> {

@@ -1,5 +1,6 @@
 //! `/api/products`, `/api/products/{slug}`, `/api/products/{slug}/price-history`.
 
+use app::api::ProductList;
 use app::catalog::ProductSummary;
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
@@ -9,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use physics_worker::view::SEARCH_MAX_CHARS;
 
 use super::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The routes of this area.
 pub fn router() -> Router<AppState> {
@@ -17,11 +18,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/products", get(list))
         .route("/api/products/{slug}", get(one))
         .route("/api/products/{slug}/price-history", get(price_history))
-}
-
-#[derive(Serialize)]
-struct ProductList {
-    products: Vec<ProductSummary>,
 }
 
 #[derive(Deserialize)]

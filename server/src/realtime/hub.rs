@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use physics_worker::wire::{self, BodyState, CatalogEntry, ServerFrame, StockLevel};
+use physics_worker::delta::Predictor;
+use physics_worker::physics::WellParams;
+use physics_worker::wire::{self, BodyState, CatalogEntry, Reason, ServerFrame, StockLevel};
 use sqlx::PgPool;
 use tokio::sync::{mpsc, watch, Notify};
 use uuid::Uuid;
 
-use super::delta::Predictor;
 use super::metrics::RealtimeMetrics;
 use super::raw::{self, Drained, Writer};
 use crate::engine::now_ms;
@@ -28,7 +29,7 @@ pub const CONTROL_QUEUE: usize = 64;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Resync {
     /// The engine reset the live state (a Temporal Paradox): announced with an `err` frame first.
-    Paradox(String),
+    Paradox(Reason),
     /// Products were created or retired, so the indices moved: a quiet `sync`.
     Catalog,
 }
@@ -80,7 +81,7 @@ pub struct TickFrames {
     /// Every product's state (for `sync` frames).
     pub state: Arc<Vec<BodyState>>,
     /// Set when the engine reset clients' state: sockets send a paradox, then a fresh `sync`.
-    pub paradox: Option<String>,
+    pub paradox: Option<Reason>,
     /// Set on the first tick of a new catalog: sockets get a fresh `sync` with the new indices.
     pub catalog_changed: bool,
     /// The catalog the indices refer to.
@@ -248,6 +249,8 @@ struct Registered {
 pub struct Hub {
     node: String,
     keyframe_every: u64,
+    /// The engine's tick length, announced in `sync` frames.
+    pub tick_ms: u32,
     frames: watch::Sender<Option<Arc<TickFrames>>>,
     /// The newest ticks, contiguous, oldest first (at most [`KEPT_TICKS`]).
     recent: Mutex<std::collections::VecDeque<Arc<TickFrames>>>,
@@ -277,9 +280,11 @@ impl Hub {
     /// each socket gets a keyframe once a second. With `gesture_events` it forwards other
     /// shoppers' gestures as `ev` frames ([`Hub::forward_event`]).
     pub fn new(node: String, tick: Duration, gesture_events: bool) -> Self {
+        let tick_ms = WellParams::for_tick(tick).tick_ms();
         Self {
             node,
-            keyframe_every: (1_000 / tick.as_millis().max(1) as u64).max(1),
+            keyframe_every: physics_worker::shared::ticks_per_keyframe(tick_ms),
+            tick_ms,
             frames: watch::Sender::new(None),
             recent: Mutex::default(),
             catalog: RwLock::default(),
@@ -437,7 +442,7 @@ impl Hub {
         shutdown: impl std::future::Future<Output = ()>,
     ) {
         tokio::pin!(shutdown);
-        let mut predictor = Predictor::default();
+        let mut predictor = Predictor::new(WellParams::for_tick_ms(self.tick_ms));
         // Writing to the sockets runs apart from receiving ticks: when a fan-out takes longer
         // than a tick, the next one starts from the newest tick instead of falling behind.
         let fan_out = {
@@ -452,7 +457,7 @@ impl Hub {
                     let Some(newest) = window.last() else { continue };
                     fanned_out = newest.n;
                     let resync = match window.iter().rev().find_map(|f| f.paradox.as_ref()) {
-                        Some(reason) => Some(Resync::Paradox(reason.clone())),
+                        Some(&reason) => Some(Resync::Paradox(reason)),
                         None => window.iter().any(|f| f.catalog_changed).then_some(Resync::Catalog),
                     };
                     if let Some(why) = resync {
@@ -549,7 +554,7 @@ impl Hub {
         for result in tick.gestures.iter().filter(|g| g.origin.node == self.node) {
             let frame = match &result.refused {
                 None => ServerFrame::Ack { q: result.origin.q, n: tick.n },
-                Some(reason) => ServerFrame::paradox(Some(result.origin.q), reason),
+                Some(reason) => ServerFrame::paradox(Some(result.origin.q), *reason),
             };
             self.answer(result.origin.conn, &frame);
         }

@@ -7,8 +7,6 @@
 
 /// Socket limits per subject and per node.
 pub mod admission;
-/// Which products a client cannot predict this tick.
-pub mod delta;
 /// The node's fan-out: subscription, per-tick frames, gesture answers.
 pub mod hub;
 /// Counters exported on `/metrics`.

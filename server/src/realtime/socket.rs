@@ -9,9 +9,8 @@ use axum::Json;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use hyper_util::rt::TokioIo;
-use physics_worker::physics::WellParams;
 use physics_worker::wire::{
-    self, validate_gesture, CartLine as WireCartLine, ClientFrame, GestureAction, ServerFrame, ValidGesture,
+    self, validate_gesture, CartLine as WireCartLine, ClientFrame, Gesture, GestureKind, Reason, ServerFrame,
     MAX_CLIENT_FRAME_BYTES, SUBPROTOCOL,
 };
 use serde_json::json;
@@ -26,10 +25,10 @@ use super::{CLIENT_FRAMES_PER_SEC, CLIENT_FRAME_BURST};
 use crate::auth::tokens::unix_now;
 use crate::auth::Principal;
 use crate::cart::Change;
-use crate::engine::core::{GestureKind, GestureOrigin, QueuedGesture};
+use crate::engine::core::{GestureOrigin, QueuedGesture};
 use crate::engine::{now_ms, store};
 use crate::rate::TokenBucket;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Longest a single write to a socket may take before the client is considered gone.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(2);
@@ -61,7 +60,7 @@ pub async fn upgrade(
         .collect();
     let token = offered.iter().find_map(|p| p.strip_prefix("bearer."));
     let principal = match token {
-        Some(token) => Principal::from_token(&state, token).await,
+        Some(token) => Principal::from_token(&state.tokens, &state.revocations, token).await,
         None => None,
     };
     let Some(principal) = principal else {
@@ -233,7 +232,7 @@ impl Connection {
         let resync = self.outlet.resync.lock().expect("resync lock").take();
         if let Some(why) = resync {
             if let Resync::Paradox(reason) = why {
-                self.send_frame(&ServerFrame::paradox(None, &reason)).await?;
+                self.send_frame(&ServerFrame::paradox(None, reason)).await?;
             }
             let latest = self.state.hub.subscribe().borrow().clone();
             if let Some(frames) = latest {
@@ -303,6 +302,7 @@ impl Connection {
         let sync = ServerFrame::Sync {
             t: now_ms(),
             n: frames.n,
+            dt: hub.tick_ms,
             catalog: frames.catalog.entries.clone(),
             s: frames.state.as_ref().clone(),
             cart,
@@ -340,7 +340,7 @@ impl Connection {
         };
         let frame = match wire::decode::<ClientFrame>(&bytes) {
             Ok(frame) => frame,
-            Err(_) => return self.bad_frame(None, "malformed").await,
+            Err(_) => return self.bad_frame(None, Reason::Malformed).await,
         };
         match frame {
             ClientFrame::Ping { c } => {
@@ -350,19 +350,19 @@ impl Connection {
             ClientFrame::Auth { token } => self.reauthenticate(&token, expiry).await,
             gesture => {
                 let catalog = self.state.hub.catalog();
-                match validate_gesture(&gesture, catalog.ids.len(), WellParams::default().max_impulse) {
-                    Some(Ok(valid)) => {
+                match validate_gesture(&gesture, catalog.ids.len(), physics_worker::shared::MAX_IMPULSE) {
+                    Some(Ok((q, valid))) => {
                         let product = catalog.ids[valid.i as usize];
-                        self.gesture(valid, product).await
+                        self.gesture(q, valid, product).await
                     }
-                    Some(Err(rejection)) => self.bad_frame(gesture_seq(&gesture), rejection.reason()).await,
+                    Some(Err(reason)) => self.bad_frame(gesture_seq(&gesture), reason).await,
                     None => Ok(()),
                 }
             }
         }
     }
 
-    async fn bad_frame(&mut self, q: Option<u32>, reason: &str) -> Result<(), End> {
+    async fn bad_frame(&mut self, q: Option<u32>, reason: Reason) -> Result<(), End> {
         self.state.hub.metrics.bad_frames.fetch_add(1, Relaxed);
         self.send_frame(&ServerFrame::bad_frame(q, reason)).await
     }
@@ -373,7 +373,7 @@ impl Connection {
         token: &str,
         expiry: &mut std::pin::Pin<Box<tokio::time::Sleep>>,
     ) -> Result<(), End> {
-        match Principal::from_token(&self.state, token).await {
+        match Principal::from_token(&self.state.tokens, &self.state.revocations, token).await {
             Some(principal) if principal.sub == self.principal.sub => {
                 self.principal = principal;
                 expiry.as_mut().reset(until(self.principal.exp));
@@ -385,37 +385,37 @@ impl Connection {
 
     /// Applies the cart side of a gesture here, then queues it for the engine, which answers
     /// with `ack` (or a paradox) through the hub once a tick has applied it.
-    async fn gesture(&mut self, gesture: ValidGesture, product: uuid::Uuid) -> Result<(), End> {
-        let q = gesture.q;
-        match self.apply_and_queue(gesture, product).await {
+    async fn gesture(&mut self, q: u32, gesture: Gesture, product: uuid::Uuid) -> Result<(), End> {
+        match self.apply_and_queue(q, gesture, product).await {
             Ok(()) => Ok(()),
             Err(reason) => self.send_frame(&ServerFrame::paradox(Some(q), reason)).await,
         }
     }
 
     /// The cart change and the queueing of a gesture; the paradox reason when either fails.
-    async fn apply_and_queue(&self, gesture: ValidGesture, product: uuid::Uuid) -> Result<(), &'static str> {
+    async fn apply_and_queue(&self, q: u32, gesture: Gesture, product: uuid::Uuid) -> Result<(), Reason> {
         let carts = &self.state.carts;
-        let kind = match gesture.action {
-            GestureAction::Flick(v) => GestureKind::Flick(v),
-            GestureAction::Beam => match carts.add_one(&self.principal.sub, product).await {
-                Ok(Change::Done(_)) => GestureKind::Beam,
-                Ok(Change::Full) => return Err("cart_full"),
-                Err(_) => return Err("unavailable"),
+        match gesture.kind {
+            GestureKind::Flick(_) => {}
+            GestureKind::Beam => match carts.add_one(&self.principal.sub, product).await {
+                Ok(Change::Done(_)) => {}
+                Ok(Change::Full) => return Err(Reason::CartFull),
+                Err(_) => return Err(Reason::Unavailable),
             },
-            GestureAction::Drop => carts
-                .remove(&self.principal.sub, product)
-                .await
-                .map(|_| GestureKind::Drop)
-                .map_err(|_| "unavailable")?,
-        };
+            GestureKind::Drop => {
+                carts.remove(&self.principal.sub, product).await.map_err(|_| Reason::Unavailable)?;
+            }
+        }
         let queued = QueuedGesture {
             id: uuid::Uuid::new_v4(),
             product,
-            kind,
-            origin: GestureOrigin { node: self.state.hub.node().to_string(), conn: self.id, q: gesture.q },
+            kind: gesture.kind,
+            origin: GestureOrigin { node: self.state.hub.node().to_string(), conn: self.id, q },
         };
-        store::queue_gesture(&self.state.redis, &self.state.keys, &queued).await.map(|_| ()).map_err(|_| "unavailable")
+        store::queue_gesture(&self.state.redis, &self.state.keys, &queued)
+            .await
+            .map(|_| ())
+            .map_err(|_| Reason::Unavailable)
     }
 }
 

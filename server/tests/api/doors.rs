@@ -220,7 +220,8 @@ async fn guessing_passwords_is_throttled_per_account_and_per_address() {
 #[tokio::test]
 async fn the_gesture_queue_is_bounded() {
     use deadpool_redis::redis;
-    use swiftcart::engine::core::{GestureKind, GestureOrigin, QueuedGesture};
+    use physics_worker::wire::GestureKind;
+    use swiftcart::engine::core::{GestureOrigin, QueuedGesture};
     use swiftcart::engine::store::{queue_gesture, MAX_QUEUED_GESTURES};
     // No engine drains this prefix: a node whose engine stopped, as far as the queue can tell.
     let redis = swiftcart::redis_pool::create_pool(&crate::helpers::shared_redis_url()).unwrap();

@@ -2,7 +2,8 @@ use std::time::{Duration, Instant};
 
 use deadpool_redis::redis;
 use futures_util::StreamExt;
-use swiftcart::engine::core::{GestureKind, GestureOrigin, QueuedGesture};
+use physics_worker::wire::GestureKind;
+use swiftcart::engine::core::{GestureOrigin, QueuedGesture};
 use swiftcart::engine::store::{queue_gesture, TickBroadcast};
 use tokio::sync::mpsc;
 
@@ -158,14 +159,14 @@ async fn with_the_leader_gone_too_a_flush_brings_products_back_at_msrp_with_a_pa
     let paradox = tokio::time::timeout(Duration::from_secs(3), async {
         while let Some(t) = ticks.recv().await {
             if let Some(reason) = t.paradox {
-                return reason;
+                return Some(reason);
             }
         }
-        String::new()
+        None
     })
     .await
     .expect("a paradox was broadcast");
-    assert_eq!(paradox, "state_lost");
+    assert_eq!(paradox, Some(physics_worker::wire::Reason::StateLost));
     drop(conn);
     b.cleanup().await;
     a.cleanup().await;
@@ -200,9 +201,9 @@ async fn gestures_from_concurrent_senders_are_applied_exactly_once() {
     let _ = tokio::time::timeout(Duration::from_secs(3), async {
         while let Some(t) = ticks.recv().await {
             for g in t.gestures {
-                match g.refused.as_deref() {
+                match g.refused {
                     None => applied += 1,
-                    Some("duplicate") => duplicates += 1,
+                    Some(physics_worker::wire::Reason::Duplicate) => duplicates += 1,
                     Some(other) => panic!("unexpected refusal {other}"),
                 }
             }

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use physics_worker::physics::{apply_gesture, step, Body, StepScratch, Vec3, WellParams};
+use physics_worker::wire::GestureKind;
 use physics_worker::wire::{BodyState, ClientFrame, ServerFrame};
-use swiftcart::engine::core::{GestureKind, GestureOrigin, QueuedGesture};
+use swiftcart::engine::core::{GestureOrigin, QueuedGesture};
 use swiftcart::engine::store::queue_gesture;
 
 use crate::helpers::{spawn_app, spawn_app_with};

@@ -83,6 +83,8 @@ pub struct Options {
     pub connections_per_address: Option<usize>,
     /// `SWIFTCART_SOCKET_IDLE_SECS`.
     pub socket_idle_secs: Option<u64>,
+    /// `SWIFTCART_TICK_MS`.
+    pub tick_ms: Option<u32>,
 }
 
 /// Creates a fresh database, migrates and seeds it, and starts the server on port 0.
@@ -121,6 +123,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         ("SWIFTCART_REQUEST_TIMEOUT_SECS", options.request_timeout_secs.unwrap_or(30).to_string()),
         ("SWIFTCART_CONNECTIONS_PER_ADDRESS", options.connections_per_address.unwrap_or(256).to_string()),
         ("SWIFTCART_SOCKET_IDLE_SECS", options.socket_idle_secs.unwrap_or(30).to_string()),
+        ("SWIFTCART_TICK_MS", options.tick_ms.unwrap_or(physics_worker::shared::DEFAULT_TICK_MS).to_string()),
     ];
     let config = Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())).unwrap();
 

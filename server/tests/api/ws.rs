@@ -5,11 +5,13 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use futures_util::SinkExt;
-use physics_worker::wire::{ClientFrame, ServerFrame};
+use physics_worker::manifold::Manifold;
+use physics_worker::physics::{step, StepScratch, WellParams};
+use physics_worker::wire::{ClientFrame, ErrCode, Reason, ServerFrame};
 use swiftcart::auth::{Claims, Role, TokenKeys};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{spawn_app, spawn_app_with, TestApp, ALLOWED_ORIGIN};
+use crate::helpers::{spawn_app, spawn_app_with, Options, TestApp, ALLOWED_ORIGIN};
 use crate::wsclient::{connect, open, open_non_reading, Next, WsClient};
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -113,6 +115,65 @@ async fn a_socket_gets_sync_then_state_frames_in_tick_order_with_keyframes() {
     }
     assert!(ticks.len() >= 30, "about 20 ticks a second, got {}", ticks.len());
     assert!((2..=4).contains(&keyframes), "a keyframe about once a second, got {keyframes}");
+    app.cleanup().await;
+}
+
+/// The tick length is announced in `sync` and honoured by the worker's manifold: at a tick that
+/// is not the default, the state the manifold rebuilds from the frames, stepped once, is the
+/// engine's next keyframe bit for bit, and the engine's deltas list only what it could not
+/// predict (nothing, with nobody gesturing).
+#[tokio::test]
+async fn at_a_100_ms_tick_a_workers_manifold_steps_exactly_as_the_engine() {
+    let app = spawn_app_with(Options { tick_ms: Some(100), ..Options::default() }).await;
+    let token = app.guest_token().await;
+    let mut client = connect(&app, &token).await;
+    let mut manifold = Manifold::new();
+    let dt = client
+        .wait_for(5 * SECOND, |frame| match frame {
+            ServerFrame::Sync { dt, catalog, n, t, s, .. } => {
+                manifold.on_sync(*dt, catalog, *n, *t, s, *t);
+                Some(*dt)
+            }
+            _ => None,
+        })
+        .await
+        .expect("a sync frame first");
+    assert_eq!(dt, 100, "the sync frame announces the configured tick");
+    let products = manifold.len();
+    let params = WellParams::for_tick_ms(dt);
+    let mut scratch = StepScratch::default();
+
+    let (mut keyframes_checked, mut deltas, mut ticks) = (0, 0, Vec::new());
+    let started = Instant::now();
+    while keyframes_checked < 2 {
+        assert!(started.elapsed() < 10 * SECOND, "two keyframes after held ticks within 10 s");
+        let Some(Next::Frame(frame)) = client.next(SECOND).await else { panic!("frames keep coming") };
+        let ServerFrame::State { n, t, s } = frame else { continue };
+        ticks.push((n, Instant::now()));
+        let held = manifold.confirmed_tick();
+        if s.len() == products && held == Some(n - 1) {
+            let mut predicted = manifold.confirmed_bodies().expect("synced").to_vec();
+            step(&mut predicted, &params, &mut scratch);
+            for state in &s {
+                let body = &predicted[state.i as usize];
+                assert!(
+                    body.has_bits_of(state.p, state.v, state.m),
+                    "tick {n}, product {}: predicted {body:?}, engine {state:?}",
+                    state.i
+                );
+            }
+            keyframes_checked += 1;
+        } else if s.len() < products {
+            deltas += 1;
+            assert!(s.len() < products / 2, "tick {n}: a delta lists {} of {products} products", s.len());
+        }
+        manifold.on_state(n, t, &s, t);
+    }
+    assert!(deltas >= 5, "deltas between the keyframes, got {deltas}");
+    // Ten ticks a second: the engine really runs at the tick it announced.
+    let (first, last) = (ticks.first().unwrap(), ticks.last().unwrap());
+    let per_tick = last.1.duration_since(first.1).as_secs_f64() * 1_000.0 / (last.0 - first.0) as f64;
+    assert!((80.0..=130.0).contains(&per_tick), "{per_tick:.1} ms per tick");
     app.cleanup().await;
 }
 
@@ -254,20 +315,20 @@ async fn bad_frames_get_errors_and_the_socket_keeps_working() {
     let app = spawn_app().await;
     let mut client = synced(&app, &app.guest_token().await).await;
     let bad_frame = |f: &ServerFrame| match f {
-        ServerFrame::Err { code, reason, q } if code == "ERR_BAD_FRAME" => Some((reason.clone(), *q)),
+        ServerFrame::Err { code: ErrCode::BadFrame, reason, q } => Some((*reason, *q)),
         _ => None,
     };
     client.send_raw(vec![0xc1, 0x13, 0x37, 0xff, 0x00]).await;
-    assert_eq!(client.wait_for(SECOND, bad_frame).await, Some((Some("malformed".into()), None)));
+    assert_eq!(client.wait_for(SECOND, bad_frame).await, Some((Some(Reason::Malformed), None)));
     let unknown_kind = rmp_serde::to_vec_named(&serde_json::json!({"k": "warp", "i": 1})).unwrap();
     client.send_raw(unknown_kind).await;
     assert!(client.wait_for(SECOND, bad_frame).await.is_some());
     client.send(&ClientFrame::Flick { i: 1, v: [f32::NAN, 0.0, 0.0], q: 5 }).await;
-    assert_eq!(client.wait_for(SECOND, bad_frame).await, Some((Some("invalid_vector".into()), Some(5))));
+    assert_eq!(client.wait_for(SECOND, bad_frame).await, Some((Some(Reason::InvalidVector), Some(5))));
     client.send(&ClientFrame::Flick { i: 2, v: [0.0, f32::INFINITY, 0.0], q: 6 }).await;
-    assert_eq!(client.wait_for(SECOND, bad_frame).await, Some((Some("invalid_vector".into()), Some(6))));
+    assert_eq!(client.wait_for(SECOND, bad_frame).await, Some((Some(Reason::InvalidVector), Some(6))));
     client.send(&ClientFrame::Beam { i: 10_000, q: 7 }).await;
-    assert_eq!(client.wait_for(SECOND, bad_frame).await, Some((Some("unknown_product".into()), Some(7))));
+    assert_eq!(client.wait_for(SECOND, bad_frame).await, Some((Some(Reason::UnknownProduct), Some(7))));
 
     client.send(&ClientFrame::Ping { c: 1234.5 }).await;
     let pong = client

@@ -1,4 +1,5 @@
-//! Delta frames: the shared integrator lets every client step the last state it was sent and
+//! The delta rule of `s` frames, shared by the server that writes them and the tests that
+//! stand in for it: the shared integrator lets every client step the last state it was sent and
 //! land exactly where the engine did, unless something it cannot know happened (a gesture, a
 //! neighbour pushed by a gesture, a price move). [`Predictor`] runs the same step on the node and
 //! lists only the products whose engine state differs, bit for bit, from that prediction, or
@@ -6,14 +7,13 @@
 //! (the steady decay, a cent every few ticks) reach clients with the next keyframe, at most a
 //! second later; without that rule the decay alone made deltas 5 times bigger.
 
-use physics_worker::physics::{step, Body, StepScratch, WellParams};
-use physics_worker::wire::BodyState;
+use crate::physics::{step, Body, StepScratch, WellParams};
+use crate::wire::BodyState;
 
 /// A price that moved by this fraction since a client last saw it is sent at once.
 pub const PRICE_RESEND_FRACTION: f64 = 0.01;
 
 /// Predicts each tick from the previous one, as clients do.
-#[derive(Default)]
 pub struct Predictor {
     last_n: Option<u64>,
     bodies: Vec<Body>,
@@ -23,6 +23,11 @@ pub struct Predictor {
 }
 
 impl Predictor {
+    /// A predictor stepping these constants (the engine's, tick length included).
+    pub fn new(params: WellParams) -> Self {
+        Self { last_n: None, bodies: Vec::new(), prices: Vec::new(), params, scratch: StepScratch::default() }
+    }
+
     /// Takes tick `n`'s full state; returns the products a client holding tick `n - 1` cannot
     /// predict, or `None` when this predictor did not see tick `n - 1` (send a keyframe).
     /// `base_masses` are the catalog's, in index order.
@@ -64,7 +69,7 @@ impl Predictor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use physics_worker::physics::{apply_impulse, initial_body};
+    use crate::physics::{apply_impulse, initial_body};
 
     fn states(bodies: &[Body], prices: &[i64]) -> Vec<BodyState> {
         bodies
@@ -82,7 +87,7 @@ mod tests {
         let mut bodies: Vec<Body> = masses.iter().enumerate().map(|(i, &m)| initial_body(i, 64, m, &params)).collect();
         let mut prices = vec![1_000i64; 64];
         let mut scratch = StepScratch::default();
-        let mut predictor = Predictor::default();
+        let mut predictor = Predictor::new(params);
         assert_eq!(predictor.changes(1, &states(&bodies, &prices), &masses), None, "first tick: keyframe");
         for n in 2..40 {
             step(&mut bodies, &params, &mut scratch);
