@@ -396,6 +396,7 @@ pub fn WarpPanel() -> impl IntoView {
 #[cfg(feature = "hydrate")]
 mod browser {
     use leptos::prelude::*;
+    use physics_worker::wire::Reason;
 
     use super::{after_charge, after_quote, after_settle, Checkout, CheckoutState, Next, PaymentAnswer, QuoteAnswer};
     use crate::session::{api, api_with_headers, decode, json_object};

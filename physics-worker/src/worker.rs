@@ -12,7 +12,6 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::manifold::{Manifold, STRIDE};
-use crate::physics::Vec3;
 use crate::view::{contention, format_cents, instability, price_jumped, Camera, Viewport, LAYOUT_STRIDE, LOW_STOCK};
 use crate::wire::{
     self, ClientFrame, ErrCode, Gesture, GestureKind, Reason, ServerFrame, PROTOCOL_VERSION, SUBPROTOCOL,

@@ -109,6 +109,14 @@ fn state(i: usize, b: &Body) -> BodyState {
     BodyState { i: i as u32, p: b.p, v: b.v, m: b.m, c: 1_000 }
 }
 
+/// A manifold synced to `server`'s tick 0, the `sync` frame arriving `delay_ms` after it was sent.
+pub fn synced(server: &Server, delay_ms: f64) -> Manifold {
+    let mut manifold = Manifold::new();
+    let t0 = Server::t(0);
+    manifold.on_sync(server.params.tick_ms(), &server.catalog(), 0, t0, &server.states(), t0 + delay_ms);
+    manifold
+}
+
 /// Network conditions.
 pub struct Network {
     pub latency_ms: f64,
@@ -123,23 +131,15 @@ pub struct Network {
 pub fn run(count: usize, ticks: u64, net: &Network, seed: u64) -> (f32, Manifold, Server) {
     let mut rng = Lcg(seed);
     let mut server = Server::new(count);
-    let mut manifold = Manifold::new();
-    let offset = 0.0; // the clocks agree; a clock offset is tested on its own
-    manifold.on_sync(
-        server.params.tick_ms(),
-        &server.catalog(),
-        0,
-        Server::t(0),
-        &server.states(),
-        Server::t(0) - offset + net.latency_ms,
-    );
+    // The clocks agree; a clock offset is tested on its own.
+    let mut manifold = synced(&server, net.latency_ms);
     let mut in_flight: Vec<(f64, Sent)> = Vec::new();
     for _ in 0..ticks {
         let sent = server.tick(None);
         if rng.next_f64() < net.loss {
             continue;
         }
-        let mut arrive = sent.t - offset + net.latency_ms + rng.next_f64() * net.jitter_ms;
+        let mut arrive = sent.t + net.latency_ms + rng.next_f64() * net.jitter_ms;
         if rng.next_f64() < net.reorder {
             arrive += TICK_MS * 1.5; // overtaken by the next frame
         }
@@ -195,8 +195,7 @@ pub fn check_loss_and_reordering() {
 pub fn check_extrapolation_cap() {
     let server_count = 16;
     let mut server = Server::new(server_count);
-    let mut manifold = Manifold::new();
-    manifold.on_sync(server.params.tick_ms(), &server.catalog(), 0, Server::t(0), &server.states(), Server::t(0));
+    let mut manifold = synced(&server, 0.0);
     for _ in 0..10 {
         let sent = server.tick(None);
         manifold.on_state(sent.n, sent.t, &sent.list, sent.t);
@@ -221,15 +220,7 @@ pub fn check_prediction_reconciles_without_snaps(refused: bool) -> f32 {
     let impulse = [0.6, -0.3, 0.1];
     let latency = 30.0;
     let mut server = Server::new(count);
-    let mut manifold = Manifold::new();
-    manifold.on_sync(
-        server.params.tick_ms(),
-        &server.catalog(),
-        0,
-        Server::t(0),
-        &server.states(),
-        Server::t(0) + latency,
-    );
+    let mut manifold = synced(&server, latency);
     manifold.on_pong(Server::t(0), Server::t(0) + latency, Server::t(0) + 2.0 * latency);
     let mut out = Vec::new();
     let mut previous: Option<[f32; 3]> = None;
@@ -316,15 +307,7 @@ pub fn check_forecast(refused: bool) {
     let impulse = [0.6, -0.3, 0.1];
     let latency = 10.0;
     let mut server = Server::new(count);
-    let mut manifold = Manifold::new();
-    manifold.on_sync(
-        server.params.tick_ms(),
-        &server.catalog(),
-        0,
-        Server::t(0),
-        &server.states(),
-        Server::t(0) + latency,
-    );
+    let mut manifold = synced(&server, latency);
     manifold.on_pong(Server::t(0), Server::t(0) + latency, Server::t(0) + 2.0 * latency);
     // Queued between ticks 10 and 11, so tick 11 applies it; its event arrives a moment later.
     let forecast_tick = 11;

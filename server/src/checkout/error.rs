@@ -18,13 +18,8 @@ pub enum CheckoutError {
     #[error("{0}")]
     Conflict(&'static str),
     /// A Temporal Paradox: a critical moment failed and was undone; the shopper rewinds.
-    #[error("{message}")]
-    Paradox {
-        /// Which kind of paradox (the contract's `reason`).
-        reason: Reason,
-        /// What happened, in plain words.
-        message: String,
-    },
+    #[error(transparent)]
+    Paradox(Paradox),
     /// Stripe refused the request, in its words.
     #[error("{0}")]
     Refused(String),
@@ -36,10 +31,20 @@ pub enum CheckoutError {
     Unavailable(#[from] anyhow::Error),
 }
 
+/// A Temporal Paradox: which kind (the contract's `reason`) and what happened, in plain words.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Paradox {
+    /// Which kind of paradox.
+    pub reason: Reason,
+    /// What happened.
+    pub message: String,
+}
+
 impl CheckoutError {
     /// A Temporal Paradox for this reason, with its plain-words message.
     pub fn paradox(reason: Reason, message: impl Into<String>) -> Self {
-        Self::Paradox { reason, message: message.into() }
+        Self::Paradox(Paradox { reason, message: message.into() })
     }
 }
 

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use physics_worker::wire::{ErrCode, Reason};
 
+use crate::checkout::error::Paradox;
 use crate::checkout::CheckoutError;
 
 /// Everything a REST handler can fail with.
@@ -31,13 +32,8 @@ pub enum ApiError {
     #[error("{0}")]
     Unprocessable(String),
     /// 409 `ERR_TEMPORAL_PARADOX`: a critical moment failed and was undone; the client rewinds.
-    #[error("{message}")]
-    Paradox {
-        /// Which kind of paradox (the contract's `reason`).
-        reason: Reason,
-        /// What happened, in plain words.
-        message: String,
-    },
+    #[error(transparent)]
+    Paradox(Paradox),
     /// 409 `ERR_REFUSED`: a service the request depends on (Stripe) refused it, in its words.
     #[error("{0}")]
     Refused(String),
@@ -59,7 +55,7 @@ impl ApiError {
     /// A Temporal Paradox for this reason (`out_of_stock`, `quote_expired`, `payment_failed`,
     /// `state_lost` or `conflict` at checkout), with its plain-words message.
     pub fn paradox(reason: Reason, message: impl Into<String>) -> Self {
-        Self::Paradox { reason, message: message.into() }
+        Self::Paradox(Paradox { reason, message: message.into() })
     }
 }
 
@@ -69,7 +65,7 @@ impl From<CheckoutError> for ApiError {
             CheckoutError::NotFound(what) => Self::NotFound(what),
             CheckoutError::Invalid(why) => Self::Unprocessable(why),
             CheckoutError::Conflict(why) => Self::Conflict(why),
-            CheckoutError::Paradox { reason, message } => Self::Paradox { reason, message },
+            CheckoutError::Paradox(paradox) => Self::Paradox(paradox),
             CheckoutError::Refused(why) => Self::Refused(why),
             CheckoutError::RateLimited(wait) => Self::rate_limited(wait),
             CheckoutError::Unavailable(inner) => Self::Unavailable(inner),
@@ -127,7 +123,7 @@ impl ApiError {
             Self::Conflict(_) => (StatusCode::CONFLICT, "ERR_CONFLICT"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "ERR_NOT_FOUND"),
             Self::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "ERR_INVALID"),
-            Self::Paradox { .. } => (StatusCode::CONFLICT, ErrCode::TemporalParadox.as_str()),
+            Self::Paradox(_) => (StatusCode::CONFLICT, ErrCode::TemporalParadox.as_str()),
             Self::InProgress(_) => (StatusCode::CONFLICT, "ERR_IN_PROGRESS"),
             Self::Refused(_) => (StatusCode::CONFLICT, "ERR_REFUSED"),
             Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "ERR_RATE_LIMITED"),
@@ -149,7 +145,7 @@ impl ApiError {
             other => other.to_string(),
         };
         let reason = match self {
-            Self::Paradox { reason, .. } => Some(*reason),
+            Self::Paradox(paradox) => Some(paradox.reason),
             _ => None,
         };
         let body = ErrorBody { error: code.to_string(), message, reason };
