@@ -4,18 +4,18 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use physics_worker::physics::WellParams;
-use physics_worker::wire::{decode, encode, validate_gesture, ClientFrame, GestureAction, ServerFrame};
+use physics_worker::shared::MAX_IMPULSE;
+use physics_worker::wire::{decode, encode, validate_gesture, ClientFrame, GestureKind, ServerFrame};
 
 const CATALOG: usize = 64;
 
 fuzz_target!(|bytes: &[u8]| {
     let _ = decode::<ServerFrame>(bytes);
     let Ok(frame) = decode::<ClientFrame>(bytes) else { return };
-    let max = WellParams::default().max_impulse;
-    if let Some(Ok(gesture)) = validate_gesture(&frame, CATALOG, max) {
+    let max = MAX_IMPULSE;
+    if let Some(Ok((_, gesture))) = validate_gesture(&frame, CATALOG, max) {
         assert!((gesture.i as usize) < CATALOG);
-        if let GestureAction::Flick(v) = gesture.action {
+        if let GestureKind::Flick(v) = gesture.kind {
             assert!(v.iter().all(|x| x.is_finite()), "{v:?}");
             let length = v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
             assert!(length <= f64::from(max) * 1.0001, "{length}");
