@@ -76,6 +76,66 @@ pub struct AdminProducts {
     pub products: Vec<AdminProduct>,
 }
 
+/// Where an order stands: the `orders.status` column and the API's `status`, in the order an
+/// order can pass through them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type), sqlx(type_name = "text", rename_all = "snake_case"))]
+pub enum OrderStatus {
+    /// Written before the charge; the payment is not settled yet.
+    Pending,
+    /// Waiting for the shopper's bank (3-D Secure); its stock is held.
+    RequiresAction,
+    /// Paid and recorded.
+    Paid,
+    /// Not paid; its stock went back.
+    Failed,
+    /// Paid, and part of it given back.
+    PartiallyRefunded,
+    /// Paid, and all of it given back.
+    Refunded,
+}
+
+impl OrderStatus {
+    /// Every status, in the order an order can pass through them.
+    pub const ALL: [Self; 6] =
+        [Self::Pending, Self::RequiresAction, Self::Paid, Self::Failed, Self::PartiallyRefunded, Self::Refunded];
+
+    /// The contract's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::RequiresAction => "requires_action",
+            Self::Paid => "paid",
+            Self::Failed => "failed",
+            Self::PartiallyRefunded => "partially_refunded",
+            Self::Refunded => "refunded",
+        }
+    }
+
+    /// The status spelled `text`, if it is one.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == text)
+    }
+
+    /// Whether money can still be given back (paid, perhaps partly refunded).
+    pub fn is_refundable(self) -> bool {
+        matches!(self, Self::Paid | Self::PartiallyRefunded)
+    }
+
+    /// How a shopper or an operator reads it.
+    pub fn words(self) -> &'static str {
+        match self {
+            Self::Pending => "payment being confirmed",
+            Self::RequiresAction => "waiting for your bank's confirmation",
+            Self::Paid => "paid",
+            Self::Failed => "not paid (nothing was charged)",
+            Self::PartiallyRefunded => "partly refunded",
+            Self::Refunded => "refunded",
+        }
+    }
+}
+
 /// The body of every error answer: `{"error": "ERR_…", "message": "…", "reason"?: "…"}`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

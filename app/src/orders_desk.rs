@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use serde::Deserialize;
 
+use crate::api::OrderStatus;
 use crate::money::format_cents;
 use crate::pages::order_status_words;
 
@@ -203,9 +204,9 @@ fn DeskFilters(on_filter: impl Fn(leptos::ev::SubmitEvent) + 'static) -> impl In
             <label>"Status "
                 <select name="status">
                     <option value="">"All"</option>
-                    {["pending", "requires_action", "paid", "failed", "partially_refunded", "refunded"]
+                    {OrderStatus::ALL
                         .into_iter()
-                        .map(|s| view! { <option value=s>{order_status_words(s)}</option> })
+                        .map(|s| view! { <option value=s.as_str()>{s.words()}</option> })
                         .collect_view()}
                 </select>
             </label>
@@ -269,7 +270,7 @@ fn OrderPanel(
     listing: RwSignal<Listing>,
     query: RwSignal<DeskQuery>,
 ) -> impl IntoView {
-    let refundable = matches!(order.status.as_str(), "paid" | "partially_refunded");
+    let refundable = OrderStatus::parse(&order.status).is_some_and(OrderStatus::is_refundable);
     let id = order.order_id.clone();
     let on_refund = move |event: leptos::ev::MouseEvent| {
         #[cfg(feature = "hydrate")]

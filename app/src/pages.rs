@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
+use crate::api::OrderStatus;
 use crate::catalog::{get_catalog, get_price_history, get_product, stock_label, PricePoint, ProductSummary};
 use crate::money::format_cents;
 
@@ -427,15 +428,7 @@ pub fn OrdersPage() -> impl IntoView {
 
 /// An order's status in a shopper's words (the raw status stays in `data-status`).
 pub fn order_status_words(status: &str) -> &'static str {
-    match status {
-        "paid" => "paid",
-        "pending" => "payment being confirmed",
-        "requires_action" => "waiting for your bank's confirmation",
-        "failed" => "not paid (nothing was charged)",
-        "partially_refunded" => "partly refunded",
-        "refunded" => "refunded",
-        _ => "status unknown",
-    }
+    OrderStatus::parse(status).map_or("status unknown", OrderStatus::words)
 }
 
 /// One order as the orders page shows it.
@@ -509,8 +502,8 @@ mod tests {
 
     #[test]
     fn every_order_status_has_words() {
-        for status in ["paid", "pending", "requires_action", "failed", "partially_refunded", "refunded"] {
-            assert_ne!(order_status_words(status), "status unknown", "{status}");
+        for status in OrderStatus::ALL {
+            assert_ne!(order_status_words(status.as_str()), "status unknown", "{status:?}");
         }
         assert_eq!(order_status_words("</li><script>"), "status unknown");
     }

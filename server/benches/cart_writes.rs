@@ -44,7 +44,8 @@ async fn main() -> anyhow::Result<()> {
     swiftcart::seed::run(&pool).await?;
     let prefix = format!("benchcart{}:", Uuid::new_v4().simple());
     let redis = swiftcart::redis_pool::create_pool("redis://127.0.0.1:6379")?;
-    let carts = CartStore::new(redis.clone(), pool.clone(), Keys::new(prefix.clone()));
+    let carts =
+        CartStore::new(swiftcart::redis_pool::RedisStore::new(redis.clone(), Keys::new(prefix.clone())), pool.clone());
     let (stop_writer, writer_stopped) = tokio::sync::oneshot::channel::<()>();
     let writer = tokio::spawn(carts.clone().run_writer(async {
         let _ = writer_stopped.await;

@@ -10,7 +10,7 @@ use physics_worker::physics::{initial_body, WellParams};
 use swiftcart::engine::core::{Engine, ProductMeta};
 use swiftcart::engine::{now_ms, store, tick_once};
 use swiftcart::keys::Keys;
-use swiftcart::redis_pool::create_pool;
+use swiftcart::redis_pool::{create_pool, RedisStore};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
@@ -21,19 +21,18 @@ async fn main() -> anyhow::Result<()> {
     println!("{:>8} {:>10} {:>10} {:>10} {:>10}", "products", "p50 ms", "p99 ms", "max ms", "mean ms");
     for products in [200usize, 2_000, 10_000] {
         let prefix = format!("bench:{}:", uuid::Uuid::new_v4().simple());
-        let keys = Keys::new(prefix.clone());
+        let store = RedisStore::new(redis.clone(), Keys::new(prefix.clone()));
         let params = WellParams::default();
         let metas = (0..products)
             .map(|_| ProductMeta { id: uuid::Uuid::new_v4(), msrp_cents: 10_000, floor_cents: 6_500, stock_left: 20 })
             .collect();
         let bodies = (0..products).map(|i| initial_body(i, products, 1.0 + (i % 9) as f32, &params)).collect();
         let mut engine = Engine::new(metas, bodies, 0, now_ms(), WellParams::default());
-        let lease =
-            store::try_acquire(&redis, &keys, "bench", now_ms() as u64).await?.expect("fresh prefix has no lease");
+        let lease = store::try_acquire(&store, "bench", now_ms() as u64).await?.expect("fresh prefix has no lease");
         let mut samples = Vec::with_capacity(ticks);
         for n in 0..ticks + 10 {
             let started = Instant::now();
-            let report = tick_once(&redis, &keys, &lease, &mut engine, None).await?;
+            let report = tick_once(&store, &lease, &mut engine, None).await?;
             assert!(report.written, "fence refused the bench's own lease");
             if n >= 10 {
                 samples.push(started.elapsed()); // the first ten warm up connections

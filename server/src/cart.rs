@@ -19,8 +19,7 @@ use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot, Notify};
 use uuid::Uuid;
 
-use crate::keys::Keys;
-use crate::redis_pool::RedisPool;
+use crate::redis_pool::RedisStore;
 
 /// Most units of one product in a cart (the protocol's [`physics_worker::shared::MAX_CART_QUANTITY`]).
 pub const MAX_QUANTITY: u32 = physics_worker::shared::MAX_CART_QUANTITY;
@@ -91,9 +90,8 @@ return 1
 /// The cart orbits of every shopper.
 #[derive(Clone)]
 pub struct CartStore {
-    redis: RedisPool,
+    redis: RedisStore,
     pool: PgPool,
-    keys: Keys,
     dirty: Arc<Dirty>,
     committer: mpsc::UnboundedSender<Commit>,
 }
@@ -206,18 +204,18 @@ struct Dirty {
 impl CartStore {
     /// A store over these connections (call it inside the Tokio runtime: it starts the group
     /// committer). Call [`CartStore::run_writer`] to retry write-throughs that failed.
-    pub fn new(redis: RedisPool, pool: PgPool, keys: Keys) -> Self {
+    pub fn new(redis: RedisStore, pool: PgPool) -> Self {
         let (committer, queue) = mpsc::unbounded_channel();
         tokio::spawn(Committer { pool: pool.clone(), queue }.run());
-        Self { redis, pool, keys, dirty: Arc::default(), committer }
+        Self { redis, pool, dirty: Arc::default(), committer }
     }
 
     /// The cart of `sub`.
     pub async fn get(&self, sub: &str) -> anyhow::Result<Vec<CartLine>> {
         self.ensure_loaded(sub).await?;
-        let mut conn = self.redis.get().await?;
+        let mut conn = self.redis.conn().await?;
         let raw: Vec<(String, String)> =
-            redis::cmd("HGETALL").arg(self.keys.user_cart(sub)).query_async(&mut conn).await?;
+            redis::cmd("HGETALL").arg(self.redis.keys.user_cart(sub)).query_async(&mut conn).await?;
         Ok(parse(raw).1)
     }
 
@@ -256,16 +254,16 @@ impl CartStore {
             let have = mine.iter().find(|l| l.product_id == line.product_id).map_or(0, |l| l.quantity);
             self.set_quantity(into, line.product_id, (have + line.quantity).min(MAX_QUANTITY)).await?;
         }
-        let mut conn = self.redis.get().await?;
-        let _: i64 = redis::cmd("DEL").arg(self.keys.user_cart(from)).query_async(&mut conn).await?;
+        let mut conn = self.redis.conn().await?;
+        let _: i64 = redis::cmd("DEL").arg(self.redis.keys.user_cart(from)).query_async(&mut conn).await?;
         sqlx::query("DELETE FROM carts WHERE owner_sub = $1").bind(from).execute(&self.pool).await?;
         Ok(())
     }
 
     async fn mutate(&self, sub: &str, op: &str, product: Uuid, value: u32) -> anyhow::Result<Change> {
-        let key = self.keys.user_cart(sub);
+        let key = self.redis.keys.user_cart(sub);
         for _ in 0..2 {
-            let mut conn = self.redis.get().await?;
+            let mut conn = self.redis.conn().await?;
             let reply: redis::Value = MUTATE
                 .key(&key)
                 .arg(op)
@@ -294,9 +292,9 @@ impl CartStore {
 
     /// Makes sure the cart is in Redis, loading it from PostgreSQL if Redis lost it (or never had it).
     async fn ensure_loaded(&self, sub: &str) -> anyhow::Result<()> {
-        let key = self.keys.user_cart(sub);
+        let key = self.redis.keys.user_cart(sub);
         let exists: bool = {
-            let mut conn = self.redis.get().await?;
+            let mut conn = self.redis.conn().await?;
             redis::cmd("EXISTS").arg(&key).query_async(&mut conn).await?
         };
         if exists {
@@ -318,7 +316,7 @@ impl CartStore {
         for (product, quantity) in lines {
             load.arg(product.to_string()).arg(quantity);
         }
-        let mut conn = self.redis.get().await?;
+        let mut conn = self.redis.conn().await?;
         let _: i64 = load.invoke_async(&mut conn).await?;
         Ok(())
     }
@@ -379,9 +377,9 @@ impl CartStore {
 
     /// Copies one cart from Redis to PostgreSQL if Redis holds a newer version.
     async fn persist(&self, sub: &str) -> anyhow::Result<()> {
-        let mut conn = self.redis.get().await?;
+        let mut conn = self.redis.conn().await?;
         let raw: Vec<(String, String)> =
-            redis::cmd("HGETALL").arg(self.keys.user_cart(sub)).query_async(&mut conn).await?;
+            redis::cmd("HGETALL").arg(self.redis.keys.user_cart(sub)).query_async(&mut conn).await?;
         drop(conn);
         if raw.is_empty() {
             // Gone from Redis (merged away, or Redis lost it): PostgreSQL already has the newest copy.

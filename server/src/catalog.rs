@@ -3,14 +3,16 @@
 //! When Redis is unreachable the catalog still answers, with list prices and base masses, so
 //! the storefront degrades instead of failing.
 
+/// The catalog as operators change it.
+pub mod admin;
+
 use app::catalog::ssr::CatalogSource;
 use app::catalog::{PricePoint, ProductSummary};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::keys::Keys;
 use crate::product_state::{read_live, LiveState};
-use crate::redis_pool::RedisPool;
+use crate::redis_pool::RedisStore;
 
 /// A catalog row as stored.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -34,14 +36,21 @@ const SELECT_LIVE: &str = "SELECT p.id, p.slug, p.name, p.description, p.image_p
 #[derive(Clone)]
 pub struct Catalog {
     pool: PgPool,
-    redis: RedisPool,
-    keys: Keys,
+    redis: RedisStore,
 }
 
 impl Catalog {
     /// A catalog over these stores.
-    pub fn new(pool: PgPool, redis: RedisPool, keys: Keys) -> Self {
-        Self { pool, redis, keys }
+    pub fn new(pool: PgPool, redis: RedisStore) -> Self {
+        Self { pool, redis }
+    }
+
+    /// Whether the product exists and is not retired (it can go into a cart).
+    pub async fn is_live(&self, id: Uuid) -> sqlx::Result<bool> {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM products WHERE id = $1 AND retired_at IS NULL)")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await
     }
 
     /// Every live product in catalog order.
@@ -86,7 +95,7 @@ impl Catalog {
 
     async fn with_live_state(&self, rows: Vec<ProductRow>) -> Vec<ProductSummary> {
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-        let live = match read_live(&self.redis, &self.keys, &ids).await {
+        let live = match read_live(&self.redis, &ids).await {
             Ok(live) => live,
             Err(e) => {
                 tracing::warn!(error = %e, "live state unavailable; showing list prices");

@@ -44,7 +44,7 @@ pub struct Checks {
 /// Pings both services concurrently.
 pub async fn check(state: &AppState) -> Health {
     let redis = async {
-        let mut conn = state.redis.get().await?;
+        let mut conn = state.redis.conn().await?;
         deadpool_redis::redis::cmd("PING").query_async::<String>(&mut conn).await?;
         anyhow::Ok(())
     };

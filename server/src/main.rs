@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use swiftcart::config::Config;
+use swiftcart::redis_pool::RedisStore;
 use swiftcart::startup::Application;
 use swiftcart::{auth, db, seed, telemetry};
 
@@ -75,10 +76,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::ScanPii { logs } => {
             let pool = db::connect_lazy(&config.database_url)?;
-            let redis = swiftcart::redis_pool::create_pool(&config.redis_url)?;
-            let keys = swiftcart::keys::Keys::new(config.redis_key_prefix.clone());
+            let redis = RedisStore::open(&config.redis_url, &config.redis_key_prefix)?;
             let mut found = swiftcart::pii::scan_database(&pool).await?;
-            found.extend(swiftcart::pii::scan_redis(&redis, &keys).await?);
+            found.extend(swiftcart::pii::scan_redis(&redis).await?);
             for log in &logs {
                 let text = std::fs::read_to_string(log).map_err(|e| anyhow::anyhow!("{}: {e}", log.display()))?;
                 found
@@ -89,7 +89,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             println!(
                 "no card-number-like string in PostgreSQL, Redis (prefix {:?}) or {} log file(s)",
-                keys.prefix(),
+                redis.keys.prefix(),
                 logs.len()
             );
             Ok(())
@@ -109,8 +109,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             // The account's earlier sessions end now, access tokens included (every node reads
             // the deny-list in Redis); without Redis they run out within 15 minutes.
             let revocations = auth::revocation::Revocations::new(
-                swiftcart::redis_pool::create_pool(&config.redis_url)?,
-                swiftcart::keys::Keys::new(config.redis_key_prefix.clone()),
+                RedisStore::open(&config.redis_url, &config.redis_key_prefix)?,
                 config.access_token_ttl.as_secs(),
             );
             if let Err(e) = revocations.revoke(&ended).await {

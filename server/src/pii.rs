@@ -6,8 +6,7 @@
 
 use sqlx::PgPool;
 
-use crate::keys::Keys;
-use crate::redis_pool::RedisPool;
+use crate::redis_pool::RedisStore;
 
 /// Every card-number-like string in `text`, masked to its last four digits.
 pub fn card_numbers(text: &str) -> Vec<String> {
@@ -108,9 +107,10 @@ pub async fn scan_database(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
 }
 
 /// Card-number-like strings in any key or value under `keys`' prefix.
-pub async fn scan_redis(redis: &RedisPool, keys: &Keys) -> anyhow::Result<Vec<String>> {
+pub async fn scan_redis(redis: &RedisStore) -> anyhow::Result<Vec<String>> {
+    let keys = &redis.keys;
     use deadpool_redis::redis;
-    let mut conn = redis.get().await?;
+    let mut conn = redis.conn().await?;
     let names: Vec<String> = redis::cmd("KEYS").arg(format!("{}*", keys.prefix())).query_async(&mut conn).await?;
     let mut found = Vec::new();
     for name in names {

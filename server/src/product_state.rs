@@ -11,8 +11,8 @@ use physics_worker::physics::{initial_body, Body, WellParams};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::keys::{Keys, PRODUCT_STATE_FIELDS};
-use crate::redis_pool::RedisPool;
+use crate::keys::PRODUCT_STATE_FIELDS;
+use crate::redis_pool::RedisStore;
 
 /// A live product as the engine and cold boot need it.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -93,7 +93,8 @@ return written
 /// Cold boot: writes the state hash of every live product missing from Redis. Returns how many
 /// hashes were written.
 #[tracing::instrument(skip_all)]
-pub async fn cold_boot(pool: &PgPool, redis: &RedisPool, keys: &Keys) -> anyhow::Result<usize> {
+pub async fn cold_boot(pool: &PgPool, redis: &RedisStore) -> anyhow::Result<usize> {
+    let keys = &redis.keys;
     let products = live_products(pool).await?;
     if products.is_empty() {
         return Ok(0);
@@ -108,7 +109,7 @@ pub async fn cold_boot(pool: &PgPool, redis: &RedisPool, keys: &Keys) -> anyhow:
             invocation.arg(field).arg(value);
         });
     }
-    let mut conn = redis.get().await?;
+    let mut conn = redis.conn().await?;
     let written: usize = invocation.invoke_async(&mut conn).await?;
     tracing::info!(products = products.len(), written, "cold boot: product state in Redis");
     Ok(written)
@@ -125,12 +126,13 @@ pub struct LiveState {
 
 /// Reads mass and price of many products in one pipelined round trip; `None` for a product
 /// whose hash is missing.
-pub async fn read_live(redis: &RedisPool, keys: &Keys, ids: &[Uuid]) -> anyhow::Result<Vec<Option<LiveState>>> {
+pub async fn read_live(redis: &RedisStore, ids: &[Uuid]) -> anyhow::Result<Vec<Option<LiveState>>> {
+    let keys = &redis.keys;
     let mut pipe = redis::pipe();
     for id in ids {
         pipe.cmd("HMGET").arg(keys.product_state(*id)).arg("m").arg("price_current");
     }
-    let mut conn = redis.get().await?;
+    let mut conn = redis.conn().await?;
     let rows: Vec<(Option<String>, Option<String>)> = pipe.query_async(&mut conn).await?;
     Ok(rows
         .into_iter()

@@ -18,10 +18,9 @@ use crate::checkout::stripe::StripeHub;
 use crate::checkout::{sweeper, Hyperdrive};
 use crate::config::{Config, Environment};
 use crate::engine::{self, EngineContext};
-use crate::keys::Keys;
 use crate::realtime::admission::Admissions;
 use crate::realtime::hub::{CatalogIndex, Hub};
-use crate::redis_pool::create_pool;
+use crate::redis_pool::RedisStore;
 use crate::state::AppState;
 use crate::{db, http, product_state, retention, serve};
 
@@ -37,9 +36,8 @@ impl Application {
     pub async fn build(mut config: Config) -> anyhow::Result<Self> {
         let pool = db::connect_lazy(&config.database_url)?;
         db::migrate(&pool).await.map_err(|e| anyhow::anyhow!("cannot migrate PostgreSQL at DATABASE_URL: {e}"))?;
-        let redis = create_pool(&config.redis_url)?;
-        let keys = Keys::new(config.redis_key_prefix.clone());
-        if let Err(e) = product_state::cold_boot(&pool, &redis, &keys).await {
+        let redis = RedisStore::open(&config.redis_url, &config.redis_key_prefix)?;
+        if let Err(e) = product_state::cold_boot(&pool, &redis).await {
             // Not fatal: the engine writes every hash as soon as Redis answers and it leads.
             tracing::warn!(error = %e, "cold boot deferred: Redis unavailable");
         }
@@ -56,30 +54,23 @@ impl Application {
             }
         }
         let leptos_options = leptos_options(&config, bound);
-        let catalog = Catalog::new(pool.clone(), redis.clone(), keys.clone());
+        let catalog = Catalog::new(pool.clone(), redis.clone());
         let node = format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         let hub = Hub::new(node.clone(), config.tick, config.gesture_events);
         match CatalogIndex::load(&pool).await {
             Ok(index) => hub.set_catalog(index),
             Err(e) => tracing::warn!(error = %e, "catalog index deferred: PostgreSQL unavailable"),
         }
-        let carts = CartStore::new(redis.clone(), pool.clone(), keys.clone());
+        let carts = CartStore::new(redis.clone(), pool.clone());
         let stripe = StripeHub::new(&config.stripe_secret_key, &config.stripe_api_base, &config.stripe_webhook_secret)?;
-        let hyperdrive = Hyperdrive::new(
-            pool.clone(),
-            redis.clone(),
-            keys.clone(),
-            carts.clone(),
-            stripe,
-            config.quote_ttl,
-            config.auth_window,
-        );
+        let hyperdrive =
+            Hyperdrive::new(pool.clone(), redis.clone(), carts.clone(), stripe, config.quote_ttl, config.auth_window);
         let sockets = Arc::new(Admissions::new(config.connections.per_address));
         let mut tokens = TokenKeys::new(config.jwt_secret.as_bytes()).with_lifetime(config.access_token_ttl.as_secs());
         if let Some(previous) = &config.jwt_previous_secret {
             tokens = tokens.with_previous(previous.as_bytes());
         }
-        let revocations = Revocations::new(redis.clone(), keys.clone(), tokens.lifetime_secs());
+        let revocations = Revocations::new(redis.clone(), tokens.lifetime_secs());
         let state = AppState {
             leptos_options,
             tokens,
@@ -89,7 +80,6 @@ impl Application {
             hub: Arc::new(hub),
             pool,
             redis,
-            keys,
             catalog,
             config: Arc::new(config),
             node,
@@ -120,7 +110,6 @@ impl Application {
             EngineContext {
                 pool: self.state.pool.clone(),
                 redis: self.state.redis.clone(),
-                keys: self.state.keys.clone(),
                 node: self.state.node.clone(),
                 tick: self.state.config.tick,
                 metrics: self.state.metrics.clone(),
@@ -139,7 +128,7 @@ impl Application {
         };
         let hub = tokio::spawn(self.state.hub.clone().run(
             self.state.config.redis_url.clone(),
-            self.state.keys.clone(),
+            self.state.redis.keys.clone(),
             self.state.pool.clone(),
             stock,
             stopped(),

@@ -14,10 +14,9 @@ use crate::catalog::Catalog;
 use crate::checkout::Hyperdrive;
 use crate::config::Config;
 use crate::engine::metrics::EngineMetrics;
-use crate::keys::Keys;
 use crate::realtime::admission::Admissions;
 use crate::realtime::hub::Hub;
-use crate::redis_pool::RedisPool;
+use crate::redis_pool::RedisStore;
 
 /// Shared state of every handler.
 #[derive(Clone, FromRef)]
@@ -26,10 +25,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// PostgreSQL.
     pub pool: PgPool,
-    /// Redis.
-    pub redis: RedisPool,
-    /// Redis key names.
-    pub keys: Keys,
+    /// Redis and its key names.
+    pub redis: RedisStore,
     /// The catalog read model.
     pub catalog: Catalog,
     /// The parsed configuration.

@@ -10,14 +10,12 @@
 use deadpool_redis::redis;
 use uuid::Uuid;
 
-use crate::keys::Keys;
-use crate::redis_pool::RedisPool;
+use crate::redis_pool::RedisStore;
 
 /// The deny-list of ended sessions.
 #[derive(Clone)]
 pub struct Revocations {
-    redis: RedisPool,
-    keys: Keys,
+    redis: RedisStore,
     /// How long an entry is kept: the access-token lifetime, after which every token of the
     /// session has expired anyway.
     keep_secs: u64,
@@ -25,8 +23,8 @@ pub struct Revocations {
 
 impl Revocations {
     /// A deny-list in this Redis, whose entries outlive access tokens of `token_lifetime_secs`.
-    pub fn new(redis: RedisPool, keys: Keys, token_lifetime_secs: u64) -> Self {
-        Self { redis, keys, keep_secs: token_lifetime_secs + super::tokens::CLOCK_SKEW_SECS }
+    pub fn new(redis: RedisStore, token_lifetime_secs: u64) -> Self {
+        Self { redis, keep_secs: token_lifetime_secs + super::tokens::CLOCK_SKEW_SECS }
     }
 
     /// Ends the access tokens of these sessions (their refresh tokens are already revoked).
@@ -34,10 +32,10 @@ impl Revocations {
         if sessions.is_empty() {
             return Ok(());
         }
-        let mut conn = self.redis.get().await?;
+        let mut conn = self.redis.conn().await?;
         let mut pipe = redis::pipe();
         for session in sessions {
-            pipe.set_ex(self.keys.revoked_session(&session.to_string()), 1, self.keep_secs).ignore();
+            pipe.set_ex(self.redis.keys.revoked_session(&session.to_string()), 1, self.keep_secs).ignore();
         }
         pipe.query_async::<()>(&mut conn).await?;
         Ok(())
@@ -46,9 +44,9 @@ impl Revocations {
     /// Whether the session `sid` was ended. `false` when Redis cannot be asked (see above).
     pub async fn is_revoked(&self, sid: &str) -> bool {
         let asked = async {
-            let mut conn = self.redis.get().await.map_err(|e| e.to_string())?;
+            let mut conn = self.redis.conn().await.map_err(|e| e.to_string())?;
             redis::cmd("EXISTS")
-                .arg(self.keys.revoked_session(sid))
+                .arg(self.redis.keys.revoked_session(sid))
                 .query_async::<bool>(&mut conn)
                 .await
                 .map_err(|e| e.to_string())

@@ -1,15 +1,12 @@
 //! The orders desk's reads: every shopper's orders for admins, newest first, filtered by status
 //! and email, and one order in full (lines at frozen prices, refunds, a timeline).
 
+use app::api::OrderStatus;
 use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::ledger::PricedLine;
-
-/// Every order status, in the order an order can pass through them.
-pub const ORDER_STATUSES: [&str; 6] =
-    ["pending", "requires_action", "paid", "failed", "partially_refunded", "refunded"];
 
 /// Orders per page of the desk.
 pub const DESK_PAGE_SIZE: i64 = 50;
@@ -23,7 +20,7 @@ pub struct DeskRow {
     /// The shopper's email.
     pub email: String,
     /// Its status.
-    pub status: String,
+    pub status: OrderStatus,
     /// What was charged, in cents.
     pub total_cents: i64,
     /// What was given back, in cents.
@@ -35,8 +32,8 @@ pub struct DeskRow {
 /// Which orders the desk lists.
 #[derive(Clone, Debug, Default)]
 pub struct DeskFilter {
-    /// Only this status (one of [`ORDER_STATUSES`]).
-    pub status: Option<String>,
+    /// Only this status.
+    pub status: Option<OrderStatus>,
     /// Only shoppers whose email contains this (case-insensitive, taken literally).
     pub email: Option<String>,
     /// 1-based page of [`DESK_PAGE_SIZE`] orders.
@@ -74,7 +71,7 @@ pub async fn list(pool: &PgPool, filter: &DeskFilter) -> sqlx::Result<DeskPage> 
          WHERE ($1::text IS NULL OR o.status = $1) AND ($2::text IS NULL OR u.email LIKE $2)
          ORDER BY o.created_at DESC, o.id DESC LIMIT $3 OFFSET $4",
     )
-    .bind(&filter.status)
+    .bind(filter.status.map(OrderStatus::as_str))
     .bind(email)
     .bind(DESK_PAGE_SIZE + 1)
     .bind((filter.page - 1) * DESK_PAGE_SIZE)
@@ -201,7 +198,7 @@ pub async fn order(pool: &PgPool, order: Uuid) -> sqlx::Result<Option<DeskOrder>
         }
         timeline.push(moment("paid", at));
     }
-    if row.status == "failed" {
+    if row.status == OrderStatus::Failed {
         timeline.push(moment("failed", updated_at));
     }
     timeline.extend(refunds.iter().map(|r| Moment {

@@ -3,6 +3,7 @@
 //! it leaves, so running one twice (the webhook and the checkout response, two sweepers) changes
 //! nothing the second time.
 
+use app::api::OrderStatus;
 use serde::Serialize;
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
@@ -19,14 +20,36 @@ pub struct PricedLine {
     pub unit_price_cents: i64,
 }
 
+/// Where a quote stands (the `quotes.status` column).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum QuoteStatus {
+    /// Holding its prices and stock until it expires.
+    Open,
+    /// A charge is under way with it.
+    Charging,
+    /// An order was paid with it.
+    Consumed,
+    /// Expired or given up; its stock went back.
+    Released,
+}
+
+/// The order (id, total in cents) paid through the PaymentIntent `intent`, if any.
+pub async fn order_of_intent(pool: &PgPool, intent: &str) -> sqlx::Result<Option<(Uuid, i64)>> {
+    sqlx::query_as("SELECT id, total_cents FROM orders WHERE stripe_payment_intent_id = $1")
+        .bind(intent)
+        .fetch_optional(pool)
+        .await
+}
+
 /// An order as the API shows it.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderView {
     /// The order.
     pub order_id: Uuid,
-    /// `pending`, `requires_action` (waiting for the shopper's bank), `paid` or `failed`.
-    pub status: String,
+    /// Where it stands.
+    pub status: OrderStatus,
     /// What was (or is being) charged, in cents.
     pub total_cents: i64,
     /// The lines at their frozen prices.
@@ -187,7 +210,7 @@ pub async fn order_view(pool: &PgPool, user: Uuid, order: Uuid) -> sqlx::Result<
 pub async fn orders_of(pool: &PgPool, user: Uuid, only: Option<Uuid>) -> sqlx::Result<Vec<OrderView>> {
     type Row = (
         Uuid,
-        String,
+        OrderStatus,
         i64,
         Option<String>,
         chrono::DateTime<chrono::Utc>,

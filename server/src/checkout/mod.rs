@@ -23,6 +23,8 @@
 pub mod desk;
 /// What checkout and refunds fail with.
 pub mod error;
+/// Requests that must happen once: Idempotency-Keys and Stripe events.
+pub mod idempotency;
 /// PostgreSQL transitions of stock, quotes and orders.
 pub mod ledger;
 /// Refunds: by admins through SwiftCart, or found at Stripe.
@@ -42,12 +44,12 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 pub use self::error::CheckoutError;
-use self::ledger::{OrderView, PricedLine};
+use self::ledger::{OrderView, PricedLine, QuoteStatus};
 use self::stripe::{ClientSecret, Intent, StripeFailure, StripeHub};
 use crate::auth::throttle::KeyedLimit;
 use crate::cart::CartStore;
-use crate::keys::Keys;
-use crate::redis_pool::RedisPool;
+use crate::redis_pool::RedisStore;
+use app::api::OrderStatus;
 use physics_worker::wire::Reason;
 
 /// How many times a quote re-reads prices when the watched product state moved under it.
@@ -131,8 +133,7 @@ pub enum Charged {
 #[derive(Clone)]
 pub struct Hyperdrive {
     pool: PgPool,
-    redis: RedisPool,
-    keys: Keys,
+    redis: RedisStore,
     carts: CartStore,
     /// The Stripe client.
     pub stripe: StripeHub,
@@ -160,8 +161,7 @@ impl Hyperdrive {
     /// the shopper's bank.
     pub fn new(
         pool: PgPool,
-        redis: RedisPool,
-        keys: Keys,
+        redis: RedisStore,
         carts: CartStore,
         stripe: StripeHub,
         quote_ttl: Duration,
@@ -169,7 +169,7 @@ impl Hyperdrive {
     ) -> Self {
         let quote_rate = Arc::new(KeyedLimit::new(QUOTE_BURST, QUOTE_REFILL));
         let settle_rate = Arc::new(KeyedLimit::new(SETTLE_BURST, SETTLE_REFILL));
-        Self { pool, redis, keys, carts, stripe, quote_ttl, auth_window, quote_rate, settle_rate }
+        Self { pool, redis, carts, stripe, quote_ttl, auth_window, quote_rate, settle_rate }
     }
 
     /// PostgreSQL (for the sweeper and the webhook).
@@ -291,8 +291,8 @@ impl Hyperdrive {
     async fn read_prices_watched(&self, products: &[Uuid]) -> Result<Vec<i64>, CheckoutError> {
         let state_lost =
             || CheckoutError::paradox(Reason::StateLost, "the live prices could not be read; please retry");
-        let mut conn = self.redis.get().await.map_err(|_| state_lost())?;
-        let keys: Vec<String> = products.iter().map(|p| self.keys.product_state(*p)).collect();
+        let mut conn = self.redis.conn().await.map_err(|_| state_lost())?;
+        let keys: Vec<String> = products.iter().map(|p| self.redis.keys.product_state(*p)).collect();
         for _ in 0..MAX_WATCH_ATTEMPTS {
             let attempt = async {
                 redis::cmd("WATCH").arg(&keys).query_async::<()>(&mut conn).await?;
@@ -463,7 +463,7 @@ impl Hyperdrive {
         else {
             return Err(CheckoutError::NotFound("no such order"));
         };
-        if !matches!(status.as_str(), "pending" | "requires_action") {
+        if !matches!(status, OrderStatus::Pending | OrderStatus::RequiresAction) {
             return self.settled(user, sub, order).await;
         }
         let Some(intent_id) = intent_id else {
@@ -490,7 +490,7 @@ impl Hyperdrive {
             return self.conclude_refused_for(user, sub, order, "authentication_failed", bank_refused()).await;
         }
         match (intent.needs_authentication(), intent.client_secret, authenticate_by) {
-            (true, Some(client_secret), Some(authenticate_by)) if status == "requires_action" => {
+            (true, Some(client_secret), Some(authenticate_by)) if status == OrderStatus::RequiresAction => {
                 Ok(Charged::NeedsAuthentication {
                     order: self.pending_view(user, order, total).await,
                     client_secret,
@@ -506,11 +506,13 @@ impl Hyperdrive {
     /// the paradox of a payment that did not go through.
     async fn settled(&self, user: Uuid, sub: &str, order: Uuid) -> Result<Charged, CheckoutError> {
         match ledger::order_view(&self.pool, user, order).await? {
-            Some(view) if view.status == "failed" => Err(CheckoutError::paradox(
+            Some(view) if view.status == OrderStatus::Failed => Err(CheckoutError::paradox(
                 Reason::PaymentFailed,
                 "the payment did not go through; nothing was charged and the stock went back",
             )),
-            Some(view) if matches!(view.status.as_str(), "pending" | "requires_action") => Ok(Charged::Pending(view)),
+            Some(view) if matches!(view.status, OrderStatus::Pending | OrderStatus::RequiresAction) => {
+                Ok(Charged::Pending(view))
+            }
             Some(view) => Ok(self.paid(sub, view).await),
             None => Err(CheckoutError::NotFound("no such order")),
         }
@@ -519,7 +521,7 @@ impl Hyperdrive {
     /// Writes the quote's `charging` state and a `pending` order; returns (order id, total).
     async fn open_order(&self, user: Uuid, quote: Uuid, idempotency: &str) -> Result<(Uuid, i64), CheckoutError> {
         let mut tx = self.pool.begin().await?;
-        let row: Option<(String, bool, i64)> = sqlx::query_as(
+        let row: Option<(QuoteStatus, bool, i64)> = sqlx::query_as(
             "SELECT status, expires_at <= now(), total_cents FROM quotes WHERE id = $1 AND user_id = $2 FOR UPDATE",
         )
         .bind(quote)
@@ -529,15 +531,17 @@ impl Hyperdrive {
         let Some((status, expired, total)) = row else {
             return Err(CheckoutError::NotFound("no such quote: ask for a quote first"));
         };
-        match (status.as_str(), expired) {
-            ("open", false) => {}
-            ("open", true) => {
+        match (status, expired) {
+            (QuoteStatus::Open, false) => {}
+            (QuoteStatus::Open, true) => {
                 ledger::release_quote(&mut tx, quote).await?;
                 tx.commit().await?;
                 return Err(expired_paradox());
             }
-            ("released", _) => return Err(expired_paradox()),
-            _ => return Err(CheckoutError::paradox(Reason::Conflict, "this quote is already being paid or was paid")),
+            (QuoteStatus::Released, _) => return Err(expired_paradox()),
+            (QuoteStatus::Charging | QuoteStatus::Consumed, _) => {
+                return Err(CheckoutError::paradox(Reason::Conflict, "this quote is already being paid or was paid"))
+            }
         }
         sqlx::query("UPDATE quotes SET status = 'charging' WHERE id = $1").bind(quote).execute(&mut *tx).await?;
         let order: Uuid = sqlx::query_scalar(
@@ -622,7 +626,7 @@ impl Hyperdrive {
             return Err(paradox);
         }
         match ledger::order_view(&self.pool, user, order).await? {
-            Some(view) if view.status == "paid" => {
+            Some(view) if view.status == OrderStatus::Paid => {
                 tracing::warn!(order = %order, "checkout: the order was settled paid before this charge concluded");
                 Ok(self.paid(sub, view).await)
             }
@@ -637,7 +641,7 @@ impl Hyperdrive {
             Ok(Some(view)) => view,
             _ => OrderView {
                 order_id: order,
-                status: "pending".into(),
+                status: OrderStatus::Pending,
                 total_cents,
                 items: Vec::new(),
                 payment_intent_id: None,
@@ -652,7 +656,7 @@ impl Hyperdrive {
 /// What settling an order reads of it.
 #[derive(sqlx::FromRow)]
 struct PaymentRow {
-    status: String,
+    status: OrderStatus,
     stripe_payment_intent_id: Option<String>,
     total_cents: i64,
     authenticate_by: Option<chrono::DateTime<chrono::Utc>>,

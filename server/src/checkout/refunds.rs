@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::stripe::{StripeFailure, StripeHub};
 use super::CheckoutError;
+use app::api::OrderStatus;
 
 /// One line of a refund request: units of a product the order bought.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
@@ -149,7 +150,7 @@ pub async fn refund(
 ) -> Result<Refunded, CheckoutError> {
     let fingerprint = request.fingerprint();
     let mut tx = pool.begin().await?;
-    let row: Option<(String, i64, i64, Option<String>)> = sqlx::query_as(
+    let row: Option<(OrderStatus, i64, i64, Option<String>)> = sqlx::query_as(
         "SELECT status, total_cents, refunded_cents, stripe_payment_intent_id FROM orders WHERE id = $1 FOR UPDATE",
     )
     .bind(order)
@@ -174,7 +175,7 @@ pub async fn refund(
             ))
         };
     }
-    let (true, Some(intent)) = (matches!(status.as_str(), "paid" | "partially_refunded"), intent) else {
+    let (true, Some(intent)) = (status.is_refundable(), intent) else {
         return Err(CheckoutError::Conflict("only a paid order can be refunded"));
     };
     let bought: Vec<BoughtLine> = sqlx::query_as(

@@ -26,8 +26,7 @@ use sqlx::PgPool;
 use self::core::Engine;
 use self::metrics::EngineMetrics;
 use self::store::{Lease, TickBroadcast, TickWrite};
-use crate::keys::Keys;
-use crate::redis_pool::RedisPool;
+use crate::redis_pool::RedisStore;
 
 /// How often a follower tries to take the lease.
 pub const ACQUIRE_INTERVAL: Duration = Duration::from_millis(250);
@@ -40,10 +39,8 @@ pub const MAX_GESTURES_PER_TICK: usize = 2_000;
 pub struct EngineContext {
     /// PostgreSQL (catalog, price history).
     pub pool: PgPool,
-    /// Redis.
-    pub redis: RedisPool,
-    /// Key names.
-    pub keys: Keys,
+    /// Redis and its key names.
+    pub redis: RedisStore,
     /// This node's name in the lease.
     pub node: String,
     /// The fixed tick.
@@ -79,7 +76,7 @@ struct Leadership {
 /// Reloads the products after an admin change, keeping every body's current state (the last
 /// tick's write to Redis) and the tick count; returns how many products are live now.
 async fn reload_catalog(ctx: &EngineContext, leading: &mut Leadership, stamp: String) -> anyhow::Result<usize> {
-    let loaded = store::load_state(&ctx.pool, &ctx.redis, &ctx.keys).await?;
+    let loaded = store::load_state(&ctx.pool, &ctx.redis).await?;
     let count = loaded.products.len();
     leading.engine = Engine::new(loaded.products, loaded.bodies, leading.engine.n, now_ms(), ctx.params());
     leading.catalog_stamp = stamp;
@@ -110,7 +107,7 @@ pub async fn run(ctx: EngineContext, shutdown: impl std::future::Future<Output =
             tokio::select! {
                 _ = ticker.tick() => {}
                 _ = &mut shutdown => {
-                    if let Err(e) = store::release(&ctx.redis, &ctx.keys, &leading.lease).await {
+                    if let Err(e) = store::release(&ctx.redis, &leading.lease).await {
                         tracing::warn!(error = %e, "engine: could not hand the lease back; it expires by itself");
                     }
                     ctx.metrics.set_leader(false, 0);
@@ -148,7 +145,7 @@ pub async fn run(ctx: EngineContext, shutdown: impl std::future::Future<Output =
 
 /// Takes the lease if free and prepares the state to lead with.
 async fn become_leader(ctx: &EngineContext, kept: &mut Option<Engine>) -> Option<Leadership> {
-    let lease = match store::try_acquire(&ctx.redis, &ctx.keys, &ctx.node, now_ms() as u64).await {
+    let lease = match store::try_acquire(&ctx.redis, &ctx.node, now_ms() as u64).await {
         Ok(Some(lease)) => lease,
         Ok(None) => return None,
         Err(e) => {
@@ -158,13 +155,13 @@ async fn become_leader(ctx: &EngineContext, kept: &mut Option<Engine>) -> Option
     };
     // Our own memory is the newest state when nobody ticked past it (for instance after
     // Redis was flushed or restarted while we led): keep it, and clients lose nothing.
-    let written = store::last_written_tick(&ctx.redis, &ctx.keys).await.ok().flatten();
+    let written = store::last_written_tick(&ctx.redis).await.ok().flatten();
     if let Some(engine) = kept.take() {
         if written.is_none_or(|n| n <= engine.n) {
             return Some(Leadership { lease, engine, paradox: None, catalog_stamp: String::new() });
         }
     }
-    match store::load_state(&ctx.pool, &ctx.redis, &ctx.keys).await {
+    match store::load_state(&ctx.pool, &ctx.redis).await {
         Ok(loaded) => {
             let paradox = (loaded.reset > 0).then(|| {
                 tracing::warn!(reset = loaded.reset, "engine: product state lost; reset from PostgreSQL");
@@ -187,7 +184,7 @@ async fn lead_one_tick(
     leading: &mut Leadership,
     history: &history::HistorySender,
 ) -> anyhow::Result<bool> {
-    let report = tick_once(&ctx.redis, &ctx.keys, &leading.lease, &mut leading.engine, leading.paradox.take()).await?;
+    let report = tick_once(&ctx.redis, &leading.lease, &mut leading.engine, leading.paradox.take()).await?;
     ctx.metrics.add_gestures(report.gestures);
     history.offer(report.history);
     Ok(report.written)
@@ -208,13 +205,12 @@ pub struct TickReport {
 /// the step, the broadcast encoded once, and one `MULTI`/`EXEC` writing every hash plus the
 /// broadcast. The loop and the benchmark both run exactly this.
 pub async fn tick_once(
-    redis: &RedisPool,
-    keys: &Keys,
+    redis: &RedisStore,
     lease: &Lease,
     engine: &mut Engine,
     paradox: Option<Reason>,
 ) -> anyhow::Result<TickReport> {
-    let Some(fenced) = store::begin_tick(redis, keys, lease, MAX_GESTURES_PER_TICK, engine.n + 1).await? else {
+    let Some(fenced) = store::begin_tick(redis, lease, MAX_GESTURES_PER_TICK, engine.n + 1).await? else {
         return Ok(TickReport { written: false, gestures: 0, history: Vec::new() });
     };
     let now = now_ms();
@@ -235,11 +231,11 @@ pub async fn tick_once(
         paradox,
     };
     let payload = physics_worker::wire::encode(&broadcast)?;
-    engine.prepare_state_keys(keys);
+    engine.prepare_state_keys(&redis.keys);
     let state_keys = engine.state_keys();
     let written = store::commit_tick(
         fenced,
-        keys,
+        &redis.keys,
         engine.params(),
         TickWrite { n: outcome.n, state_keys, bodies: &engine.bodies, prices: &engine.prices, payload: &payload },
     )

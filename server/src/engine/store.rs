@@ -14,7 +14,7 @@ use sqlx::PgPool;
 use super::core::{GestureResult, ProductMeta, QueuedGesture};
 use crate::keys::{Keys, PRODUCT_STATE_FIELDS};
 use crate::product_state::{for_each_state_field, live_products};
-use crate::redis_pool::RedisPool;
+use crate::redis_pool::RedisStore;
 
 /// How long a lease lives without renewal; a dead leader is replaced within this plus one
 /// acquisition attempt.
@@ -75,8 +75,9 @@ pub struct Lease {
 }
 
 /// Tries to take the lease for `node`; `None` when someone holds it.
-pub async fn try_acquire(redis: &RedisPool, keys: &Keys, node: &str, now_ms: u64) -> anyhow::Result<Option<Lease>> {
-    let mut conn = redis.get().await?;
+pub async fn try_acquire(redis: &RedisStore, node: &str, now_ms: u64) -> anyhow::Result<Option<Lease>> {
+    let keys = &redis.keys;
+    let mut conn = redis.conn().await?;
     let token: Option<u64> = ACQUIRE
         .key(keys.engine_lease())
         .key(keys.engine_fence())
@@ -89,8 +90,9 @@ pub async fn try_acquire(redis: &RedisPool, keys: &Keys, node: &str, now_ms: u64
 }
 
 /// Hands the lease back (a graceful shutdown), unless someone else holds it by now.
-pub async fn release(redis: &RedisPool, keys: &Keys, lease: &Lease) -> anyhow::Result<()> {
-    let mut conn = redis.get().await?;
+pub async fn release(redis: &RedisStore, lease: &Lease) -> anyhow::Result<()> {
+    let keys = &redis.keys;
+    let mut conn = redis.conn().await?;
     let _: i64 = RELEASE.key(keys.engine_lease()).arg(&lease.value).invoke_async(&mut conn).await?;
     Ok(())
 }
@@ -98,9 +100,10 @@ pub async fn release(redis: &RedisPool, keys: &Keys, lease: &Lease) -> anyhow::R
 /// Queues a gesture for the engine (any node may call this) and, in the same atomic step, forwards
 /// it on `sc:engine:events` as a [`GestureEvent`] with the tick that will apply it, unless it moves
 /// nothing (a drop). Returns that tick; refused when [`MAX_QUEUED_GESTURES`] wait.
-pub async fn queue_gesture(redis: &RedisPool, keys: &Keys, gesture: &QueuedGesture) -> anyhow::Result<u64> {
+pub async fn queue_gesture(redis: &RedisStore, gesture: &QueuedGesture) -> anyhow::Result<u64> {
+    let keys = &redis.keys;
     let bytes = physics_worker::wire::encode(gesture)?;
-    let mut conn = redis.get().await?;
+    let mut conn = redis.conn().await?;
     let tick: i64 = PUSH_AND_FORWARD
         .key(keys.engine_gestures())
         .key(keys.engine_open_tick())
@@ -180,15 +183,10 @@ pub struct FencedTick {
 /// First round trip of a tick: `WATCH` the lease and, if it is still ours, read up to `max`
 /// queued gestures for tick `n` (opening tick `n + 1` for gestures queued from now on). `None`
 /// when the lease is no longer ours.
-pub async fn begin_tick(
-    redis: &RedisPool,
-    keys: &Keys,
-    lease: &Lease,
-    max: usize,
-    n: u64,
-) -> anyhow::Result<Option<FencedTick>> {
+pub async fn begin_tick(redis: &RedisStore, lease: &Lease, max: usize, n: u64) -> anyhow::Result<Option<FencedTick>> {
+    let keys = &redis.keys;
     let lease_key = keys.engine_lease();
-    let mut conn = redis.get().await?;
+    let mut conn = redis.conn().await?;
     let ((), raw): ((), Option<Vec<Vec<u8>>>) = redis::pipe()
         .cmd("WATCH")
         .arg(&lease_key)
@@ -256,8 +254,9 @@ pub async fn commit_tick(
 }
 
 /// The last tick number written to Redis, if any.
-pub async fn last_written_tick(redis: &RedisPool, keys: &Keys) -> anyhow::Result<Option<u64>> {
-    let mut conn = redis.get().await?;
+pub async fn last_written_tick(redis: &RedisStore) -> anyhow::Result<Option<u64>> {
+    let keys = &redis.keys;
+    let mut conn = redis.conn().await?;
     Ok(redis::cmd("GET").arg(keys.engine_tick()).query_async(&mut conn).await?)
 }
 
@@ -275,14 +274,15 @@ pub struct LoadedState {
 
 /// Loads the catalog from PostgreSQL and each product's body from Redis (one pipelined round
 /// trip); products missing from Redis are reset as the design says: msrp, reset vectors, base mass.
-pub async fn load_state(pool: &PgPool, redis: &RedisPool, keys: &Keys) -> anyhow::Result<LoadedState> {
+pub async fn load_state(pool: &PgPool, redis: &RedisStore) -> anyhow::Result<LoadedState> {
+    let keys = &redis.keys;
     let rows = live_products(pool).await?;
     let mut pipe = redis::pipe();
     for row in &rows {
         pipe.cmd("HMGET").arg(keys.product_state(row.id)).arg(&PRODUCT_STATE_FIELDS[..7]);
     }
     pipe.cmd("GET").arg(keys.engine_tick());
-    let mut conn = redis.get().await?;
+    let mut conn = redis.conn().await?;
     let mut values: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
     let n: Option<u64> = redis::from_redis_value(&values.pop().unwrap_or(redis::Value::Nil)).unwrap_or(None);
     let stored: Vec<Vec<Option<f32>>> = values.iter().map(|v| redis::from_redis_value(v).unwrap_or_default()).collect();

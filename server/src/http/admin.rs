@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::error::{ApiError, ApiJson};
 use crate::auth::{Principal, Role};
+use crate::catalog::admin;
 use crate::product_state;
 use crate::state::AppState;
 
@@ -81,60 +82,13 @@ struct StockBody {
     stock_count: i64,
 }
 
-/// A product as the admin API answers it.
-/// A row of [`SELECT_ADMIN`].
-#[derive(sqlx::FromRow)]
-struct AdminRow {
-    product_id: Uuid,
-    slug: String,
-    name: String,
-    description: String,
-    image_url: String,
-    msrp_cents: i64,
-    price_floor_cents: i64,
-    base_mass: f32,
-    stock_count: i32,
-    reserved_count: i32,
-    retired: bool,
-}
-
-/// Every product as the admin sees it: stock, reservations, retired or not.
-const SELECT_ADMIN: &str = "SELECT p.id AS product_id, p.slug, p.name, p.description, p.image_path AS image_url,
-        p.msrp_cents, p.price_floor_cents, p.base_mass, COALESCE(i.stock_count, 0) AS stock_count,
-        COALESCE(i.reserved_count, 0) AS reserved_count, p.retired_at IS NOT NULL AS retired
-     FROM products p LEFT JOIN inventory i ON i.product_id = p.id";
-
-impl From<AdminRow> for AdminProduct {
-    fn from(row: AdminRow) -> Self {
-        Self {
-            product_id: row.product_id.to_string(),
-            slug: row.slug,
-            name: row.name,
-            description: row.description,
-            image_url: row.image_url,
-            msrp_cents: row.msrp_cents,
-            price_floor_cents: row.price_floor_cents,
-            base_mass: row.base_mass,
-            stock_count: row.stock_count,
-            reserved_count: row.reserved_count,
-            retired: row.retired,
-        }
-    }
-}
-
 /// `GET /api/admin/products`: the whole catalog, retired products included, in catalog order.
 async fn list(State(state): State<AppState>, _admin: Admin) -> Result<Json<AdminProducts>, ApiError> {
-    let rows: Vec<AdminRow> =
-        sqlx::query_as(&format!("{SELECT_ADMIN} ORDER BY p.retired_at IS NOT NULL, p.sort_order, p.slug"))
-            .fetch_all(&state.pool)
-            .await?;
-    Ok(Json(AdminProducts { products: rows.into_iter().map(AdminProduct::from).collect() }))
+    Ok(Json(AdminProducts { products: admin::list(&state.pool).await? }))
 }
 
 async fn load(state: &AppState, id: Uuid) -> Result<AdminProduct, ApiError> {
-    let row: Option<AdminRow> =
-        sqlx::query_as(&format!("{SELECT_ADMIN} WHERE p.id = $1")).bind(id).fetch_optional(&state.pool).await?;
-    row.map(AdminProduct::from).ok_or(ApiError::NotFound("no such product"))
+    admin::get(&state.pool, id).await?.ok_or(ApiError::NotFound("no such product"))
 }
 
 fn check_name(name: &str) -> Result<(), ApiError> {
@@ -172,18 +126,9 @@ fn check_description(description: &str) -> Result<(), ApiError> {
     })
 }
 
-/// Maps the table's own checks (floor above msrp, a taken slug) to clear errors.
-fn constraint_error(e: sqlx::Error) -> ApiError {
-    match e.as_database_error().and_then(|d| d.code()).as_deref() {
-        Some("23505") => ApiError::Conflict("a product with this slug already exists"),
-        Some("23514") => ApiError::Unprocessable("values out of range: the price floor must not exceed msrpCents, the slug must be lower-case words joined by dashes".into()),
-        _ => e.into(),
-    }
-}
-
 /// Writes the live state of new products to Redis now, rather than at the engine's next reload.
 async fn publish(state: &AppState) {
-    if let Err(e) = product_state::cold_boot(&state.pool, &state.redis, &state.keys).await {
+    if let Err(e) = product_state::cold_boot(&state.pool, &state.redis).await {
         tracing::warn!(error = %e, "admin: product state not written to Redis yet; the engine writes it on reload");
     }
 }
@@ -208,27 +153,20 @@ async fn create(
     if !(0..=MAX_STOCK).contains(&body.stock_count) {
         return Err(ApiError::Unprocessable(format!("stockCount must be from 0 to {MAX_STOCK}")));
     }
-    let mut tx = state.pool.begin().await?;
-    let id: Uuid = sqlx::query_scalar(
-        "INSERT INTO products (slug, name, description, image_path, msrp_cents, price_floor_cents, base_mass, sort_order)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT COALESCE(max(sort_order), 0) + 1 FROM products)) RETURNING id",
+    let id = admin::create(
+        &state.pool,
+        &admin::NewProduct {
+            slug: body.slug.trim(),
+            name: body.name.trim(),
+            description: body.description.trim(),
+            image_path: &image,
+            msrp_cents: body.msrp_cents,
+            price_floor_cents: floor,
+            base_mass: mass,
+            stock_count: body.stock_count as i32,
+        },
     )
-    .bind(body.slug.trim())
-    .bind(body.name.trim())
-    .bind(body.description.trim())
-    .bind(&image)
-    .bind(body.msrp_cents)
-    .bind(floor)
-    .bind(mass)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(constraint_error)?;
-    sqlx::query("INSERT INTO inventory (product_id, stock_count) VALUES ($1, $2)")
-        .bind(id)
-        .bind(body.stock_count as i32)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
+    .await?;
     publish(&state).await;
     tracing::info!(product = %id, slug = %body.slug.trim(), "admin: product created");
     Ok((StatusCode::CREATED, Json(load(&state, id).await?)))
@@ -258,24 +196,15 @@ async fn edit(
     if let Some(image) = &body.image_url {
         check_image(image)?;
     }
-    let changed = sqlx::query(
-        "UPDATE products SET name = COALESCE($2, name), description = COALESCE($3, description),
-            image_path = COALESCE($4, image_path), msrp_cents = COALESCE($5, msrp_cents),
-            price_floor_cents = COALESCE($6, price_floor_cents), base_mass = COALESCE($7, base_mass), updated_at = now()
-         WHERE id = $1",
-    )
-    .bind(id)
-    .bind(body.name.as_deref().map(str::trim))
-    .bind(body.description.as_deref().map(str::trim))
-    .bind(body.image_url.as_deref())
-    .bind(body.msrp_cents)
-    .bind(body.price_floor_cents)
-    .bind(body.base_mass)
-    .execute(&state.pool)
-    .await
-    .map_err(constraint_error)?
-    .rows_affected();
-    if changed == 0 {
+    let changes = admin::ProductChanges {
+        name: body.name.as_deref().map(str::trim),
+        description: body.description.as_deref().map(str::trim),
+        image_path: body.image_url.as_deref(),
+        msrp_cents: body.msrp_cents,
+        price_floor_cents: body.price_floor_cents,
+        base_mass: body.base_mass,
+    };
+    if !admin::change(&state.pool, id, &changes).await? {
         return Err(ApiError::NotFound("no such product"));
     }
     Ok(Json(load(&state, id).await?))
@@ -286,13 +215,7 @@ async fn retire(
     _admin: Admin,
     Path(id): Path<Uuid>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let changed =
-        sqlx::query("UPDATE products SET retired_at = COALESCE(retired_at, now()), updated_at = now() WHERE id = $1")
-            .bind(id)
-            .execute(&state.pool)
-            .await?
-            .rows_affected();
-    if changed == 0 {
+    if !admin::retire(&state.pool, id).await? {
         return Err(ApiError::NotFound("no such product"));
     }
     tracing::info!(product = %id, "admin: product retired");
@@ -309,16 +232,7 @@ async fn set_stock(
         return Err(ApiError::Unprocessable(format!("stockCount must be from 0 to {MAX_STOCK}")));
     }
     let product = load(&state, id).await?;
-    // Never below what open checkouts hold: those units are promised.
-    let changed = sqlx::query(
-        "UPDATE inventory SET stock_count = $2, updated_at = now() WHERE product_id = $1 AND reserved_count <= $2",
-    )
-    .bind(id)
-    .bind(body.stock_count as i32)
-    .execute(&state.pool)
-    .await?
-    .rows_affected();
-    if changed == 0 {
+    if !admin::set_stock(&state.pool, id, body.stock_count as i32).await? {
         return Err(ApiError::Unprocessable(format!(
             "{} units are reserved by open checkouts; stockCount cannot go below that",
             product.reserved_count

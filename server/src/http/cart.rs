@@ -60,9 +60,6 @@ async fn remove(
 /// The uuid of a product that can go into a cart (exists, not retired).
 async fn live_product(state: &AppState, raw: &str) -> Result<Uuid, ApiError> {
     let id = raw.parse::<Uuid>().map_err(|_| ApiError::NotFound("no such product"))?;
-    let live: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM products WHERE id = $1 AND retired_at IS NULL)")
-        .bind(id)
-        .fetch_one(&state.pool)
-        .await?;
+    let live = state.catalog.is_live(id).await?;
     live.then_some(id).ok_or(ApiError::NotFound("no such product"))
 }

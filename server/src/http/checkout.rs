@@ -3,6 +3,7 @@
 //! over REST. The rules live in [`crate::checkout`]; this module is the HTTP edge: who may call,
 //! the Idempotency-Key, and Stripe's signed events.
 
+use app::api::OrderStatus;
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::{Path, State};
@@ -16,7 +17,7 @@ use uuid::Uuid;
 
 use super::error::{ApiError, ApiJson};
 use crate::auth::{Principal, Role};
-use crate::checkout::{ledger, refunds, ChargeRequest, Charged, CheckoutError};
+use crate::checkout::{idempotency, ledger, refunds, ChargeRequest, Charged, CheckoutError};
 use crate::state::AppState;
 use physics_worker::wire::Reason;
 
@@ -64,17 +65,7 @@ async fn checkout(
     request.validate()?;
     let fingerprint = request.fingerprint();
 
-    let first: bool = sqlx::query_scalar(
-        "INSERT INTO checkout_requests (user_id, idempotency_key, request_hash) VALUES ($1, $2, $3)
-         ON CONFLICT DO NOTHING RETURNING true",
-    )
-    .bind(user)
-    .bind(&key)
-    .bind(&fingerprint)
-    .fetch_optional(&state.pool)
-    .await?
-    .unwrap_or(false);
-    if !first {
+    if !idempotency::claim(&state.pool, user, &key, &fingerprint).await? {
         return replay(&state, (user, &who.sub), &key, &fingerprint).await;
     }
 
@@ -82,29 +73,14 @@ async fn checkout(
         Ok(charged) => charged_parts(charged, StatusCode::CREATED),
         Err(CheckoutError::Unavailable(e)) => {
             // Nothing to remember: let the same key be retried once the service is back.
-            let _ = sqlx::query(
-                "DELETE FROM checkout_requests WHERE user_id = $1 AND idempotency_key = $2 AND order_id IS NULL",
-            )
-            .bind(user)
-            .bind(&key)
-            .execute(&state.pool)
-            .await;
+            let _ = idempotency::release(&state.pool, user, &key).await;
             return Err(ApiError::Unavailable(e));
         }
         Err(e) => ApiError::from(e).to_parts(),
     };
     // Pending answers (202) are not final: a replay rebuilds them from the order.
     if status != StatusCode::ACCEPTED {
-        let stored = sqlx::query(
-            "UPDATE checkout_requests SET response_status = $3, response_body = $4 WHERE user_id = $1 AND idempotency_key = $2",
-        )
-        .bind(user)
-        .bind(&key)
-        .bind(status.as_u16() as i16)
-        .bind(&body)
-        .execute(&state.pool)
-        .await;
-        if let Err(e) = stored {
+        if let Err(e) = idempotency::keep_answer(&state.pool, user, &key, status.as_u16(), &body).await {
             tracing::warn!(error = %e, "checkout: could not store the answer; a replay rebuilds it from the order");
         }
     }
@@ -158,39 +134,31 @@ async fn replay(
     key: &str,
     fingerprint: &[u8],
 ) -> Result<Response, ApiError> {
-    type Row = (Vec<u8>, Option<Uuid>, Option<i16>, Option<serde_json::Value>);
-    let (hash, order, status, body): Row = sqlx::query_as(
-        "SELECT request_hash, order_id, response_status, response_body FROM checkout_requests
-         WHERE user_id = $1 AND idempotency_key = $2",
-    )
-    .bind(user)
-    .bind(key)
-    .fetch_one(&state.pool)
-    .await?;
-    if hash != fingerprint {
+    let stored = idempotency::stored(&state.pool, user, key).await?;
+    if stored.fingerprint != fingerprint {
         return Err(ApiError::Unprocessable(
             "this Idempotency-Key was already used for a different checkout request; use a new key".into(),
         ));
     }
-    if let (Some(status), Some(body)) = (status, body) {
-        let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
+    if let Some((status, body)) = stored.answer {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
         return Ok((status, Json(body)).into_response());
     }
     // The first request is still running, or ended before it could store its answer.
-    let Some(order) = order else {
+    let Some(order) = stored.order else {
         return Err(ApiError::InProgress("this checkout is still being processed; retry in a moment"));
     };
     match ledger::order_view(&state.pool, user, order).await? {
-        Some(view) if view.status == "paid" => {
+        Some(view) if view.status == OrderStatus::Paid => {
             Ok((StatusCode::CREATED, Json(serde_json::to_value(view).expect("serialisable"))).into_response())
         }
         // Waiting for the bank: the same answer again, as Stripe sees the intent now.
-        Some(view) if view.status == "requires_action" => {
+        Some(view) if view.status == OrderStatus::RequiresAction => {
             let charged = state.hyperdrive.settle_from_stripe(user, sub, order).await?;
             let (status, body) = charged_parts(charged, StatusCode::CREATED);
             Ok((status, Json(body)).into_response())
         }
-        Some(view) if view.status == "failed" => {
+        Some(view) if view.status == OrderStatus::Failed => {
             Err(ApiError::paradox(Reason::PaymentFailed, "the payment did not go through; nothing was charged"))
         }
         _ => Err(ApiError::InProgress("this checkout is still being processed; retry in a moment")),
@@ -226,11 +194,7 @@ async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     }
     let event: StripeEvent =
         serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("not a Stripe event: {e}")))?;
-    let seen: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM stripe_events WHERE id = $1)")
-        .bind(&event.id)
-        .fetch_one(&state.pool)
-        .await?;
-    if seen {
+    if idempotency::event_handled(&state.pool, &event.id).await? {
         return Ok(Json(json!({ "received": true, "duplicate": true })).into_response());
     }
     let settles = matches!(
@@ -244,11 +208,7 @@ async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     );
     let intent_field = if refund_event { "payment_intent" } else { "id" };
     let intent_id = event.data.object.get(intent_field).and_then(|v| v.as_str()).unwrap_or_default();
-    let order: Option<(Uuid, i64)> =
-        sqlx::query_as("SELECT id, total_cents FROM orders WHERE stripe_payment_intent_id = $1")
-            .bind(intent_id)
-            .fetch_optional(&state.pool)
-            .await?;
+    let order = ledger::order_of_intent(&state.pool, intent_id).await?;
     if let (Some((order, total_cents)), true) = (order, settles || refund_event) {
         // The event is only a hint: what Stripe says of the intent when asked decides. Stripe
         // unreachable is a 503, so Stripe delivers the event again later.
@@ -264,10 +224,6 @@ async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         }
     }
     // Remembered only once handled, so a failure above lets Stripe's redelivery try again.
-    sqlx::query("INSERT INTO stripe_events (id, event_type) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-        .bind(&event.id)
-        .bind(&event.kind)
-        .execute(&state.pool)
-        .await?;
+    idempotency::remember_event(&state.pool, &event.id, &event.kind).await?;
     Ok(Json(json!({ "received": true })).into_response())
 }

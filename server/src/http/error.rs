@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use physics_worker::wire::{ErrCode, Reason};
 
+use crate::catalog::admin;
 use crate::checkout::error::Paradox;
 use crate::checkout::CheckoutError;
 
@@ -69,6 +70,16 @@ impl From<CheckoutError> for ApiError {
             CheckoutError::Refused(why) => Self::Refused(why),
             CheckoutError::RateLimited(wait) => Self::rate_limited(wait),
             CheckoutError::Unavailable(inner) => Self::Unavailable(inner),
+        }
+    }
+}
+
+impl From<admin::ChangeError> for ApiError {
+    fn from(e: admin::ChangeError) -> Self {
+        match e {
+            admin::ChangeError::SlugTaken => Self::Conflict("a product with this slug already exists"),
+            admin::ChangeError::OutOfRange => Self::Unprocessable(e.to_string()),
+            admin::ChangeError::Database(e) => e.into(),
         }
     }
 }

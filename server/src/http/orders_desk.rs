@@ -10,9 +10,10 @@ use uuid::Uuid;
 
 use super::admin::Admin;
 use super::error::{ApiError, ApiJson};
-use crate::checkout::desk::{self, DeskFilter, ORDER_STATUSES};
+use crate::checkout::desk::{self, DeskFilter};
 use crate::checkout::refunds::{self, RefundRequest, Refunded};
 use crate::state::AppState;
+use app::api::OrderStatus;
 
 /// The routes of this area.
 pub fn router() -> Router<AppState> {
@@ -42,12 +43,13 @@ async fn list(
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
-    let status = query.status.filter(|s| !s.is_empty());
-    if let Some(status) = &status {
-        if !ORDER_STATUSES.contains(&status.as_str()) {
-            return Err(ApiError::Unprocessable(format!("status must be one of {}", ORDER_STATUSES.join(", "))));
-        }
-    }
+    let status = match query.status.filter(|s| !s.is_empty()) {
+        None => None,
+        Some(text) => Some(OrderStatus::parse(&text).ok_or_else(|| {
+            let all: Vec<&str> = OrderStatus::ALL.into_iter().map(OrderStatus::as_str).collect();
+            ApiError::Unprocessable(format!("status must be one of {}", all.join(", ")))
+        })?),
+    };
     let email = query.email.map(|e| e.trim().to_string()).filter(|e| !e.is_empty());
     if email.as_ref().is_some_and(|e| e.chars().count() > MAX_EMAIL_FILTER) {
         return Err(ApiError::Unprocessable(format!("email filters are at most {MAX_EMAIL_FILTER} characters")));

@@ -10,8 +10,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use hyper_util::rt::TokioIo;
 use physics_worker::wire::{
-    self, validate_gesture, CartLine as WireCartLine, ClientFrame, Gesture, GestureKind, Reason, ServerFrame,
-    MAX_CLIENT_FRAME_BYTES, SUBPROTOCOL,
+    self, CartLine as WireCartLine, Gesture, GestureKind, Reason, ServerFrame, MAX_CLIENT_FRAME_BYTES, SUBPROTOCOL,
 };
 use serde_json::json;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
@@ -20,6 +19,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::admission::Refusal;
 use super::hub::{Resync, SocketOutlet, TickFrames};
+use super::protocol::{self, Verdict};
 use super::raw::{self, Drained, ReadSide, Writer};
 use super::{CLIENT_FRAMES_PER_SEC, CLIENT_FRAME_BURST};
 use crate::auth::tokens::unix_now;
@@ -322,42 +322,24 @@ impl Connection {
         message: Message,
         expiry: &mut std::pin::Pin<Box<tokio::time::Sleep>>,
     ) -> Result<(), End> {
-        if let Message::Close(_) = message {
-            return Err(End::Gone);
-        }
-        // Every frame counts against the rate, control frames included.
-        if !self.bucket.take() {
-            self.state.hub.metrics.flood_closes.fetch_add(1, Relaxed);
-            return Err(End::Close(CLOSE_POLICY, "too many frames; at most 30 per second"));
-        }
-        let bytes = match message {
-            Message::Binary(bytes) => bytes,
-            Message::Text(_) => return Err(End::Close(1003, "binary MessagePack frames only")),
-            // RFC 6455 §5.5.2: a Ping is answered with a Pong carrying the same payload (at most
-            // 125 bytes, which the frame reader has checked).
-            Message::Ping(payload) => return self.write_framed(raw::frame(raw::OPCODE_PONG, &payload)).await,
-            Message::Close(_) | Message::Pong(_) | Message::Frame(_) => return Ok(()),
-        };
-        let frame = match wire::decode::<ClientFrame>(&bytes) {
-            Ok(frame) => frame,
-            Err(_) => return self.bad_frame(None, Reason::Malformed).await,
-        };
-        match frame {
-            ClientFrame::Ping { c } => {
-                let c = if c.is_finite() { c } else { 0.0 };
-                self.send_frame(&ServerFrame::Pong { c, t: now_ms() }).await
-            }
-            ClientFrame::Auth { token } => self.reauthenticate(&token, expiry).await,
-            gesture => {
-                let catalog = self.state.hub.catalog();
-                match validate_gesture(&gesture, catalog.ids.len(), physics_worker::shared::MAX_IMPULSE) {
-                    Some(Ok((q, valid))) => {
-                        let product = catalog.ids[valid.i as usize];
-                        self.gesture(q, valid, product).await
-                    }
-                    Some(Err(reason)) => self.bad_frame(gesture_seq(&gesture), reason).await,
-                    None => Ok(()),
+        let catalog = self.state.hub.catalog();
+        match protocol::on_message(message, &mut self.bucket, catalog.ids.len()) {
+            Verdict::Close(code, reason) => {
+                if reason == protocol::FLOOD {
+                    self.state.hub.metrics.flood_closes.fetch_add(1, Relaxed);
                 }
+                Err(End::Close(code, reason))
+            }
+            Verdict::Gone => Err(End::Gone),
+            Verdict::Nothing => Ok(()),
+            // The frame reader has checked that a ping's payload is at most 125 bytes.
+            Verdict::Pong(payload) => self.write_framed(raw::frame(raw::OPCODE_PONG, &payload)).await,
+            Verdict::BadFrame(q, reason) => self.bad_frame(q, reason).await,
+            Verdict::ClockPing(c) => self.send_frame(&ServerFrame::Pong { c, t: now_ms() }).await,
+            Verdict::Auth(token) => self.reauthenticate(&token, expiry).await,
+            Verdict::Gesture(q, gesture) => {
+                let product = catalog.ids[gesture.i as usize];
+                self.gesture(q, gesture, product).await
             }
         }
     }
@@ -373,13 +355,14 @@ impl Connection {
         token: &str,
         expiry: &mut std::pin::Pin<Box<tokio::time::Sleep>>,
     ) -> Result<(), End> {
-        match Principal::from_token(&self.state.tokens, &self.state.revocations, token).await {
-            Some(principal) if principal.sub == self.principal.sub => {
+        let renewed = Principal::from_token(&self.state.tokens, &self.state.revocations, token).await;
+        match protocol::renewal(&self.principal, renewed) {
+            Ok(principal) => {
                 self.principal = principal;
                 expiry.as_mut().reset(until(self.principal.exp));
                 self.send_frame(&ServerFrame::Authed { exp: self.principal.exp as f64 * 1_000.0 }).await
             }
-            _ => Err(End::Close(CLOSE_POLICY, "invalid token in auth frame")),
+            Err((code, reason)) => Err(End::Close(code, reason)),
         }
     }
 
@@ -412,17 +395,7 @@ impl Connection {
             kind: gesture.kind,
             origin: GestureOrigin { node: self.state.hub.node().to_string(), conn: self.id, q },
         };
-        store::queue_gesture(&self.state.redis, &self.state.keys, &queued)
-            .await
-            .map(|_| ())
-            .map_err(|_| Reason::Unavailable)
-    }
-}
-
-fn gesture_seq(frame: &ClientFrame) -> Option<u32> {
-    match frame {
-        ClientFrame::Flick { q, .. } | ClientFrame::Beam { q, .. } | ClientFrame::Drop { q, .. } => Some(*q),
-        ClientFrame::Ping { .. } | ClientFrame::Auth { .. } => None,
+        store::queue_gesture(&self.state.redis, &queued).await.map(|_| ()).map_err(|_| Reason::Unavailable)
     }
 }
 

@@ -528,7 +528,7 @@ async fn the_card_number_scan_finds_a_planted_number_in_postgres_and_redis() {
     let mut conn = app.redis.get().await.unwrap();
     let key = format!("{}leak", app.prefix);
     let _: () = redis::cmd("SET").arg(&key).arg("4242424242424242").query_async(&mut conn).await.unwrap();
-    assert_eq!(swiftcart::pii::scan_redis(&app.redis, &app.keys).await.unwrap().len(), 1);
+    assert_eq!(swiftcart::pii::scan_redis(&app.store()).await.unwrap().len(), 1);
     // Clean again, so the scan in cleanup passes.
     let _: () = redis::cmd("DEL").arg(&key).query_async(&mut conn).await.unwrap();
     sqlx::query("UPDATE products SET description = ''").execute(&app.pool).await.unwrap();
@@ -665,4 +665,25 @@ async fn a_charge_that_loses_the_race_to_the_webhook_answers_the_settled_order()
         return;
     }
     panic!("in five tries the charge always concluded before the order could be settled elsewhere");
+}
+
+/// Order and quote statuses read straight from their text columns into enums, and back; a
+/// spelling the enum does not know is an error, not a silent default.
+#[tokio::test]
+async fn statuses_read_from_their_columns_into_enums() {
+    use app::api::OrderStatus;
+    use swiftcart::checkout::ledger::QuoteStatus;
+    let app = spawn_app().await;
+    for status in OrderStatus::ALL {
+        let read: OrderStatus = sqlx::query_scalar("SELECT $1::text").bind(status).fetch_one(&app.pool).await.unwrap();
+        assert_eq!(read, status);
+        let spelled: String =
+            sqlx::query_scalar("SELECT $1::text").bind(status.as_str()).fetch_one(&app.pool).await.unwrap();
+        assert_eq!(OrderStatus::parse(&spelled), Some(status));
+    }
+    let released: QuoteStatus = sqlx::query_scalar("SELECT 'released'::text").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(released, QuoteStatus::Released);
+    let unknown = sqlx::query_scalar::<_, OrderStatus>("SELECT 'teleported'::text").fetch_one(&app.pool).await;
+    assert!(unknown.is_err(), "an unknown status is refused: {unknown:?}");
+    app.cleanup().await;
 }

@@ -124,10 +124,7 @@ async fn promoting_an_account_to_admin_ends_every_session_it_had() {
     let (_, ended) =
         swiftcart::auth::users::upsert_admin(&app.pool, "ops@example.com", "operator 42 pw").await.unwrap();
     assert_eq!(ended.len(), 1, "the squatter's session");
-    swiftcart::auth::revocation::Revocations::new(app.redis.clone(), app.keys.clone(), 900)
-        .revoke(&ended)
-        .await
-        .unwrap();
+    swiftcart::auth::revocation::Revocations::new(app.store(), 900).revoke(&ended).await.unwrap();
     assert_eq!(app.session_status(squatter_token).await, 401, "the squatter's access token ended too");
     assert_eq!(app.refresh(squatter["refreshToken"].as_str().unwrap()).await.0, 401, "no admin token by refresh");
     let (old_password, _) = app.sign_in("/api/auth/login", None, "ops@example.com", "squatter 42 pw").await;
@@ -224,8 +221,11 @@ async fn the_gesture_queue_is_bounded() {
     use swiftcart::engine::core::{GestureOrigin, QueuedGesture};
     use swiftcart::engine::store::{queue_gesture, MAX_QUEUED_GESTURES};
     // No engine drains this prefix: a node whose engine stopped, as far as the queue can tell.
-    let redis = swiftcart::redis_pool::create_pool(&crate::helpers::shared_redis_url()).unwrap();
-    let keys = swiftcart::keys::Keys::new(format!("test:{}:", uuid::Uuid::new_v4().simple()));
+    let store = swiftcart::redis_pool::RedisStore::new(
+        swiftcart::redis_pool::create_pool(&crate::helpers::shared_redis_url()).unwrap(),
+        swiftcart::keys::Keys::new(format!("test:{}:", uuid::Uuid::new_v4().simple())),
+    );
+    let (redis, keys) = (&store.pool, &store.keys);
     let gesture = QueuedGesture {
         id: uuid::Uuid::new_v4(),
         product: uuid::Uuid::new_v4(),
@@ -235,8 +235,8 @@ async fn the_gesture_queue_is_bounded() {
     let mut conn = redis.get().await.unwrap();
     let filler: Vec<&[u8]> = vec![b"x"; MAX_QUEUED_GESTURES - 1];
     let _: i64 = redis::cmd("RPUSH").arg(keys.engine_gestures()).arg(filler).query_async(&mut conn).await.unwrap();
-    queue_gesture(&redis, &keys, &gesture).await.expect("the last free place");
-    assert!(queue_gesture(&redis, &keys, &gesture).await.is_err(), "a full queue refuses");
+    queue_gesture(&store, &gesture).await.expect("the last free place");
+    assert!(queue_gesture(&store, &gesture).await.is_err(), "a full queue refuses");
     let len: usize = redis::cmd("LLEN").arg(keys.engine_gestures()).query_async(&mut conn).await.unwrap();
     assert_eq!(len, MAX_QUEUED_GESTURES);
     let _: i64 = redis::cmd("DEL").arg(keys.engine_gestures()).query_async(&mut conn).await.unwrap();

@@ -121,7 +121,7 @@ async fn with_the_leader_gone_too_a_flush_brings_products_back_at_msrp_with_a_pa
             kind: GestureKind::Flick([0.3, 0.0, 0.0]),
             origin: GestureOrigin { node: "test".into(), conn: 0, q: 0 },
         };
-        queue_gesture(&a.redis, &a.keys, &g).await.unwrap();
+        queue_gesture(&a.store(), &g).await.unwrap();
     }
     // The leader takes every queued gesture within a tick or two.
     let taken = eventually(Duration::from_secs(2), || async {
@@ -179,7 +179,7 @@ async fn gestures_from_concurrent_senders_are_applied_exactly_once() {
     let product = app.product_ids().await[0];
     let mut senders = Vec::new();
     for sender in 0..4u64 {
-        let (redis, keys) = (app.redis.clone(), app.keys.clone());
+        let store = app.store();
         senders.push(tokio::spawn(async move {
             for q in 0..50u32 {
                 let g = QueuedGesture {
@@ -188,8 +188,8 @@ async fn gestures_from_concurrent_senders_are_applied_exactly_once() {
                     kind: GestureKind::Flick([0.01, 0.0, 0.0]),
                     origin: GestureOrigin { node: "test".into(), conn: sender, q },
                 };
-                queue_gesture(&redis, &keys, &g).await.unwrap();
-                queue_gesture(&redis, &keys, &g).await.unwrap(); // a duplicate delivery
+                queue_gesture(&store, &g).await.unwrap();
+                queue_gesture(&store, &g).await.unwrap(); // a duplicate delivery
             }
         }));
     }

@@ -191,12 +191,12 @@ async fn a_forecast_the_engine_refuses_is_corrected_by_its_tick() {
         kind: GestureKind::Flick([1.0, 0.0, 0.0]),
         origin: GestureOrigin { node: "another-node".into(), conn: 1, q: 1 },
     };
-    let first = queue_gesture(&app.redis, &app.keys, &gesture).await.unwrap();
+    let first = queue_gesture(&app.store(), &gesture).await.unwrap();
     let (n, _, _) = watcher.forecast_and_its_tick(product).await;
     assert_eq!(n, first);
     watcher.events.clear();
     // A node retrying the same gesture: the engine refuses the duplicate at its tick.
-    let again = queue_gesture(&app.redis, &app.keys, &gesture).await.unwrap();
+    let again = queue_gesture(&app.store(), &gesture).await.unwrap();
     let (n, v, held) = watcher.forecast_and_its_tick(product).await;
     assert_eq!(n, again);
     assert!(held < n);

@@ -9,7 +9,7 @@ use deadpool_redis::redis;
 use sqlx::{Connection, Executor, PgConnection, PgPool};
 use swiftcart::config::Config;
 use swiftcart::keys::Keys;
-use swiftcart::redis_pool::{create_pool, RedisPool};
+use swiftcart::redis_pool::{create_pool, RedisPool, RedisStore};
 use swiftcart::startup::Application;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -162,6 +162,11 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
 }
 
 impl TestApp {
+    /// This app's Redis with its key prefix, as the server's own code takes it.
+    pub fn store(&self) -> RedisStore {
+        RedisStore::new(self.redis.clone(), self.keys.clone())
+    }
+
     /// GETs a path of the app.
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.http.get(format!("{}{path}", self.address)).send().await.expect("request sent")
@@ -320,7 +325,7 @@ impl TestApp {
         }
         // No card number may ever be kept: every test's data is scanned before it is dropped.
         let mut found = swiftcart::pii::scan_database(&self.pool).await.unwrap_or_default();
-        found.extend(swiftcart::pii::scan_redis(&self.redis, &self.keys).await.unwrap_or_default());
+        found.extend(swiftcart::pii::scan_redis(&self.store()).await.unwrap_or_default());
         assert!(found.is_empty(), "card-number-like strings stored: {found:?}");
         if let Ok(mut conn) = self.redis.get().await {
             let keys: Vec<String> =
