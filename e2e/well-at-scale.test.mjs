@@ -70,9 +70,11 @@ test('at 500 products the shopper zooms in (buttons, Ctrl + wheel), pans by drag
   const well = await page.locator('[data-testid="well-canvas"]').boundingBox();
   const centre = { x: well.x + well.width / 2, y: well.y + well.height / 2 };
   // The mean offset of every body from the well's centre in the worker's newest layout, read
-  // twice 300 ms apart so a layout from before the change cannot count.
+  // 300 ms after the change so a layout from before it cannot count. The worker's first frames
+  // (every card rasterised) can take most of a second in a debug build: wait for a layout.
   const spread = async () => {
     await page.waitForTimeout(300);
+    await page.waitForFunction(() => (window.__swiftcartLayout() || []).length > 0, null, { timeout: 10000 });
     return page.evaluate((c) => {
       const layout = window.__swiftcartLayout();
       const at = layout.map((e) => [e.x + e.width / 2 - c.x, e.y + e.height / 2 - c.y]);
