@@ -8,6 +8,17 @@ pub fn window() -> web_sys::Window {
     web_sys::window().expect("a browser window")
 }
 
+/// The page's clock: milliseconds since the Unix epoch (token expiries, countdowns). The
+/// worker reads the same origin-based time ([`physics_worker::worker::epoch_now`]).
+pub fn epoch_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+/// Monotonic milliseconds since the page loaded, for animation (never jumps with the wall clock).
+pub fn monotonic_ms() -> f64 {
+    window().performance().map(|p| p.now()).unwrap_or(0.0)
+}
+
 /// The page's document.
 pub fn document() -> web_sys::Document {
     window().document().expect("a document")

@@ -96,7 +96,7 @@ fn store_answer(answer: &JsValue) -> Result<String, String> {
     let previous = read().map(|s| s.token);
     if let Some(storage) = storage() {
         let _ = storage.set_item(TOKEN_KEY, &token);
-        let _ = storage.set_item(EXPIRY_KEY, &(js_sys::Date::now() + expires_in_ms).to_string());
+        let _ = storage.set_item(EXPIRY_KEY, &(crate::dom::epoch_ms() + expires_in_ms).to_string());
         let _ = storage.set_item(LIFETIME_KEY, &expires_in_ms.to_string());
         match &refresh_token {
             Some(refresh) => storage.set_item(REFRESH_KEY, refresh),
@@ -213,7 +213,7 @@ pub fn install() {
 fn schedule() {
     let Some(stored) = read() else { return };
     // Rounded up and a little late rather than early: an early timer would find nothing due.
-    let delay = (renew_at_ms(stored.expires_at_ms, stored.lifetime_ms) - js_sys::Date::now()).max(0.0).ceil() + 5.0;
+    let delay = (renew_at_ms(stored.expires_at_ms, stored.lifetime_ms) - crate::dom::epoch_ms()).max(0.0).ceil() + 5.0;
     set_timer(delay.min(i32::MAX as f64) as i32);
 }
 
@@ -248,7 +248,7 @@ pub fn keep_fresh() {
 /// A valid access token: the stored one, renewed first when it is due (or a new guest session).
 pub async fn access_token() -> Result<String, String> {
     match read() {
-        Some(stored) if !stored.due(js_sys::Date::now()) => Ok(stored.token),
+        Some(stored) if !stored.due(crate::dom::epoch_ms()) => Ok(stored.token),
         stored => renew_replacing(stored.map(|s| s.token)).await,
     }
 }
@@ -259,7 +259,7 @@ pub async fn renew_replacing(stale: Option<String>) -> Result<String, String> {
     with_lock(move || async move {
         let stored = read();
         if let Some(current) = &stored {
-            if Some(&current.token) != stale.as_ref() && !current.due(js_sys::Date::now()) {
+            if Some(&current.token) != stale.as_ref() && !current.due(crate::dom::epoch_ms()) {
                 return Ok(current.token.clone());
             }
         }

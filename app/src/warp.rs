@@ -434,10 +434,10 @@ mod browser {
             }
             match (warping, ticker.get_value()) {
                 (true, None) => {
-                    c.now_ms.set(js_sys::Date::now());
+                    c.now_ms.set(crate::dom::epoch_ms());
                     let handle = set_interval_with_handle(
                         move || {
-                            let now = js_sys::Date::now();
+                            let now = crate::dom::epoch_ms();
                             c.now_ms.set(now);
                             if c.state.with_untracked(|s| s.freeze_ran_out(now)) {
                                 leptos::task::spawn_local(paradox(c, super::reason_words(Reason::QuoteExpired).into()));
@@ -652,7 +652,7 @@ mod browser {
 
     /// A fresh random `Idempotency-Key`.
     fn random_key() -> String {
-        window().crypto().map(|c| c.random_uuid()).unwrap_or_else(|_| format!("key-{}", js_sys::Date::now()))
+        window().crypto().map(|c| c.random_uuid()).unwrap_or_else(|_| format!("key-{}", crate::dom::epoch_ms()))
     }
 }
 

@@ -7,8 +7,9 @@
 use std::time::{Duration, Instant};
 
 use physics_worker::physics::{initial_body, WellParams};
+use swiftcart::clock::now_ms;
 use swiftcart::engine::core::{Engine, ProductMeta};
-use swiftcart::engine::{now_ms, store, tick_once};
+use swiftcart::engine::{store, tick_once};
 use swiftcart::keys::Keys;
 use swiftcart::redis_pool::{create_pool, RedisStore};
 

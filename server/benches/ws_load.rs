@@ -8,12 +8,13 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use clap::Parser;
 use hdrhistogram::Histogram;
 use physics_worker::wire::{self, ClientFrame, ServerFrame};
+use swiftcart::clock::now_ms;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Semaphore};
@@ -78,10 +79,6 @@ impl Shards {
         let h = || Histogram::new_with_bounds(1, 120_000_000, 3).expect("histogram bounds");
         Self { latency: (0..n).map(|_| Mutex::new(h())).collect(), ack: Mutex::new(h()) }
     }
-}
-
-fn now_ms() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64() * 1_000.0).unwrap_or(0.0)
 }
 
 /// The head of a server frame: kind, `t`, `n`, and for `s` frames the number of products.

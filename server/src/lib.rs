@@ -11,6 +11,8 @@ pub mod cart;
 pub mod catalog;
 /// Hyperdrive checkout: quotes, charges through Stripe, orders, the sweeper.
 pub mod checkout;
+/// The server's one clock.
+pub mod clock;
 /// Configuration from the environment, parsed once at start.
 pub mod config;
 /// PostgreSQL: the pool and the migrations.

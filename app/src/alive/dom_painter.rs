@@ -12,7 +12,7 @@ use physics_worker::worker::Command;
 use wasm_bindgen::prelude::*;
 
 use super::hooks::Stats;
-use super::{paradox, perf_now, Well};
+use super::{paradox, Well};
 use crate::dom::window;
 
 /// Why the page paints when the shopper asked for it with `?painter=dom`.
@@ -55,10 +55,10 @@ fn start_frame_loop(well: Rc<RefCell<Well>>) {
     let again = callback.clone();
     let origin = window().performance().map(|p| p.time_origin()).unwrap_or(0.0);
     *callback.borrow_mut() = Some(Closure::new(move |timestamp: f64| {
-        let started = perf_now();
+        let started = crate::dom::monotonic_ms();
         frame(&well, timestamp, origin);
         let mut w = well.borrow_mut();
-        let spent = perf_now() - started;
+        let spent = crate::dom::monotonic_ms() - started;
         if let Some(last) = w.stats.last_frame {
             Stats::push(&mut w.stats.intervals, timestamp - last);
         }
@@ -77,7 +77,7 @@ fn start_frame_loop(well: Rc<RefCell<Well>>) {
 }
 
 fn frame(well: &Rc<RefCell<Well>>, timestamp: f64, origin: f64) {
-    let rewind_over = well.borrow().rewinding_until.is_some_and(|u| perf_now() >= u);
+    let rewind_over = well.borrow().rewinding_until.is_some_and(|u| crate::dom::monotonic_ms() >= u);
     if rewind_over && !well.borrow().connection_lost {
         paradox::end_rewind(well);
     }

@@ -15,7 +15,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::{Element, PointerEvent};
 
 use super::painting::{hover, open_painted_card, set_camera, well_point};
-use super::{after_ms, by_test_id, perf_now, send, Well};
+use super::{after_ms, by_test_id, send, Well};
 use crate::dom::window;
 
 /// A press held this long without moving is a tractor beam.
@@ -131,7 +131,8 @@ fn pointer_down(well: &Rc<RefCell<Well>>, event: &PointerEvent) {
         }
         return;
     };
-    w.gesture = Some(Drag { index, pointer, samples: vec![(perf_now(), x, y)], moved: false, beamed: false });
+    w.gesture =
+        Some(Drag { index, pointer, samples: vec![(crate::dom::monotonic_ms(), x, y)], moved: false, beamed: false });
     drop(w);
     // Long press: a beam if the pointer has not moved by then.
     let well = well.clone();
@@ -156,7 +157,7 @@ fn pointer_move(well: &Rc<RefCell<Well>>, event: &PointerEvent) {
     let Some(drag) = w.gesture.as_mut() else {
         return hover(&mut w, x, y);
     };
-    let now = perf_now();
+    let now = crate::dom::monotonic_ms();
     let (_, x0, y0) = drag.samples[0];
     if ((x - x0).powi(2) + (y - y0).powi(2)).sqrt() > DRAG_THRESHOLD_PX {
         drag.moved = true;
@@ -226,7 +227,7 @@ fn pointer_up(well: &Rc<RefCell<Well>>, event: &PointerEvent) {
         let w = well.borrow();
         (w.viewport, w.camera)
     };
-    let release = (perf_now(), x, y);
+    let release = (crate::dom::monotonic_ms(), x, y);
     if let Some(v) = flick_impulse(viewport, camera, &drag.samples, release, WellParams::default().max_impulse) {
         send(well, Command::SendGesture(Gesture { i: index, kind: GestureKind::Flick(v) }));
     }

@@ -104,10 +104,6 @@ impl Well {
     }
 }
 
-fn perf_now() -> f64 {
-    window().performance().map(|p| p.now()).unwrap_or(0.0)
-}
-
 fn by_test_id(id: &str) -> Option<HtmlElement> {
     element(&format!("[data-testid=\"{id}\"]"))
 }
@@ -341,7 +337,7 @@ fn on_synced(well: &Rc<RefCell<Well>>, ids: Vec<String>, base_masses: Vec<f32>, 
     }
     // A resync ends a paradox once its rewind has played.
     let until = well.borrow().rewinding_until;
-    if until.is_none_or(|u| perf_now() >= u) {
+    if until.is_none_or(|u| crate::dom::monotonic_ms() >= u) {
         paradox::end_rewind(well);
     }
 }

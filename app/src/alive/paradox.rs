@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use physics_worker::wire::Reason;
 
-use super::{after_ms, by_test_id, perf_now, running, Well};
+use super::{after_ms, by_test_id, running, Well};
 
 /// How long the rewind plays.
 const REWIND_MS: f64 = 1_200.0;
@@ -18,11 +18,11 @@ pub fn paradox(words: &str, hold_ms: f64) {
         show_banner(words);
         return;
     };
-    well.borrow_mut().banner_until = perf_now() + hold_ms;
+    well.borrow_mut().banner_until = crate::dom::monotonic_ms() + hold_ms;
     play_rewind(&well, words);
     // Without the animation loop (reduced motion) nothing else would end the rewind.
     after_ms(hold_ms + 50.0, move || {
-        if well.borrow().rewinding_until.is_some_and(|u| perf_now() >= u) {
+        if well.borrow().rewinding_until.is_some_and(|u| crate::dom::monotonic_ms() >= u) {
             end_rewind(&well);
         }
     });
@@ -74,7 +74,7 @@ pub(super) fn connection_lost_words(retry_in_ms: i32, during_gesture: bool) -> S
 pub(super) fn play_rewind(well: &Rc<RefCell<Well>>, words: &str) {
     {
         let mut w = well.borrow_mut();
-        w.rewinding_until = Some(perf_now() + REWIND_MS);
+        w.rewinding_until = Some(crate::dom::monotonic_ms() + REWIND_MS);
         let _ = w.container.class_list().add_1("rewinding");
     }
     show_banner(words);
@@ -88,11 +88,11 @@ fn check_rewind_after(well: &Rc<RefCell<Well>>, ms: f64) {
     after_ms(ms + 20.0, move || {
         let (over, lost) = {
             let w = well.borrow();
-            (w.rewinding_until.is_some_and(|u| perf_now() >= u), w.connection_lost)
+            (w.rewinding_until.is_some_and(|u| crate::dom::monotonic_ms() >= u), w.connection_lost)
         };
         if over && !lost {
             end_rewind(&well);
-            let next = well.borrow().rewinding_until.map(|u| u - perf_now());
+            let next = well.borrow().rewinding_until.map(|u| u - crate::dom::monotonic_ms());
             if let Some(wait) = next {
                 check_rewind_after(&well, wait.max(16.0));
             }
@@ -107,7 +107,7 @@ pub(super) fn end_rewind(well: &Rc<RefCell<Well>>) {
     w.rewinding_until = None;
     let _ = w.container.class_list().remove_1("rewinding");
     if !w.connection_lost {
-        if perf_now() >= w.banner_until {
+        if crate::dom::monotonic_ms() >= w.banner_until {
             hide_banner();
         } else {
             w.rewinding_until = Some(w.banner_until);

@@ -1,9 +1,9 @@
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use jsonwebtoken::{decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
+
+use crate::clock::unix_now;
 
 /// `iss` of every access token.
 pub const ISSUER: &str = "swiftcart";
@@ -176,11 +176,6 @@ impl TokenKeys {
         }
         Ok(claims)
     }
-}
-
-/// Seconds since the Unix epoch.
-pub fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ pub mod stock;
 pub mod store;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use physics_worker::physics::WellParams;
 use physics_worker::wire::{BodyState, Reason};
@@ -26,6 +26,7 @@ use sqlx::PgPool;
 use self::core::Engine;
 use self::metrics::EngineMetrics;
 use self::store::{Lease, TickBroadcast, TickWrite};
+use crate::clock::now_ms;
 use crate::redis_pool::RedisStore;
 
 /// How often a follower tries to take the lease.
@@ -56,11 +57,6 @@ impl EngineContext {
     fn params(&self) -> WellParams {
         WellParams::for_tick(self.tick)
     }
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64() * 1_000.0).unwrap_or(0.0)
 }
 
 /// The state a leader holds.

@@ -16,7 +16,7 @@ pub use super::catalog_index::CatalogIndex;
 use super::metrics::RealtimeMetrics;
 pub use super::outlet::{Resync, SocketOutlet, TickFrames};
 use super::raw::{self, Writer};
-use crate::engine::now_ms;
+use crate::clock::now_ms;
 use crate::engine::stock::StockFeed;
 use crate::engine::store::{GestureEvent, TickBroadcast};
 use crate::keys::Keys;

@@ -22,11 +22,12 @@ use super::hub::{Resync, SocketOutlet, TickFrames};
 use super::protocol::{self, Verdict};
 use super::raw::{self, Drained, ReadSide, Writer};
 use super::{CLIENT_FRAMES_PER_SEC, CLIENT_FRAME_BURST};
-use crate::auth::tokens::unix_now;
 use crate::auth::Principal;
 use crate::cart::Change;
+use crate::clock::now_ms;
+use crate::clock::unix_now;
 use crate::engine::core::{GestureOrigin, QueuedGesture};
-use crate::engine::{now_ms, store};
+use crate::engine::store;
 use crate::rate::TokenBucket;
 use crate::state::AppState;
 

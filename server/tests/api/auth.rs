@@ -219,7 +219,7 @@ async fn the_session_probe_tells_a_good_token_from_a_dead_one() {
     assert_eq!(expires_at.timestamp() as u64, app.tokens.verify(&token).unwrap().exp);
 
     let claims = app.tokens.verify(&token).unwrap();
-    let now = swiftcart::auth::tokens::unix_now();
+    let now = swiftcart::clock::unix_now();
     let expired = app.tokens.sign(&swiftcart::auth::Claims { exp: now - 1, ..claims });
     assert_eq!(probe(expired).await.status(), 401);
     assert_eq!(app.get("/api/auth/session").await.status(), 401, "no token");

@@ -50,7 +50,7 @@ async fn the_handshake_refuses_bad_origins_and_bad_tokens_before_upgrading() {
     assert_eq!(open(&app, Some(ALLOWED_ORIGIN), None).await.err(), Some(401), "no subprotocol at all");
 
     let claims = app.tokens.verify(&good).unwrap();
-    let now = swiftcart::auth::tokens::unix_now();
+    let now = swiftcart::clock::unix_now();
     let expired = app.tokens.sign(&Claims { exp: now - 1, iat: now - 901, ..claims.clone() });
     let wrong_key = TokenKeys::new(&[9u8; 32]).sign(&claims);
     let wrong_aud = app.tokens.sign(&Claims { aud: "someone-else".into(), ..claims.clone() });
@@ -383,7 +383,7 @@ async fn a_socket_closes_when_its_token_expires_unless_renewed() {
     let app = spawn_app().await;
     let guest = app.guest_token().await;
     let claims = app.tokens.verify(&guest).unwrap();
-    let now = swiftcart::auth::tokens::unix_now();
+    let now = swiftcart::clock::unix_now();
     let short = app.tokens.sign(&Claims { exp: now + 2, ..claims.clone() });
     let mut lapsing = synced(&app, &short).await;
     let mut renewing = synced(&app, &short).await;
