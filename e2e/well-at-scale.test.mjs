@@ -82,13 +82,22 @@ test('at 500 products the shopper zooms in (buttons, Ctrl + wheel), pans by drag
       return { radius: mean(([x, y]) => Math.hypot(x, y)), dx: mean(([x]) => x), dy: mean(([, y]) => y) };
     }, centre);
   };
+  // A slow (debug) worker may take several frames to show a change (zooming in rasterises the
+  // cards again): read until the layout shows what `shown` expects, for at most 8 s, and return
+  // the last reading for the assertion.
+  const spreadOnce = async (shown) => {
+    const deadline = Date.now() + 8000;
+    let s = await spread();
+    while (!shown(s) && Date.now() < deadline) s = await spread();
+    return s;
+  };
   const whole = await spread();
   assert.equal(await page.locator('[data-testid="zoom-reset"]').isDisabled(), true, 'already the whole well');
 
   await page.locator('[data-testid="zoom-in"]').click();
   await page.locator('[data-testid="zoom-in"]').click();
   await page.waitForSelector('.product-grid[data-zoom="2.25"]');
-  const zoomed = await spread();
+  const zoomed = await spreadOnce((s) => s.radius / whole.radius > 1.9);
   const ratio = zoomed.radius / whole.radius;
   assert.ok(ratio > 1.9 && ratio < 2.6, `bodies spread apart 2.25 times (measured ${ratio.toFixed(2)})`);
   assert.equal(await page.locator('[data-testid="zoom-reset"]').isDisabled(), false);
@@ -102,8 +111,10 @@ test('at 500 products the shopper zooms in (buttons, Ctrl + wheel), pans by drag
   await page.keyboard.up('Control');
   await page.waitForFunction(() => Number(document.querySelector('.product-grid').dataset.zoom) > 2.5);
 
-  // A drag on empty space pans: find a point no body covers, drag it 120 px right.
+  // A drag on empty space pans: once the layout shows the new zoom, find a point no body
+  // covers, drag it 120 px right.
   await page.evaluate(() => window.scrollTo(0, 0));
+  const before = await spreadOnce((s) => s.radius / whole.radius > 2.4);
   const box = await page.locator('[data-testid="well-canvas"]').boundingBox();
   const empty = await page.evaluate((b) => {
     const layout = window.__swiftcartLayout();
@@ -116,18 +127,17 @@ test('at 500 products the shopper zooms in (buttons, Ctrl + wheel), pans by drag
     return null;
   }, box);
   assert.ok(empty, 'zoomed in, some of the well is empty space');
-  const before = await spread();
   await page.mouse.move(empty.x, empty.y);
   await page.mouse.down();
   for (let k = 1; k <= 6; k++) await page.mouse.move(empty.x + 20 * k, empty.y);
   await page.mouse.up();
-  const after = await spread();
+  const after = await spreadOnce((s) => s.dx - before.dx > 60);
   assert.ok(after.dx - before.dx > 60, `the well moved right with the drag (${(after.dx - before.dx).toFixed(0)} px)`);
   assert.equal(await page.locator('[data-testid="cart-orbit"] [data-cart-product-id]').count(), 0, 'panning beams nothing');
 
   await page.locator('[data-testid="zoom-reset"]').click();
   await page.waitForSelector('.product-grid[data-zoom="1.00"]');
-  const back = await spread();
+  const back = await spreadOnce((s) => Math.abs(s.radius / whole.radius - 1) < 0.15);
   assert.ok(Math.abs(back.radius / whole.radius - 1) < 0.25, 'the whole well again');
   assert.deepEqual(errors, []);
   await context.close();
