@@ -15,6 +15,8 @@ use crate::rate::TokenBucket;
 pub enum Verdict {
     /// Close the socket with this code and reason.
     Close(u16, &'static str),
+    /// The client sent more than its rate allows: close with [`FLOOD`] (and count it).
+    Flood,
     /// The client closed the socket.
     Gone,
     /// Nothing to do (a pong, a raw frame).
@@ -31,18 +33,18 @@ pub enum Verdict {
     Gesture(u32, Gesture),
 }
 
-/// The close reason of a flood.
-pub const FLOOD: &str = "too many frames; at most 30 per second";
+/// The close code and reason of a flood.
+pub const FLOOD: (u16, &str) = (CLOSE_POLICY, "too many frames; at most 30 per second");
 
-/// What `message` leads to on a socket whose client may still send `bucket`'s frames, with
-/// `catalog_len` products in the catalog it was sent. Every message counts against the rate,
-/// control frames included.
-pub fn on_message(message: Message, bucket: &mut TokenBucket, catalog_len: usize) -> Verdict {
+/// What `message` leads to on a socket whose client may still send `bucket`'s frames.
+/// `catalog_len` tells how many products the catalog it was sent has; it is asked only for a
+/// gesture frame. Every message counts against the rate, control frames included.
+pub fn on_message(message: Message, bucket: &mut TokenBucket, catalog_len: impl FnOnce() -> usize) -> Verdict {
     if let Message::Close(_) = message {
         return Verdict::Gone;
     }
     if !bucket.take() {
-        return Verdict::Close(CLOSE_POLICY, FLOOD);
+        return Verdict::Flood;
     }
     let bytes = match message {
         Message::Binary(bytes) => bytes,
@@ -56,7 +58,7 @@ pub fn on_message(message: Message, bucket: &mut TokenBucket, catalog_len: usize
     match frame {
         ClientFrame::Ping { c } => Verdict::ClockPing(if c.is_finite() { c } else { 0.0 }),
         ClientFrame::Auth { token } => Verdict::Auth(token),
-        gesture => match validate_gesture(&gesture, catalog_len, MAX_IMPULSE) {
+        gesture => match validate_gesture(&gesture, catalog_len(), MAX_IMPULSE) {
             Some(Ok((q, valid))) => Verdict::Gesture(q, valid),
             Some(Err(reason)) => Verdict::BadFrame(gesture_seq(&gesture), reason),
             None => Verdict::Nothing,
@@ -102,20 +104,21 @@ mod tests {
     fn a_flood_closes_the_socket_once_the_burst_is_spent() {
         let mut bucket = bucket();
         let ping = binary(&ClientFrame::Ping { c: 1.0 });
-        let answered = (0..200).take_while(|_| on_message(ping.clone(), &mut bucket, 10) == Verdict::ClockPing(1.0));
+        let answered = (0..200).take_while(|_| on_message(ping.clone(), &mut bucket, || 10) == Verdict::ClockPing(1.0));
         let allowed = answered.count();
         assert!((CLIENT_FRAME_BURST as usize..CLIENT_FRAME_BURST as usize + 5).contains(&allowed), "{allowed}");
-        assert_eq!(on_message(ping, &mut bucket, 10), Verdict::Close(CLOSE_POLICY, FLOOD));
+        assert_eq!(on_message(ping, &mut bucket, || 10), Verdict::Flood);
+        assert_eq!(FLOOD.0, CLOSE_POLICY, "a flood is a policy violation");
         // Control frames count too: a ping flood is a flood.
         let mut bucket = super::tests::bucket();
-        let pings = (0..200).map(|_| on_message(Message::Ping(vec![1].into()), &mut bucket, 10));
-        assert!(pings.into_iter().any(|v| v == Verdict::Close(CLOSE_POLICY, FLOOD)));
+        let pings = (0..200).map(|_| on_message(Message::Ping(vec![1].into()), &mut bucket, || 10));
+        assert!(pings.into_iter().any(|v| v == Verdict::Flood));
     }
 
     #[test]
     fn bad_frames_are_answered_and_leave_the_socket_open() {
         let mut bucket = bucket();
-        let mut verdict = |m| on_message(m, &mut bucket, 3);
+        let mut verdict = |m| on_message(m, &mut bucket, || 3);
         assert_eq!(verdict(Message::Binary(vec![0xc1, 0x00].into())), Verdict::BadFrame(None, Reason::Malformed));
         let unknown = rmp_serde::to_vec_named(&serde_json::json!({"k": "warp", "i": 1})).unwrap();
         assert_eq!(verdict(Message::Binary(unknown.into())), Verdict::BadFrame(None, Reason::Malformed));
@@ -132,7 +135,7 @@ mod tests {
     #[test]
     fn good_frames_become_gestures_pongs_and_renewals() {
         let mut bucket = bucket();
-        let mut verdict = |m| on_message(m, &mut bucket, 3);
+        let mut verdict = |m| on_message(m, &mut bucket, || 3);
         let beam = Gesture { i: 2, kind: GestureKind::Beam };
         assert_eq!(verdict(binary(&beam.frame(9))), Verdict::Gesture(9, beam));
         assert_eq!(verdict(binary(&ClientFrame::Ping { c: f64::NAN })), Verdict::ClockPing(0.0));

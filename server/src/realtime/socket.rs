@@ -323,13 +323,16 @@ impl Connection {
         message: Message,
         expiry: &mut std::pin::Pin<Box<tokio::time::Sleep>>,
     ) -> Result<(), End> {
-        let catalog = self.state.hub.catalog();
-        match protocol::on_message(message, &mut self.bucket, catalog.ids.len()) {
-            Verdict::Close(code, reason) => {
-                if reason == protocol::FLOOD {
-                    self.state.hub.metrics.flood_closes.fetch_add(1, Relaxed);
-                }
-                Err(End::Close(code, reason))
+        // The catalog is read only for a gesture, and the same one checks and resolves its index.
+        let mut checked_against = None;
+        let hub = &self.state.hub;
+        let verdict =
+            protocol::on_message(message, &mut self.bucket, || checked_against.insert(hub.catalog()).ids.len());
+        match verdict {
+            Verdict::Close(code, reason) => Err(End::Close(code, reason)),
+            Verdict::Flood => {
+                self.state.hub.metrics.flood_closes.fetch_add(1, Relaxed);
+                Err(End::Close(protocol::FLOOD.0, protocol::FLOOD.1))
             }
             Verdict::Gone => Err(End::Gone),
             Verdict::Nothing => Ok(()),
@@ -339,7 +342,10 @@ impl Connection {
             Verdict::ClockPing(c) => self.send_frame(&ServerFrame::Pong { c, t: now_ms() }).await,
             Verdict::Auth(token) => self.reauthenticate(&token, expiry).await,
             Verdict::Gesture(q, gesture) => {
-                let product = catalog.ids[gesture.i as usize];
+                // Checked against this very catalog, so the index is in it.
+                let Some(&product) = checked_against.as_ref().and_then(|c| c.ids.get(gesture.i as usize)) else {
+                    return Ok(());
+                };
                 self.gesture(q, gesture, product).await
             }
         }
