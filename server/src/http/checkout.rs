@@ -159,7 +159,8 @@ async fn replay(
             Ok((status, Json(body)).into_response())
         }
         Some(view) if view.status == OrderStatus::Failed => {
-            Err(ApiError::paradox(Reason::PaymentFailed, "the payment did not go through; nothing was charged"))
+            Err(CheckoutError::paradox(Reason::PaymentFailed, "the payment did not go through; nothing was charged")
+                .into())
         }
         _ => Err(ApiError::InProgress("this checkout is still being processed; retry in a moment")),
     }

@@ -5,7 +5,7 @@ use app::api::ErrorBody;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use physics_worker::wire::{ErrCode, Reason};
+use physics_worker::wire::ErrCode;
 
 use crate::catalog::admin;
 use crate::checkout::error::Paradox;
@@ -50,14 +50,6 @@ pub enum ApiError {
     /// 503: a backing service failed; the details go to the log only.
     #[error("service unavailable")]
     Unavailable(#[from] anyhow::Error),
-}
-
-impl ApiError {
-    /// A Temporal Paradox for this reason (`out_of_stock`, `quote_expired`, `payment_failed`,
-    /// `state_lost` or `conflict` at checkout), with its plain-words message.
-    pub fn paradox(reason: Reason, message: impl Into<String>) -> Self {
-        Self::Paradox(Paradox { reason, message: message.into() })
-    }
 }
 
 impl From<CheckoutError> for ApiError {
