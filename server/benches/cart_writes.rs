@@ -65,14 +65,14 @@ async fn main() -> anyhow::Result<()> {
             let carts = carts.clone();
             let products = products.clone();
             tokio::spawn(async move {
-                let sub = Uuid::new_v4().to_string();
+                let sub = swiftcart::auth::Subject::new(Uuid::new_v4());
                 let mut latencies = Histogram::<u64>::new(3).expect("histogram");
                 let (mut done, mut errors) = (0u64, 0u64);
                 while Instant::now() < deadline {
                     let line = client * LINES_PER_CART + done as usize % LINES_PER_CART;
                     let product = products[line % products.len()];
                     let started = Instant::now();
-                    match carts.set_quantity(&sub, product, (done % 99 + 1) as u32).await {
+                    match carts.set_quantity(sub, product, (done % 99 + 1) as u32).await {
                         Ok(_) => {
                             latencies.record(started.elapsed().as_micros() as u64).ok();
                             done += 1;

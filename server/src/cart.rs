@@ -19,6 +19,7 @@ use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot, Notify};
 use uuid::Uuid;
 
+use crate::auth::Subject;
 use crate::redis_pool::RedisStore;
 
 /// Most units of one product in a cart (the protocol's [`physics_worker::shared::MAX_CART_QUANTITY`]).
@@ -211,7 +212,8 @@ impl CartStore {
     }
 
     /// The cart of `sub`.
-    pub async fn get(&self, sub: &str) -> anyhow::Result<Vec<CartLine>> {
+    pub async fn get(&self, sub: Subject) -> anyhow::Result<Vec<CartLine>> {
+        let sub = &sub.to_string();
         self.ensure_loaded(sub).await?;
         let mut conn = self.redis.conn().await?;
         let raw: Vec<(String, String)> =
@@ -220,28 +222,28 @@ impl CartStore {
     }
 
     /// Sets the quantity of one line (1 to [`MAX_QUANTITY`]; the caller has checked).
-    pub async fn set_quantity(&self, sub: &str, product: Uuid, quantity: u32) -> anyhow::Result<Vec<CartLine>> {
-        match self.mutate(sub, "set", product, quantity).await? {
+    pub async fn set_quantity(&self, sub: Subject, product: Uuid, quantity: u32) -> anyhow::Result<Vec<CartLine>> {
+        match self.mutate(&sub.to_string(), "set", product, quantity).await? {
             Change::Done(lines) => Ok(lines),
             Change::Full => unreachable!("set never reports a full line"),
         }
     }
 
     /// Adds one unit (the tractor beam), unless the line is at [`MAX_QUANTITY`].
-    pub async fn add_one(&self, sub: &str, product: Uuid) -> anyhow::Result<Change> {
-        self.mutate(sub, "add", product, MAX_QUANTITY).await
+    pub async fn add_one(&self, sub: Subject, product: Uuid) -> anyhow::Result<Change> {
+        self.mutate(&sub.to_string(), "add", product, MAX_QUANTITY).await
     }
 
     /// Removes a line (absent lines are fine).
-    pub async fn remove(&self, sub: &str, product: Uuid) -> anyhow::Result<Vec<CartLine>> {
-        match self.mutate(sub, "del", product, 0).await? {
+    pub async fn remove(&self, sub: Subject, product: Uuid) -> anyhow::Result<Vec<CartLine>> {
+        match self.mutate(&sub.to_string(), "del", product, 0).await? {
             Change::Done(lines) => Ok(lines),
             Change::Full => unreachable!("del never reports a full line"),
         }
     }
 
     /// Moves a guest's cart into an account's (quantities add up, capped), then deletes it.
-    pub async fn merge(&self, from: &str, into: &str) -> anyhow::Result<()> {
+    pub async fn merge(&self, from: Subject, into: Subject) -> anyhow::Result<()> {
         if from == into {
             return Ok(());
         }
@@ -255,8 +257,9 @@ impl CartStore {
             self.set_quantity(into, line.product_id, (have + line.quantity).min(MAX_QUANTITY)).await?;
         }
         let mut conn = self.redis.conn().await?;
-        let _: i64 = redis::cmd("DEL").arg(self.redis.keys.user_cart(from)).query_async(&mut conn).await?;
-        sqlx::query("DELETE FROM carts WHERE owner_sub = $1").bind(from).execute(&self.pool).await?;
+        let from = from.to_string();
+        let _: i64 = redis::cmd("DEL").arg(self.redis.keys.user_cart(&from)).query_async(&mut conn).await?;
+        sqlx::query("DELETE FROM carts WHERE owner_sub = $1").bind(&from).execute(&self.pool).await?;
         Ok(())
     }
 

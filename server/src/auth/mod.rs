@@ -16,5 +16,5 @@ pub mod tokens;
 /// Users: registration, login, and the admin subcommand.
 pub mod users;
 
-pub use principal::Principal;
+pub use principal::{Principal, Subject};
 pub use tokens::{Claims, Role, TokenKeys};

@@ -1,22 +1,58 @@
 //! Who is calling: the subject and role a verified access token names.
 
+use uuid::Uuid;
+
 use super::revocation::Revocations;
 use super::tokens::{Claims, Role, TokenKeys};
+
+/// Whom a verified access token speaks for: an account's user id, or a guest's random id. It is
+/// parsed once, when the token is checked (a token whose subject is not one is refused); cart
+/// orbits, socket limits and checkout take it as it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Subject(Uuid);
+
+impl Subject {
+    /// The subject with this id.
+    pub fn new(id: Uuid) -> Self {
+        Self(id)
+    }
+
+    /// The id: for an account, its user id.
+    pub fn id(self) -> Uuid {
+        self.0
+    }
+}
+
+impl std::str::FromStr for Subject {
+    type Err = uuid::Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse().map(Self)
+    }
+}
+
+impl std::fmt::Display for Subject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 /// The verified caller of a request: `Authorization: Bearer <access token>`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
     /// Token subject (user id, or a guest id).
-    pub sub: String,
+    pub sub: Subject,
     /// What they may do.
     pub role: Role,
     /// When their token expires, seconds since the epoch.
     pub exp: u64,
 }
 
-impl From<Claims> for Principal {
-    fn from(c: Claims) -> Self {
-        Self { sub: c.sub, role: c.role, exp: c.exp }
+impl TryFrom<Claims> for Principal {
+    type Error = uuid::Error;
+
+    fn try_from(c: Claims) -> Result<Self, Self::Error> {
+        Ok(Self { sub: c.sub.parse()?, role: c.role, exp: c.exp })
     }
 }
 
@@ -29,6 +65,6 @@ impl Principal {
                 return None;
             }
         }
-        Some(claims.into())
+        claims.try_into().ok()
     }
 }

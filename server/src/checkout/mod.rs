@@ -45,8 +45,9 @@ use uuid::Uuid;
 
 pub use self::error::CheckoutError;
 use self::ledger::{OrderView, PricedLine, QuoteStatus};
-use self::stripe::{ClientSecret, Intent, StripeFailure, StripeHub};
+use self::stripe::{ClientSecret, Intent, IntentStatus, StripeFailure, StripeHub};
 use crate::auth::throttle::KeyedLimit;
+use crate::auth::Subject;
 use crate::cart::CartStore;
 use crate::redis_pool::RedisStore;
 use app::api::OrderStatus;
@@ -213,7 +214,7 @@ impl Hyperdrive {
     /// shopper's earlier open quote, if any. One shopper holds at most [`MAX_UNITS_PER_QUOTE`]
     /// units at once, [`MAX_UNITS_OF_ONE_PRODUCT`] of any product (422 beyond), and asks for
     /// at most [`QUOTE_BURST`] quotes at once, then one per [`QUOTE_REFILL`] (429 beyond).
-    pub async fn quote(&self, user: Uuid, sub: &str) -> Result<Quote, CheckoutError> {
+    pub async fn quote(&self, user: Uuid, sub: Subject) -> Result<Quote, CheckoutError> {
         self.quote_rate.take(&user).map_err(CheckoutError::RateLimited)?;
         let mut cart = self.carts.get(sub).await.map_err(|_| {
             CheckoutError::paradox(Reason::StateLost, "your cart orbit could not be read; please retry")
@@ -330,7 +331,7 @@ impl Hyperdrive {
     pub async fn charge(
         &self,
         user: Uuid,
-        sub: &str,
+        sub: Subject,
         request: &ChargeRequest,
         idempotency: &str,
     ) -> Result<Charged, CheckoutError> {
@@ -396,7 +397,7 @@ impl Hyperdrive {
                 tracing::warn!(error = %e, order = %order_id, "checkout: confirmation outcome unknown");
                 match self.stripe.retrieve(&intent.id).await {
                     Ok(now) if now.is_paid() => self.record_paid(user, sub, order_id, total, &now.id).await,
-                    Ok(now) if now.status == "requires_confirmation" || now.is_dead() => {
+                    Ok(now) if now.status == IntentStatus::RequiresConfirmation || now.is_dead() => {
                         let _ = self.stripe.cancel(&now.id).await;
                         let paradox = CheckoutError::paradox(
                             Reason::PaymentFailed,
@@ -415,7 +416,7 @@ impl Hyperdrive {
     async fn await_bank(
         &self,
         user: Uuid,
-        sub: &str,
+        sub: Subject,
         order: Uuid,
         total: i64,
         intent: Intent,
@@ -450,7 +451,7 @@ impl Hyperdrive {
     /// Settles `user`'s `order` from its intent as Stripe reports it now: the page's follow-up
     /// after the bank's check (and a replayed checkout request). Idempotent: a settled order
     /// answers as it stands. Stripe unreachable leaves the order as it is, for the sweeper.
-    pub async fn settle_from_stripe(&self, user: Uuid, sub: &str, order: Uuid) -> Result<Charged, CheckoutError> {
+    pub async fn settle_from_stripe(&self, user: Uuid, sub: Subject, order: Uuid) -> Result<Charged, CheckoutError> {
         self.settle_rate.take(&user).map_err(CheckoutError::RateLimited)?;
         let row: Option<PaymentRow> = sqlx::query_as(
             "SELECT status, stripe_payment_intent_id, total_cents, authenticate_by FROM orders WHERE id = $1 AND user_id = $2",
@@ -504,7 +505,7 @@ impl Hyperdrive {
 
     /// The answer for an order that is already settled: paid (its items leave the cart orbit) or
     /// the paradox of a payment that did not go through.
-    async fn settled(&self, user: Uuid, sub: &str, order: Uuid) -> Result<Charged, CheckoutError> {
+    async fn settled(&self, user: Uuid, sub: Subject, order: Uuid) -> Result<Charged, CheckoutError> {
         match ledger::order_view(&self.pool, user, order).await? {
             Some(view) if view.status == OrderStatus::Failed => Err(CheckoutError::paradox(
                 Reason::PaymentFailed,
@@ -566,7 +567,7 @@ impl Hyperdrive {
     async fn record_paid(
         &self,
         user: Uuid,
-        sub: &str,
+        sub: Subject,
         order: Uuid,
         total: i64,
         intent: &str,
@@ -591,7 +592,7 @@ impl Hyperdrive {
     }
 
     /// A paid order's answer; its items leave the cart orbit.
-    async fn paid(&self, sub: &str, view: OrderView) -> Charged {
+    async fn paid(&self, sub: Subject, view: OrderView) -> Charged {
         for item in &view.items {
             if let Err(e) = self.carts.remove(sub, item.product_id).await {
                 tracing::warn!(error = %e, "checkout: could not clear a bought item from the cart orbit");
@@ -606,7 +607,7 @@ impl Hyperdrive {
     async fn conclude_refused(
         &self,
         user: Uuid,
-        sub: &str,
+        sub: Subject,
         order: Uuid,
         paradox: CheckoutError,
     ) -> Result<Charged, CheckoutError> {
@@ -617,7 +618,7 @@ impl Hyperdrive {
     async fn conclude_refused_for(
         &self,
         user: Uuid,
-        sub: &str,
+        sub: Subject,
         order: Uuid,
         reason: &str,
         paradox: CheckoutError,

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use super::stripe::{StripeFailure, StripeHub};
+use super::stripe::{IntentStatus, StripeFailure, StripeHub};
 use super::CheckoutError;
 use app::api::OrderStatus;
 
@@ -295,7 +295,7 @@ pub async fn reconcile(pool: &PgPool, stripe: &StripeHub, batch: i64) -> sqlx::R
     let mut changed = 0;
     for (order, intent) in due {
         match stripe.retrieve(&intent).await {
-            Ok(now) if now.status == "succeeded" => {
+            Ok(now) if now.status == IntentStatus::Succeeded => {
                 if record_found(pool, order, now.refunded_cents()).await? {
                     changed += 1;
                 }

@@ -24,8 +24,8 @@ pub const SIGNATURE_TOLERANCE_SECS: i64 = 300;
 pub struct Intent {
     /// `pi_…`
     pub id: String,
-    /// `requires_confirmation`, `succeeded`, `requires_payment_method`, `canceled`, …
-    pub status: String,
+    /// Where the intent stands.
+    pub status: IntentStatus,
     /// Amount in cents.
     pub amount: i64,
     /// The last charge, when Stripe expanded it (localstripe always does; we ask for it).
@@ -44,6 +44,51 @@ pub struct Intent {
     /// Secure). Handed only to the order's own shopper; never stored or logged.
     #[serde(default)]
     pub client_secret: Option<ClientSecret>,
+}
+
+/// A PaymentIntent's status, in Stripe's words (`requires_action`, `succeeded`, …).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntentStatus {
+    /// Declined, or no payment method yet: the shopper may try another card.
+    RequiresPaymentMethod,
+    /// Created and not confirmed yet.
+    RequiresConfirmation,
+    /// The bank asks for authentication (3-D Secure).
+    RequiresAction,
+    /// Stripe is still working on it.
+    Processing,
+    /// Authorized, waiting to be captured.
+    RequiresCapture,
+    /// Canceled: it can never take money.
+    Canceled,
+    /// Money was taken.
+    Succeeded,
+    /// A status this code does not know; treated as not paid and not dead.
+    #[serde(other)]
+    Other,
+}
+
+impl IntentStatus {
+    /// Stripe's spelling, for messages and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RequiresPaymentMethod => "requires_payment_method",
+            Self::RequiresConfirmation => "requires_confirmation",
+            Self::RequiresAction => "requires_action",
+            Self::Processing => "processing",
+            Self::RequiresCapture => "requires_capture",
+            Self::Canceled => "canceled",
+            Self::Succeeded => "succeeded",
+            Self::Other => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for IntentStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A PaymentIntent's client secret: shown to the order's shopper only, never printed.
@@ -67,18 +112,18 @@ impl std::fmt::Debug for ClientSecret {
 impl Intent {
     /// Money was taken and not given back.
     pub fn is_paid(&self) -> bool {
-        self.status == "succeeded" && self.refunded_cents() < self.amount
+        self.status == IntentStatus::Succeeded && self.refunded_cents() < self.amount
     }
 
     /// The shopper's bank asks for authentication (3-D Secure) before the intent can succeed.
     pub fn needs_authentication(&self) -> bool {
-        self.status == "requires_action"
+        self.status == IntentStatus::RequiresAction
     }
 
     /// Whether this intent can never take money any more (declined, canceled, or refunded).
     pub fn is_dead(&self) -> bool {
-        matches!(self.status.as_str(), "canceled" | "requires_payment_method")
-            || (self.status == "succeeded" && self.refunded_cents() >= self.amount)
+        matches!(self.status, IntentStatus::Canceled | IntentStatus::RequiresPaymentMethod)
+            || (self.status == IntentStatus::Succeeded && self.refunded_cents() >= self.amount)
     }
 
     /// Stripe's words for why the last attempt failed ("Your card was declined.").
@@ -391,10 +436,19 @@ mod tests {
     }
 
     #[test]
+    fn intent_statuses_read_stripes_words_and_tolerate_new_ones() {
+        let status = |word: &str| serde_json::from_value::<IntentStatus>(serde_json::json!(word)).unwrap();
+        for known in ["requires_payment_method", "requires_confirmation", "requires_action", "succeeded", "canceled"] {
+            assert_eq!(status(known).as_str(), known);
+        }
+        assert_eq!(status("requires_something_new"), IntentStatus::Other, "a future status does not fail the read");
+    }
+
+    #[test]
     fn refunded_intents_are_dead_not_paid() {
-        let intent = |status: &str, refunded: i64| Intent {
+        let intent = |status: IntentStatus, refunded: i64| Intent {
             id: "pi_1".into(),
-            status: status.into(),
+            status,
             amount: 500,
             latest_charge: Some(serde_json::json!({ "amount_refunded": refunded })),
             last_payment_error: None,
@@ -402,12 +456,12 @@ mod tests {
             metadata: Some(serde_json::json!({ "order_id": "00000000-0000-0000-0000-000000000001" })),
             client_secret: None,
         };
-        assert!(intent("succeeded", 0).is_paid());
-        assert!(!intent("succeeded", 500).is_paid());
-        assert!(intent("succeeded", 500).is_dead());
-        assert!(intent("canceled", 0).is_dead());
-        assert!(!intent("requires_confirmation", 0).is_dead());
-        assert!(!intent("requires_confirmation", 0).is_paid());
+        assert!(intent(IntentStatus::Succeeded, 0).is_paid());
+        assert!(!intent(IntentStatus::Succeeded, 500).is_paid());
+        assert!(intent(IntentStatus::Succeeded, 500).is_dead());
+        assert!(intent(IntentStatus::Canceled, 0).is_dead());
+        assert!(!intent(IntentStatus::RequiresConfirmation, 0).is_dead());
+        assert!(!intent(IntentStatus::RequiresConfirmation, 0).is_paid());
     }
 
     #[test]
@@ -415,7 +469,7 @@ mod tests {
         let order: uuid::Uuid = "00000000-0000-0000-0000-000000000001".parse().unwrap();
         let intent = Intent {
             id: "pi_1".into(),
-            status: "succeeded".into(),
+            status: IntentStatus::Succeeded,
             amount: 500,
             latest_charge: None,
             last_payment_error: None,

@@ -9,6 +9,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::ledger;
+use super::stripe::IntentStatus;
 use super::Hyperdrive;
 
 /// How often the sweeper runs.
@@ -115,7 +116,7 @@ pub async fn sweep(hyperdrive: &Hyperdrive, rules: SweepRules) -> sqlx::Result<S
         let reason = if now.needs_authentication() { "authentication_abandoned" } else { "payment_failed" };
         let failed = if now.is_dead() {
             ledger::settle_failed(pool, order, reason).await?
-        } else if give_up && matches!(now.status.as_str(), "requires_confirmation" | "requires_action") {
+        } else if give_up && matches!(now.status, IntentStatus::RequiresConfirmation | IntentStatus::RequiresAction) {
             hyperdrive.call_off(order, &now.id, reason).await?
         } else {
             false // still in flight at Stripe: next time

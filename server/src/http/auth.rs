@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::error::{ApiError, ApiJson};
 use crate::auth::refresh::{self, Owner, Rotation};
 use crate::auth::users::{self, RegisterError, User};
-use crate::auth::{Principal, Role};
+use crate::auth::{Principal, Role, Subject};
 use crate::state::AppState;
 
 /// The routes of this area.
@@ -119,18 +119,18 @@ async fn login(
 /// Issues a token pair for `user`, handing over the cart orbit of the guest token the request
 /// carried, if any.
 async fn sign_in(state: &AppState, headers: &HeaderMap, user: &User) -> Result<TokenPair, ApiError> {
-    let sub = user.id.to_string();
+    let account = Subject::new(user.id);
     // A stale or invalid guest token must not stop a sign-in: its cart simply stays where it is.
     if let Ok(Some(guest)) = super::principal::from_headers(state, headers).await {
         if guest.role == Role::Guest {
-            state.carts.merge(&guest.sub, &sub).await?;
+            state.carts.merge(guest.sub, account).await?;
             // The guest session ends here: its cart orbit now belongs to the account.
-            let ended = refresh::revoke_all(&state.pool, &Owner::Guest(guest.sub.clone())).await?;
+            let ended = refresh::revoke_all(&state.pool, &Owner::Guest(guest.sub.to_string())).await?;
             end_sessions(state, &ended).await;
         }
     }
     let session = refresh::issue(&state.pool, &Owner::User(user.id)).await?;
-    Ok(token_pair(state, &sub, user.role(), session))
+    Ok(token_pair(state, &account.to_string(), user.role(), session))
 }
 
 async fn refresh_pair(

@@ -31,7 +31,7 @@ struct QuantityBody {
 }
 
 async fn show(State(state): State<AppState>, who: Principal) -> Result<Json<CartAnswer>, ApiError> {
-    Ok(answer(state.carts.get(&who.sub).await?))
+    Ok(answer(state.carts.get(who.sub).await?))
 }
 
 async fn set_quantity(
@@ -45,7 +45,7 @@ async fn set_quantity(
         .ok()
         .filter(|q| (1..=MAX_QUANTITY).contains(q))
         .ok_or_else(|| ApiError::Unprocessable(format!("quantity must be a whole number from 1 to {MAX_QUANTITY}")))?;
-    Ok(answer(state.carts.set_quantity(&who.sub, product, quantity).await?))
+    Ok(answer(state.carts.set_quantity(who.sub, product, quantity).await?))
 }
 
 async fn remove(
@@ -54,7 +54,7 @@ async fn remove(
     Path(product): Path<String>,
 ) -> Result<Json<CartAnswer>, ApiError> {
     let product = product.parse::<Uuid>().map_err(|_| ApiError::NotFound("no such product"))?;
-    Ok(answer(state.carts.remove(&who.sub, product).await?))
+    Ok(answer(state.carts.remove(who.sub, product).await?))
 }
 
 /// The uuid of a product that can go into a cart (exists, not retired).

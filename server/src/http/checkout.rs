@@ -16,7 +16,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::error::{ApiError, ApiJson};
-use crate::auth::{Principal, Role};
+use crate::auth::{Principal, Role, Subject};
 use crate::checkout::{idempotency, ledger, refunds, ChargeRequest, Charged, CheckoutError};
 use crate::state::AppState;
 use physics_worker::wire::Reason;
@@ -38,12 +38,12 @@ fn account(who: &Principal) -> Result<Uuid, ApiError> {
             "checkout needs an account: sign in or register; your cart orbit is kept".into(),
         ));
     }
-    who.sub.parse().map_err(|_| ApiError::Unauthorized("invalid token subject; sign in again".into()))
+    Ok(who.sub.id())
 }
 
 async fn quote(State(state): State<AppState>, who: Principal) -> Result<impl IntoResponse, ApiError> {
     let user = account(&who)?;
-    let quote = state.hyperdrive.quote(user, &who.sub).await?;
+    let quote = state.hyperdrive.quote(user, who.sub).await?;
     Ok((StatusCode::CREATED, Json(quote)))
 }
 
@@ -66,10 +66,10 @@ async fn checkout(
     let fingerprint = request.fingerprint();
 
     if !idempotency::claim(&state.pool, user, &key, &fingerprint).await? {
-        return replay(&state, (user, &who.sub), &key, &fingerprint).await;
+        return replay(&state, (user, who.sub), &key, &fingerprint).await;
     }
 
-    let (status, body) = match state.hyperdrive.charge(user, &who.sub, &request, &key).await {
+    let (status, body) = match state.hyperdrive.charge(user, who.sub, &request, &key).await {
         Ok(charged) => charged_parts(charged, StatusCode::CREATED),
         Err(CheckoutError::Unavailable(e)) => {
             // Nothing to remember: let the same key be retried once the service is back.
@@ -122,7 +122,7 @@ async fn settle(
 ) -> Result<Response, ApiError> {
     let user = account(&who)?;
     let order: Uuid = order.parse().map_err(|_| ApiError::NotFound("no such order"))?;
-    let charged = state.hyperdrive.settle_from_stripe(user, &who.sub, order).await?;
+    let charged = state.hyperdrive.settle_from_stripe(user, who.sub, order).await?;
     let (status, body) = charged_parts(charged, StatusCode::OK);
     Ok((status, Json(body)).into_response())
 }
@@ -130,7 +130,7 @@ async fn settle(
 /// The answer to a replayed Idempotency-Key: the first answer, never a second charge.
 async fn replay(
     state: &AppState,
-    (user, sub): (Uuid, &str),
+    (user, sub): (Uuid, Subject),
     key: &str,
     fingerprint: &[u8],
 ) -> Result<Response, ApiError> {

@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
+use crate::auth::Subject;
+
 /// Sockets one subject (a shopper's tabs and devices) may hold on one node.
 pub const MAX_SOCKETS_PER_SUBJECT: usize = 8;
 /// Sockets one node holds at most.
@@ -23,7 +25,7 @@ pub struct Admissions {
 #[derive(Default)]
 struct Counts {
     total: usize,
-    by_subject: HashMap<String, usize>,
+    by_subject: HashMap<Subject, usize>,
     by_address: HashMap<IpAddr, usize>,
 }
 
@@ -51,7 +53,7 @@ pub enum Refusal {
 /// One admitted socket's place; freed on drop.
 pub struct Admission {
     admissions: Arc<Admissions>,
-    subject: String,
+    subject: Subject,
     address: IpAddr,
 }
 
@@ -62,12 +64,12 @@ impl Admissions {
     }
 
     /// Takes a place for a socket of `subject` from `address`, within the limits.
-    pub fn admit(self: &Arc<Self>, subject: &str, address: IpAddr) -> Result<Admission, Refusal> {
+    pub fn admit(self: &Arc<Self>, subject: Subject, address: IpAddr) -> Result<Admission, Refusal> {
         let mut open = self.open.lock().expect("admissions lock");
         if open.total >= MAX_SOCKETS_PER_NODE {
             return Err(Refusal::Node);
         }
-        if open.by_subject.get(subject).is_some_and(|&held| held >= MAX_SOCKETS_PER_SUBJECT) {
+        if open.by_subject.get(&subject).is_some_and(|&held| held >= MAX_SOCKETS_PER_SUBJECT) {
             return Err(Refusal::Subject);
         }
         if let Some(max) = self.per_address {
@@ -75,10 +77,10 @@ impl Admissions {
                 return Err(Refusal::Address);
             }
         }
-        *open.by_subject.entry(subject.to_string()).or_default() += 1;
+        *open.by_subject.entry(subject).or_default() += 1;
         *open.by_address.entry(address).or_default() += 1;
         open.total += 1;
-        Ok(Admission { admissions: self.clone(), subject: subject.to_string(), address })
+        Ok(Admission { admissions: self.clone(), subject, address })
     }
 }
 
@@ -95,16 +97,20 @@ impl Drop for Admission {
 mod tests {
     use super::*;
 
+    fn subject() -> Subject {
+        Subject::new(uuid::Uuid::new_v4())
+    }
+
     #[test]
     fn a_subject_gets_its_share_and_places_come_back_on_drop() {
         let admissions = Arc::new(Admissions::new(None));
         let here: IpAddr = "192.0.2.1".parse().unwrap();
-        let held: Vec<Admission> =
-            (0..MAX_SOCKETS_PER_SUBJECT).map(|_| admissions.admit("ana", here).unwrap()).collect();
-        assert_eq!(admissions.admit("ana", here).err(), Some(Refusal::Subject));
-        assert!(admissions.admit("bo", here).is_ok(), "others are not held back");
+        let ana = subject();
+        let held: Vec<Admission> = (0..MAX_SOCKETS_PER_SUBJECT).map(|_| admissions.admit(ana, here).unwrap()).collect();
+        assert_eq!(admissions.admit(ana, here).err(), Some(Refusal::Subject));
+        assert!(admissions.admit(subject(), here).is_ok(), "others are not held back");
         drop(held);
-        assert!(admissions.admit("ana", here).is_ok(), "closing frees the places");
+        assert!(admissions.admit(ana, here).is_ok(), "closing frees the places");
         let open = admissions.open.lock().unwrap();
         assert!(open.by_subject.len() <= 1 && open.by_address.len() <= 1, "no entry is left for closed sockets");
     }
@@ -113,10 +119,11 @@ mod tests {
     fn an_address_gets_its_share_whatever_the_subjects() {
         let admissions = Arc::new(Admissions::new(Some(3)));
         let (here, there): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
-        let held: Vec<Admission> = (0..3).map(|n| admissions.admit(&format!("guest-{n}"), here).unwrap()).collect();
-        assert_eq!(admissions.admit("guest-x", here).err(), Some(Refusal::Address));
-        assert!(admissions.admit("guest-x", there).is_ok(), "other addresses are not held back");
+        let held: Vec<Admission> = (0..3).map(|_| admissions.admit(subject(), here).unwrap()).collect();
+        let guest = subject();
+        assert_eq!(admissions.admit(guest, here).err(), Some(Refusal::Address));
+        assert!(admissions.admit(guest, there).is_ok(), "other addresses are not held back");
         drop(held);
-        assert!(admissions.admit("guest-x", here).is_ok());
+        assert!(admissions.admit(guest, here).is_ok());
     }
 }

@@ -381,7 +381,11 @@ impl Hub {
             catalog_changed,
             catalog,
         };
-        let frames = Arc::new(frames);
+        self.publish(Arc::new(frames));
+    }
+
+    /// Hands a tick's frames to the fan-out and to the sockets waiting for their first tick.
+    pub fn publish(&self, frames: Arc<TickFrames>) {
         {
             let mut recent = self.recent.lock().expect("recent lock");
             if recent.back().is_some_and(|last| last.n + 1 != frames.n) {

@@ -89,7 +89,7 @@ mod tests {
     use physics_worker::wire::GestureKind;
 
     use super::*;
-    use crate::auth::Role;
+    use crate::auth::{Role, Subject};
     use crate::realtime::{CLIENT_FRAMES_PER_SEC, CLIENT_FRAME_BURST};
 
     fn binary(frame: &ClientFrame) -> Message {
@@ -145,10 +145,11 @@ mod tests {
 
     #[test]
     fn only_a_fresh_token_of_the_same_subject_renews_a_socket() {
-        let shopper = |sub: &str, exp| Principal { sub: sub.into(), role: Role::Guest, exp };
-        let current = shopper("a", 100);
-        assert_eq!(renewal(&current, Some(shopper("a", 1_000))), Ok(shopper("a", 1_000)));
-        assert_eq!(renewal(&current, Some(shopper("b", 1_000))), Err((CLOSE_POLICY, "invalid token in auth frame")));
+        let (a, b) = (Subject::new(uuid::Uuid::new_v4()), Subject::new(uuid::Uuid::new_v4()));
+        let shopper = |sub, exp| Principal { sub, role: Role::Guest, exp };
+        let current = shopper(a, 100);
+        assert_eq!(renewal(&current, Some(shopper(a, 1_000))), Ok(shopper(a, 1_000)));
+        assert_eq!(renewal(&current, Some(shopper(b, 1_000))), Err((CLOSE_POLICY, "invalid token in auth frame")));
         assert_eq!(renewal(&current, None), Err((CLOSE_POLICY, "invalid token in auth frame")));
     }
 }

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 /// The upgraded connection.
@@ -79,15 +79,15 @@ pub fn close_frame(code: u16, reason: &str) -> Vec<u8> {
 
 /// The read side handed to tungstenite. Its writes (automatic pong and close replies) are
 /// dropped: the server writes only through [`Writer`], and closes the connection itself.
-pub struct ReadSide(pub ReadHalf<Io>);
+pub struct ReadSide<R>(pub R);
 
-impl AsyncRead for ReadSide {
+impl<R: AsyncRead + Unpin> AsyncRead for ReadSide<R> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.0).poll_read(cx, buf)
     }
 }
 
-impl AsyncWrite for ReadSide {
+impl<R: Unpin> AsyncWrite for ReadSide<R> {
     fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         Poll::Ready(Ok(buf.len()))
     }
@@ -102,7 +102,7 @@ impl AsyncWrite for ReadSide {
 /// The write side: whole frames are appended to `pending` and written as far as the socket takes
 /// them, never waiting. Frames never interleave, since each is appended whole.
 pub struct Writer {
-    half: WriteHalf<Io>,
+    half: Pin<Box<dyn AsyncWrite + Send>>,
     pending: Vec<u8>,
 }
 
@@ -116,9 +116,9 @@ pub enum Drained {
 }
 
 impl Writer {
-    /// A writer over this half.
-    pub fn new(half: WriteHalf<Io>) -> Self {
-        Self { half, pending: Vec::new() }
+    /// A writer over any byte sink: a socket's write half, or an in-memory pipe in tests.
+    pub fn new(half: impl AsyncWrite + Send + 'static) -> Self {
+        Self { half: Box::pin(half), pending: Vec::new() }
     }
 
     /// Appends a whole frame; an error if the client has not been reading for too long.
@@ -137,7 +137,7 @@ impl Writer {
             if written == self.pending.len() {
                 break Ok(Drained::All);
             }
-            match Pin::new(&mut self.half).poll_write(cx, &self.pending[written..]) {
+            match self.half.as_mut().poll_write(cx, &self.pending[written..]) {
                 Poll::Ready(Ok(0)) => break Err(io::ErrorKind::WriteZero.into()),
                 Poll::Ready(Ok(n)) => written += n,
                 Poll::Ready(Err(e)) => break Err(e),

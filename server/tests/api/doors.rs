@@ -486,6 +486,8 @@ async fn slow_and_idle_clients_are_cut_off() {
 
 #[tokio::test]
 async fn one_address_cannot_hold_every_connection_or_socket_or_mint_endless_guests() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
     let app = crate::helpers::spawn_app_with(crate::helpers::Options {
         connections_per_address: Some(4),
         ..Default::default()
@@ -505,21 +507,36 @@ async fn one_address_cannot_hold_every_connection_or_socket_or_mint_endless_gues
     assert_eq!(refused.err(), Some(429), "a fifth socket from one address is refused");
     drop(sockets);
 
-    // Four idle HTTP connections; a fifth is closed at once without an answer.
+    // Four idle keep-alive HTTP connections, each answered once (so the server holds it); a
+    // fifth is closed at once without an answer. They come from 127.0.0.2, an address of their
+    // own, so the test client's pooled connections from 127.0.0.1 take none of the four places.
+    let neighbour: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+    let server: std::net::SocketAddr = host.parse().unwrap();
+    let answered_from = |address| async move {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(std::net::SocketAddr::new(address, 0)).unwrap();
+        let mut connection = socket.connect(server).await.ok()?;
+        connection.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.ok()?;
+        let mut head = [0u8; 12];
+        connection.read_exact(&mut head).await.ok()?;
+        (&head == b"HTTP/1.1 200").then_some(connection)
+    };
     let mut held = Vec::new();
-    for _ in 0..4 {
-        held.push(tokio::net::TcpStream::connect(&host).await.unwrap());
+    for n in 1..=4 {
+        held.push(answered_from(neighbour).await.unwrap_or_else(|| panic!("connection {n} of 4 is admitted")));
     }
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let mut fifth = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let fifth = tokio::net::TcpSocket::new_v4().unwrap();
+    fifth.bind(std::net::SocketAddr::new(neighbour, 0)).unwrap();
+    let mut fifth = fifth.connect(server).await.unwrap();
     let closed = read_until_closed(&mut fifth, std::time::Duration::from_secs(2)).await;
     assert_eq!(closed.as_deref(), Some(""), "the fifth connection is closed at once");
+    assert!(answered_from("127.0.0.1".parse().unwrap()).await.is_some(), "other addresses are not held back");
     drop(held);
-    let healthy = crate::helpers::eventually(std::time::Duration::from_secs(3), || async {
-        app.http.get(format!("{}/healthz", app.address)).send().await.is_ok_and(|r| r.status() == 200)
+    let freed = crate::helpers::eventually(std::time::Duration::from_secs(3), || async {
+        answered_from(neighbour).await.is_some()
     })
     .await;
-    assert!(healthy.is_some(), "closed connections free their places");
+    assert!(freed.is_some(), "closed connections free their places");
 
     // Guest sessions: a burst, then 429 with Retry-After, and nothing written for the refused.
     let before: i64 = sqlx::query_scalar("SELECT count(*) FROM refresh_tokens").fetch_one(&app.pool).await.unwrap();
