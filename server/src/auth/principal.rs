@@ -68,3 +68,23 @@ impl Principal {
         claims.try_into().ok()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_names_a_principal_only_when_its_subject_is_an_id() {
+        let keys = TokenKeys::new(&[7u8; 32]);
+        let id = Uuid::new_v4();
+        let (_, claims) = keys.issue(&id.to_string(), Role::Shopper);
+        let principal = Principal::try_from(claims).expect("a uuid subject");
+        assert_eq!((principal.sub.id(), principal.role), (id, Role::Shopper));
+        assert_eq!(principal.sub.to_string(), id.to_string(), "the same spelling as in the token and cart keys");
+        let (_, signed_but_odd) = keys.issue("someone-else", Role::Guest);
+        assert!(
+            Principal::try_from(signed_but_odd).is_err(),
+            "a signed token with another kind of subject names nobody"
+        );
+    }
+}

@@ -402,7 +402,7 @@ async fn a_socket_closes_when_its_token_expires_unless_renewed() {
     assert!(still.is_some(), "the renewed socket stays open");
 
     // A token of another subject cannot take over a socket.
-    let (other, _) = app.tokens.issue("someone-else", Role::Guest);
+    let (other, _) = app.tokens.issue(&uuid::Uuid::new_v4().to_string(), Role::Guest);
     renewing.send(&ClientFrame::Auth { token: other }).await;
     assert_eq!(renewing.close_code(2 * SECOND).await, Some(1008));
     app.cleanup().await;
