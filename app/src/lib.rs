@@ -85,8 +85,14 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <AutoReload options=options.clone()/>
                 // The bundles' names carry their content's hash when cargo-leptos wrote them so.
                 <HashedStylesheet options=options.clone() id="leptos"/>
-                <HydrationScripts options/>
-                {worker_preloads()}
+                // The hydration bundle and the worker are fetched after the first paint, so
+                // they never compete with the page's own content (its largest image) for the
+                // connection: rendered inert here, started by `START_AFTER_FIRST_PAINT`.
+                <template id="hydration-scripts">
+                    <HydrationScripts options/>
+                    {worker_preloads()}
+                </template>
+                <script nonce=leptos::nonce::use_nonce() inner_html=START_AFTER_FIRST_PAINT></script>
                 <MetaTags/>
             </head>
             <body class="bg-slate-950 text-slate-100 antialiased">
@@ -96,8 +102,37 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The one inline script of every page (allowed by the page's nonce): `<html class="js">`.
+/// The first inline script of every page (allowed by the page's nonce): `<html class="js">`.
 const MARK_SCRIPTED: &str = "document.documentElement.classList.add(\"js\")";
+
+/// The second: once the document is parsed and a frame is painted (at once in a hidden tab, which
+/// paints nothing), moves the `#hydration-scripts` template's preloads into the head and runs its
+/// hydration script with this page's nonce (a script copied from a template would stay inert).
+const START_AFTER_FIRST_PAINT: &str = r#"(() => {
+  const nonce = document.currentScript.nonce;
+  const start = () => {
+    const inert = document.getElementById("hydration-scripts");
+    if (!inert || inert.dataset.started) return;
+    inert.dataset.started = "1";
+    for (const node of inert.content.children) {
+      let live = node.cloneNode(true);
+      if (node.tagName === "SCRIPT") {
+        live = document.createElement("script");
+        live.type = node.type;
+        live.nonce = nonce;
+        live.textContent = node.textContent;
+      }
+      document.head.append(live);
+    }
+  };
+  const afterPaint = () =>
+    document.hidden ? start() : requestAnimationFrame(() => setTimeout(start, 0));
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", afterPaint, { once: true });
+  } else {
+    afterPaint();
+  }
+})()"#;
 
 /// Where the physics worker's script and WebAssembly are served: `/worker/worker.<hash>.js` and
 /// `/worker/worker_bg.<hash>.wasm` as scripts/build-worker.sh names them, or the plain names of a

@@ -94,7 +94,7 @@ async fn pages_allow_only_their_own_nonced_scripts() {
 }
 
 /// A first visit is light: pages and JSON travel compressed, and the home page asks for the
-/// worker early and for the first images at once.
+/// first images at once, and for its bundles and the worker right after its first paint.
 #[tokio::test]
 async fn answers_are_compressed_and_static_files_say_how_long_to_keep_them() {
     let app = spawn_app().await;
@@ -113,10 +113,13 @@ async fn answers_are_compressed_and_static_files_say_how_long_to_keep_them() {
     let travelled = compressed.bytes().await.unwrap().len();
     assert!(travelled * 4 < html.len(), "the page shrinks at least 4×: {travelled} of {} bytes", html.len());
     let head = &html[..html.find("</head>").unwrap()];
+    let after_paint = &head[head.find(r#"<template id="hydration-scripts">"#).expect("an inert template")..];
+    let after_paint = &after_paint[..after_paint.find("</template>").unwrap()];
     assert!(
-        head.contains(r#"id="worker-script" rel="modulepreload" href="/worker/worker."#)
-            && head.contains(r#"href="/worker/worker_bg."#),
-        "the worker and its wasm are fetched early: {head}"
+        after_paint.contains(r#"id="worker-script" rel="modulepreload" href="/worker/worker."#)
+            && after_paint.contains(r#"href="/worker/worker_bg."#)
+            && after_paint.contains(r#"href="/pkg/swiftcart."#),
+        "the hydrate bundle, the worker and its wasm are fetched right after the first paint: {head}"
     );
     assert!(html.contains(r#"fetchpriority="high""#) && html.contains(r#"loading="lazy""#));
     app.cleanup().await;
