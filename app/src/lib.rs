@@ -106,8 +106,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 const MARK_SCRIPTED: &str = "document.documentElement.classList.add(\"js\")";
 
 /// The second: once the document is parsed and a frame is painted (at once in a hidden tab, which
-/// paints nothing), moves the `#hydration-scripts` template's preloads into the head and runs its
-/// hydration script with this page's nonce (a script copied from a template would stay inert).
+/// paints nothing), puts the `#hydration-scripts` template's preloads where the template stands
+/// (before the `<MetaTags/>` that leptos_meta hydrates by position) and runs its hydration script
+/// with this page's nonce (a script copied from a template would stay inert).
 const START_AFTER_FIRST_PAINT: &str = r#"(() => {
   const nonce = document.currentScript.nonce;
   const start = () => {
@@ -122,7 +123,7 @@ const START_AFTER_FIRST_PAINT: &str = r#"(() => {
         live.nonce = nonce;
         live.textContent = node.textContent;
       }
-      document.head.append(live);
+      inert.before(live);
     }
   };
   const afterPaint = () =>
