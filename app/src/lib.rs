@@ -120,7 +120,7 @@ const START_AFTER_FIRST_PAINT: &str = r#"(() => {
       if (node.tagName === "SCRIPT") {
         live = document.createElement("script");
         live.type = node.type;
-        live.nonce = nonce;
+        live.setAttribute("nonce", nonce);
         live.textContent = node.textContent;
       }
       inert.before(live);
