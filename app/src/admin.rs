@@ -69,7 +69,7 @@ pub fn AdminPage() -> impl IntoView {
         let _ = (event, message);
     };
     view! {
-        <Title text="Catalog admin"/>
+        <Title text=crate::page_title("Catalog admin".into())/>
         <section class="admin">
             <h1>"Catalog admin"</h1>
             <p class="admin-message" role="status" data-testid="admin-message">{message}</p>

@@ -32,7 +32,7 @@ pub mod warp;
 pub mod well_canvas;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, HashedStylesheet, Link, Meta, MetaTags, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, Link, Meta, MetaTags};
 use leptos_router::{
     components::{Route, Router, Routes},
     path, Lazy, SsrMode,
@@ -59,7 +59,7 @@ pub fn escape_html(text: &str) -> String {
 /// leptos_meta writes the server's `<title>` text into the head as it is, so on the server the
 /// title is escaped here: a product named `</title><script>…` stays text. In the browser it
 /// becomes `document.title`, which is text already.
-fn page_title(page: String) -> String {
+pub(crate) fn page_title(page: String) -> String {
     let title = if page.is_empty() { "SwiftCart".to_string() } else { format!("{page} · SwiftCart") };
     if cfg!(feature = "ssr") {
         escape_html(&title)
@@ -250,7 +250,6 @@ pub fn App() -> impl IntoView {
     view! {
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg"/>
         <Meta name="description" content="SwiftCart: a storefront where products orbit in a live Gravity Well."/>
-        <Title formatter=page_title/>
         <Router>
             <header class="site-header">
                 <a href="/" class="brand">"SwiftCart"</a>

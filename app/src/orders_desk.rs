@@ -185,7 +185,7 @@ pub fn OrdersDeskPage() -> impl IntoView {
         let _ = (id, open, message);
     };
     view! {
-        <Title text="Orders desk"/>
+        <Title text=crate::page_title("Orders desk".into())/>
         <section class="admin orders-desk">
             <h1>"Orders desk"</h1>
             <DeskFilters on_filter=on_filter/>

@@ -15,7 +15,7 @@ use crate::money::format_cents;
 pub fn GravityWell() -> impl IntoView {
     let catalog = Resource::new(|| (), |_| get_catalog());
     view! {
-        <Title text=""/>
+        <Title text=crate::page_title(String::new())/>
         <section class="gravity-well" aria-label="Products in the Gravity Well">
             <Suspense fallback=|| view! { <p data-testid="syncing" class="syncing">"Syncing orbits…"</p> }>
                 {move || Suspend::new(async move {
@@ -183,7 +183,7 @@ pub fn ProductPage() -> impl IntoView {
         _ => String::new(),
     };
     view! {
-        <Title text=title/>
+        <Title text=move || crate::page_title(title())/>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match (product.await, history.await) {
@@ -309,7 +309,7 @@ pub fn NotFound() -> impl IntoView {
     #[cfg(feature = "ssr")]
     crate::catalog::ssr::set_status(http::StatusCode::NOT_FOUND);
     view! {
-        <Title text=NOT_FOUND_TITLE/>
+        <Title text=crate::page_title(NOT_FOUND_TITLE.into())/>
         <section class="not-found">
             <h1>"404: lost in space"</h1>
             <p>"Nothing orbits at this address."</p>
@@ -369,7 +369,7 @@ pub fn SignInPage(register: bool) -> impl IntoView {
         let _ = (action, set_message);
     };
     view! {
-        <Title text=title/>
+        <Title text=crate::page_title(title.into())/>
         <section class="auth">
             <h1>{title}</h1>
             <form on:submit=on_submit>
@@ -400,7 +400,7 @@ pub fn OrdersPage() -> impl IntoView {
         let _ = set_orders;
     });
     view! {
-        <Title text="Your orders"/>
+        <Title text=crate::page_title("Your orders".into())/>
         <section class="orders">
             <h1>"Your orders"</h1>
             {move || match orders.get() {
