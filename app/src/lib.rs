@@ -115,15 +115,15 @@ const START_AFTER_FIRST_PAINT: &str = r#"(() => {
     const inert = document.getElementById("hydration-scripts");
     if (!inert || inert.dataset.started) return;
     inert.dataset.started = "1";
+    const runnable = (inertScript) => {
+      const script = document.createElement("script");
+      script.type = inertScript.type;
+      script.setAttribute("nonce", nonce);
+      script.textContent = inertScript.textContent;
+      return script;
+    };
     for (const node of inert.content.children) {
-      let live = node.cloneNode(true);
-      if (node.tagName === "SCRIPT") {
-        live = document.createElement("script");
-        live.type = node.type;
-        live.setAttribute("nonce", nonce);
-        live.textContent = node.textContent;
-      }
-      inert.before(live);
+      inert.before(node.tagName === "SCRIPT" ? runnable(node) : node.cloneNode(true));
     }
   };
   const afterPaint = () =>

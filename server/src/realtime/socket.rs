@@ -620,8 +620,8 @@ mod tests {
         assert_eq!(cart, vec![WireCartLine { i: 1, qty: 2 }], "the cart orbit by catalog index");
 
         client.send(Message::Binary(vec![0xc1].into())).await;
-        let malformed = ServerFrame::bad_frame(None, Reason::Malformed);
-        assert_eq!(client.next_frame().await, malformed);
+        let malformed = client.next_frame().await;
+        assert_eq!(malformed, ServerFrame::bad_frame(None, Reason::Malformed));
         client.send_frame(&ClientFrame::Beam { i: 7, q: 3 }).await;
         assert_eq!(client.next_frame().await, ServerFrame::bad_frame(Some(3), Reason::UnknownProduct));
 
