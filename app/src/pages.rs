@@ -17,7 +17,7 @@ pub fn GravityWell() -> impl IntoView {
     view! {
         <Title text=crate::page_title(String::new())/>
         <section class="gravity-well" aria-label="Products in the Gravity Well">
-            <Suspense fallback=|| view! { <p data-testid="syncing" class="syncing">"Syncing orbits…"</p> }>
+            <Suspense fallback=|| view! { <p data-testid="syncing" class="syncing" data-syncing="true">"Syncing orbits…"</p> }>
                 {move || Suspend::new(async move {
                     match catalog.await {
                         Ok(products) => view! {
@@ -45,12 +45,13 @@ pub fn GravityWell() -> impl IntoView {
 fn AliveWell() -> impl IntoView {
     Effect::new(|_| {
         #[cfg(feature = "hydrate")]
-        crate::alive::start();
+        crate::alive::start_soon();
     });
     crate::warp::provide_checkout();
     view! {
-        <p data-testid="syncing" class="syncing" role="status" hidden>"Syncing orbits…"</p>
-        <div class="well-search" data-testid="well-search-box" hidden>
+        // Both shown by the style only once scripted (`data-syncing`, `data-ready`).
+        <p data-testid="syncing" class="syncing" role="status" data-syncing="false">"Syncing orbits…"</p>
+        <div class="well-search" data-testid="well-search-box" data-ready="false">
             <label for="well-search">"Find a product"</label>
             <input id="well-search" type="search" data-testid="well-search" placeholder="Name, e.g. lamp"
                 autocomplete="off" spellcheck="false" maxlength=physics_worker::view::SEARCH_MAX_CHARS/>

@@ -5,12 +5,11 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use wasm_bindgen::JsCast;
-use web_sys::{CssStyleDeclaration, Element, HtmlElement};
+use web_sys::{CssStyleDeclaration, HtmlElement};
 
 use super::Well;
 use crate::api::ProductList;
 use crate::catalog::{instability, stock_label, LOW_STOCK, REDSHIFT_FROM};
-use crate::dom::element;
 use crate::money::format_cents;
 use crate::session::{call, Answer};
 
@@ -43,14 +42,13 @@ pub(super) struct CardView {
 }
 
 impl CardView {
-    /// The view of product `id` at `index`, with its rendered card if the page has one.
-    pub fn find(id: String, index: usize, base_mass: f32) -> Self {
-        let element = element(&format!(".product-grid [data-product-id=\"{id}\"]"));
+    /// The view of product `id` at `index`, with its rendered card if the page has one
+    /// (from [`rendered_cards`]).
+    pub fn new(id: String, index: usize, base_mass: f32, element: Option<HtmlElement>) -> Self {
         if let Some(card) = &element {
             let _ = card.set_attribute("data-index", &index.to_string());
         }
-        let low_stock =
-            element.as_ref().is_some_and(|card| card.query_selector(".stock-low, .stock-out").ok().flatten().is_some());
+        let low_stock = element.as_ref().and_then(rendered_stock).is_some_and(|units| units <= LOW_STOCK);
         let style = element.as_ref().map(|card| card.style());
         Self {
             id,
@@ -141,12 +139,49 @@ pub(super) fn update_stock(cards: &mut [CardView], levels: &[(u32, i64)]) {
     }
 }
 
-/// Cards of products that left the catalog (an admin retired them) leave the well.
-pub(super) fn hide_retired(container: &HtmlElement, cards: &[CardView]) {
-    let Ok(rendered) = container.query_selector_all("[data-product-id]") else { return };
-    for card in (0..rendered.length()).filter_map(|k| rendered.item(k)) {
-        let card: Element = card.unchecked_into();
-        let live = card.get_attribute("data-product-id").is_some_and(|id| cards.iter().any(|c| c.id == id));
+/// The list's rendered cards with their product ids, in the list's order, read in one pass (a
+/// lookup per product would walk the document once per product).
+pub(super) fn rendered_cards(container: &HtmlElement) -> Vec<(String, HtmlElement)> {
+    let Ok(rendered) = container.query_selector_all("[data-product-id]") else { return Vec::new() };
+    (0..rendered.length())
+        .filter_map(|k| rendered.item(k))
+        .filter_map(|node| {
+            let card: HtmlElement = node.unchecked_into();
+            Some((card.get_attribute("data-product-id")?, card))
+        })
+        .collect()
+}
+
+/// The position of `id` in `ids`, looked for first at `hint`: the list is rendered in the
+/// catalog's order, so a product is almost always where its index says, and matching a whole
+/// catalog stays linear.
+fn position_near<'a>(mut ids: impl Iterator<Item = &'a str> + Clone, id: &str, hint: usize) -> Option<usize> {
+    if ids.clone().nth(hint) == Some(id) {
+        return Some(hint);
+    }
+    ids.position(|other| other == id)
+}
+
+/// Product `id`'s card in [`rendered_cards`], for the product at `index` in the catalog.
+pub(super) fn rendered_card<'a>(
+    rendered: &'a [(String, HtmlElement)],
+    id: &str,
+    index: usize,
+) -> Option<&'a HtmlElement> {
+    let at = position_near(rendered.iter().map(|(card_id, _)| card_id.as_str()), id, index)?;
+    Some(&rendered[at].1)
+}
+
+/// The stock level a rendered card shows (its `data-stock`).
+fn rendered_stock(card: &HtmlElement) -> Option<i64> {
+    card.get_attribute("data-stock")?.parse().ok()
+}
+
+/// Cards of products that left the catalog (an admin retired them) leave the well; `rendered` is
+/// [`rendered_cards`], `cards` the catalog's products.
+pub(super) fn hide_retired(rendered: &[(String, HtmlElement)], cards: &[CardView]) {
+    for (k, (id, card)) in rendered.iter().enumerate() {
+        let live = position_near(cards.iter().map(|card| card.id.as_str()), id, k).is_some();
         let _ = if live { card.remove_attribute("hidden") } else { card.set_attribute("hidden", "") };
     }
 }

@@ -25,6 +25,10 @@ pub(super) fn fall_back(well: &Rc<RefCell<Well>>, reason: &str) {
         canvas.remove();
     }
     let _ = w.container.class_list().remove_1("painted");
+    if w.orbiting {
+        // The cards leave the grid for the orbit's absolute places (`.dom-orbit` in the style).
+        let _ = w.container.class_list().add_1("dom-orbit");
+    }
     let _ = w.container.set_attribute("data-painter", "dom");
     web_sys::console::warn_1(&format!("SwiftCart: the well is drawn by the page ({reason})").into());
     // One line for the shopper, unless they asked for it (`?painter=dom`).

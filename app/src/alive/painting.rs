@@ -62,16 +62,21 @@ pub(super) fn start(well: &Rc<RefCell<Well>>) {
         let _ = w.container.class_list().add_1("painted");
         let _ = w.container.set_attribute("data-painter", "worker");
     }
-    send_products(well);
-    install_search(well);
-    let images: Vec<(usize, String)> =
-        well.borrow().cards.iter().enumerate().filter_map(|(index, card)| Some((index, card.image()?))).collect();
+    // What the cards show goes in a task of its own: the page stays responsive in between.
     let well = Rc::downgrade(well);
-    leptos::task::spawn_local(crate::well_canvas::send_images(images, move |command| {
-        if let Some(well) = well.upgrade() {
-            send(&well, command);
-        }
-    }));
+    super::after_ms(0.0, move || {
+        let Some(well) = well.upgrade() else { return };
+        send_products(&well);
+        install_search(&well);
+        let images: Vec<(usize, String)> =
+            well.borrow().cards.iter().enumerate().filter_map(|(index, card)| Some((index, card.image()?))).collect();
+        let well = Rc::downgrade(&well);
+        leptos::task::spawn_local(crate::well_canvas::send_images(images, move |command| {
+            if let Some(well) = well.upgrade() {
+                send(&well, command);
+            }
+        }));
+    });
 }
 
 /// The DOM cards' names and stock to the worker's painter (after a sync: products may have come).
@@ -91,7 +96,7 @@ const SEARCH_PAUSE_MS: f64 = 120.0;
 /// answer, the same search runs over the names the page has.
 fn install_search(well: &Rc<RefCell<Well>>) {
     let (Some(box_), Some(input)) = (by_test_id("well-search-box"), by_test_id("well-search")) else { return };
-    let _ = box_.remove_attribute("hidden");
+    let _ = box_.set_attribute("data-ready", "true");
     // The newest query's number: an answer to an older one is dropped.
     let asked = Rc::new(std::cell::Cell::new(0_u32));
     let on_input = {
