@@ -63,7 +63,9 @@ test('a product named like markup stays text on every page, the cart orbit and /
   await page.goto(BASE_URL + '/');
   await page.waitForSelector('.product-grid[data-alive="synced"]', { timeout: 20000 });
   const card = page.locator(`.product-grid [data-product-id="${product.productId}"]`);
-  assert.equal(await card.locator('.product-name').innerText(), HOSTILE);
+  // The whole name is the heading's text (markup would have become elements). textContent: the card
+  // may lie outside the well's box, where it is not rendered (content-visibility).
+  assert.equal(await card.locator('.product-name').textContent(), HOSTILE);
   // Into the cart orbit: its token is built from the card's name.
   await card.locator('button[data-beam]').focus();
   await page.keyboard.press('Enter');
