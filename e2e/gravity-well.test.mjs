@@ -192,6 +192,24 @@ test('a beam from the keyboard puts the product in the cart orbit, and the REST 
   await context.close();
 });
 
+test('focusing a card far down the list scrolls nothing; the canvas brings it to the front', async () => {
+  const { context, page, errors } = await openWell();
+  // The DOM cards stay in their grid under the canvas, clipped to the well's box: the last one lies
+  // far below it, and the browser scrolls towards a focused element before any script runs.
+  const card = page.locator('.product-grid [data-product-id]').last();
+  const id = await card.getAttribute('data-product-id');
+  assert.equal(await page.evaluate(() => window.scrollY), 0);
+  await card.locator('a').focus();
+  await page.waitForTimeout(400);
+  assert.equal(await page.evaluate(() => window.scrollY), 0, 'the page did not scroll');
+  const layout = await page.evaluate(() => window.__swiftcartLayout());
+  const focused = layout.find((e) => e.id === id);
+  assert.ok(focused.card, 'drawn as a full card');
+  assert.equal(focused.rank, Math.max(...layout.map((e) => e.rank)), 'in front of every other body');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test('prefers-reduced-motion keeps a still grid with the same features', async () => {
   const { context, page, errors } = await openWell({ reducedMotion: 'reduce' });
   assert.equal(await page.locator('.product-grid.well-orbit').count(), 0, 'no orbit layout');

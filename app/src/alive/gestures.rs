@@ -71,6 +71,7 @@ pub(super) fn install(well: &Rc<RefCell<Well>>) {
     on_move.forget();
     on_up.forget();
     // Keyboard focus on a DOM card draws its ring on the canvas, and brings it to the front.
+    let page_scroll = keep_page_scroll();
     let on_focus = {
         let well = well.clone();
         Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
@@ -79,6 +80,9 @@ pub(super) fn install(well: &Rc<RefCell<Well>>) {
             } else {
                 None
             };
+            if index.is_some() && well.borrow().canvas.is_some() {
+                undo_focus_scroll(&page_scroll);
+            }
             send(&well, Command::Focus(index.map(|i| i as u32)));
         })
     };
@@ -97,6 +101,36 @@ pub(super) fn install(well: &Rc<RefCell<Well>>) {
     let _ = container.add_event_listener_with_callback("pointerleave", on_leave.as_ref().unchecked_ref());
     on_leave.forget();
     install_buttons(well);
+}
+
+/// Where the page was last scrolled to, kept up to date by a scroll listener.
+type PageScroll = Rc<std::cell::Cell<(f64, f64)>>;
+
+fn page_scroll_now() -> (f64, f64) {
+    (window().scroll_x().unwrap_or(0.0), window().scroll_y().unwrap_or(0.0))
+}
+
+/// Follows the page's scroll position (scroll events come once a frame, after the scrolling).
+fn keep_page_scroll() -> PageScroll {
+    let scroll = Rc::new(std::cell::Cell::new(page_scroll_now()));
+    let on_scroll = {
+        let scroll = scroll.clone();
+        Closure::<dyn FnMut()>::new(move || scroll.set(page_scroll_now()))
+    };
+    let _ = window().add_event_listener_with_callback("scroll", on_scroll.as_ref().unchecked_ref());
+    on_scroll.forget();
+    scroll
+}
+
+/// Focusing a DOM card under the canvas must scroll nothing: the canvas draws its ring. The
+/// browser has already scrolled the page towards where the card lies in the clipped list when
+/// the focus event runs, before any scroll event: the page goes back to where it was, before the
+/// next frame is painted.
+fn undo_focus_scroll(before: &PageScroll) {
+    let (x, y) = before.get();
+    if page_scroll_now() != (x, y) {
+        window().scroll_to_with_x_and_y(x, y);
+    }
 }
 
 fn pointer_down(well: &Rc<RefCell<Well>>, event: &PointerEvent) {
