@@ -105,10 +105,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// The first inline script of every page (allowed by the page's nonce): `<html class="js">`.
 const MARK_SCRIPTED: &str = "document.documentElement.classList.add(\"js\")";
 
-/// The second: once the document is parsed and a frame is painted (at once in a hidden tab, which
-/// paints nothing), puts the `#hydration-scripts` template's preloads where the template stands
-/// (before the `<MetaTags/>` that leptos_meta hydrates by position) and runs its hydration script
-/// with this page's nonce (a script copied from a template would stay inert).
+/// The second: once the document is parsed and its first contentful paint is on screen (at once
+/// in a hidden tab, which paints nothing), puts the `#hydration-scripts` template's preloads where
+/// the template stands (before the `<MetaTags/>` that leptos_meta hydrates by position) and runs
+/// its hydration script with this page's nonce (a script copied from a template would stay inert).
 const START_AFTER_FIRST_PAINT: &str = r#"(() => {
   const nonce = document.currentScript.nonce;
   const start = () => {
@@ -126,8 +126,22 @@ const START_AFTER_FIRST_PAINT: &str = r#"(() => {
       inert.before(node.tagName === "SCRIPT" ? runnable(node) : node.cloneNode(true));
     }
   };
-  const afterPaint = () =>
-    document.hidden ? start() : requestAnimationFrame(() => setTimeout(start, 0));
+  // After the first contentful paint is on screen: its timing entry arrives once the frame was
+  // presented (a frame's `requestAnimationFrame` runs before it is). Without paint timing, or if
+  // it never comes, after the next frame or 3 s.
+  const afterPaint = () => {
+    if (document.hidden) return start();
+    const painted = performance.getEntriesByName("first-contentful-paint").length > 0;
+    if (painted || !PerformanceObserver.supportedEntryTypes?.includes("paint")) {
+      return requestAnimationFrame(() => setTimeout(start, 0));
+    }
+    new PerformanceObserver((list, observer) => {
+      if (list.getEntriesByName("first-contentful-paint").length === 0) return;
+      observer.disconnect();
+      setTimeout(start, 0);
+    }).observe({ type: "paint", buffered: true });
+    setTimeout(start, 3000);
+  };
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", afterPaint, { once: true });
   } else {
