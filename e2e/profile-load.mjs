@@ -31,7 +31,14 @@ const fcp = events.find((e) => e.name === 'firstContentfulPaint');
 const mainKey = `${fcp.pid}:${fcp.tid}`;
 const start = events.find((e) => e.name === 'TracingStartedInBrowser').ts;
 const onMain = events.filter((e) => `${e.pid}:${e.tid}` === mainKey && e.ph === 'X' && e.dur);
-const tasks = onMain.filter((e) => e.name === 'ThreadControllerImpl::RunTask' || e.name === 'RunTask');
+// Top-level tasks only: Chromium nests a `ThreadControllerImpl::RunTask` inside a `RunTask`, and
+// counting both would count the same time twice.
+const tasks = [];
+for (const e of onMain.filter((e) => e.name === 'ThreadControllerImpl::RunTask' || e.name === 'RunTask')
+  .sort((a, b) => a.ts - b.ts || b.dur - a.dur)) {
+  const last = tasks[tasks.length - 1];
+  if (!last || e.ts >= last.ts + last.dur) tasks.push(e);
+}
 const ms = (us) => Math.round(us / 100) / 10;
 const kinds = ['ParseHTML', 'ParseAuthorStyleSheet', 'EvaluateScript', 'v8.compileModule', 'v8.compile', 'FunctionCall',
   'v8.wasm.compiledModule', 'v8.wasm.instantiate', 'wasm.SyncInstantiate', 'RunMicrotasks', 'UpdateLayoutTree',
