@@ -53,3 +53,28 @@ test('a product page opens from its card, and an unknown page is a 404', async (
   assert.deepEqual(errors.filter((e) => !e.includes('404')), []);
   await context.close();
 });
+
+test('back to the well from a product page without a reload: the browser builds the same cards', async () => {
+  const context = await browser.newContext({ reducedMotion: 'reduce' });
+  const page = await context.newPage();
+  const errors = collectErrors(page);
+  await page.goto(BASE_URL + '/', { waitUntil: 'networkidle' });
+  const served = await page.locator('.product-grid > li.product-card').evaluateAll((cards) =>
+    cards.map((card) => [card.dataset.productId, card.querySelector('.product-name').textContent]));
+  const href = await page.locator('.product-card a').nth(2).getAttribute('href');
+
+  await page.goto(BASE_URL + href, { waitUntil: 'networkidle' });
+  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 15000 });
+  await page.evaluate(() => { window.stayedOnThisDocument = true; });
+  await page.locator('a.back').click();
+  await page.waitForURL(BASE_URL + '/');
+  await page.waitForSelector('.product-grid > li.product-card');
+
+  assert.equal(await page.evaluate(() => window.stayedOnThisDocument), true, 'the router navigated, the page did not reload');
+  const built = await page.locator('.product-grid > li.product-card').evaluateAll((cards) =>
+    cards.map((card) => [card.dataset.productId, card.querySelector('.product-name').textContent]));
+  assert.deepEqual(built, served);
+  assert.equal(await page.locator('.product-grid button.beam[data-beam]').count(), served.length);
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// A product with its live price and stock, as shown on a card.
+/// A product with its live price and stock, as the product page and the API show it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProductSummary {
@@ -34,10 +34,43 @@ pub struct ProductSummary {
 /// painter that draws them, so the DOM and the canvas agree.
 pub use physics_worker::view::{contention, instability, stock_label, LOW_STOCK, REDSHIFT_FROM};
 
-/// Every live product, for the Gravity Well.
+/// What the Gravity Well's list shows of a product: its card. No description, so the page's
+/// serialized catalog stays small (the product page has the description).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CardSummary {
+    /// The product's uuid.
+    pub product_id: String,
+    /// URL-safe unique name.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// Path of its image on this site.
+    pub image_url: String,
+    /// Live price, cents.
+    pub price_current_cents: i64,
+    /// Units available to buy.
+    pub stock_level: i64,
+}
+
+impl From<ProductSummary> for CardSummary {
+    fn from(product: ProductSummary) -> Self {
+        Self {
+            product_id: product.product_id,
+            slug: product.slug,
+            name: product.name,
+            image_url: product.image_url,
+            price_current_cents: product.price_current_cents,
+            stock_level: product.stock_level,
+        }
+    }
+}
+
+/// Every live product's card, for the Gravity Well.
 #[server(prefix = "/sfn", endpoint = "catalog")]
-pub async fn get_catalog() -> Result<Vec<ProductSummary>, ServerFnError> {
-    ssr::source()?.list_products().await.map_err(ServerFnError::new)
+pub async fn get_catalog() -> Result<Vec<CardSummary>, ServerFnError> {
+    let products = ssr::source()?.list_products().await.map_err(ServerFnError::new)?;
+    Ok(products.into_iter().map(CardSummary::from).collect())
 }
 
 /// One product by slug; `None` when there is no such product.
