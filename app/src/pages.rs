@@ -83,7 +83,7 @@ const EAGER_IMAGES: usize = 8;
 /// the contract's DOM hooks. The link and the Beam button are named by their visible text (screen
 /// readers hear the same words sighted shoppers read), the button's with the product's name after
 /// it. Every text from the catalog is escaped.
-pub fn cards_markup(products: &[CardSummary]) -> String {
+fn cards_markup(products: &[CardSummary]) -> String {
     use std::fmt::Write as _;
     let mut html = String::with_capacity(products.len() * 640);
     for (index, product) in products.iter().enumerate() {

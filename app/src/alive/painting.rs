@@ -63,16 +63,15 @@ pub(super) fn start(well: &Rc<RefCell<Well>>) {
         let _ = w.container.set_attribute("data-painter", "worker");
     }
     // What the cards show goes in a task of its own: the page stays responsive in between.
-    let well = Rc::downgrade(well);
+    let weak = Rc::downgrade(well);
     super::after_ms(0.0, move || {
-        let Some(well) = well.upgrade() else { return };
+        let Some(well) = weak.upgrade() else { return };
         send_products(&well);
         install_search(&well);
         let images: Vec<(usize, String)> =
             well.borrow().cards.iter().enumerate().filter_map(|(index, card)| Some((index, card.image()?))).collect();
-        let well = Rc::downgrade(&well);
         leptos::task::spawn_local(crate::well_canvas::send_images(images, move |command| {
-            if let Some(well) = well.upgrade() {
+            if let Some(well) = weak.upgrade() {
                 send(&well, command);
             }
         }));
